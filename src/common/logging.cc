@@ -1,0 +1,5 @@
+#include "common/logging.h"
+
+namespace kindling {
+void setLogLevel(const std::string& level) { spdlog::set_level(spdlog::level::from_str(level)); }
+}  // namespace kindling
