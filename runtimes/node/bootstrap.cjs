@@ -1,0 +1,503 @@
+// kindling's Node.js runtime (Node 20/22/24, built-in modules only): runs AWS-style
+// `file.function` handlers against the Lambda Runtime API (2018-06-01).
+//
+// What and why:
+// - The entry is CommonJS on purpose: a CJS handler then never starts the ESM loader, which
+//   is the cheapest path to the first /next. ES module handlers (.mjs, or .js under a
+//   package.json with "type":"module") are loaded with import().
+// - Handler lookup, the context object, console patching ("<ISO ts>\t<request id>\t<LEVEL>\t
+//   <msg>", inner newlines as \r), the error shape {"errorType","errorMessage","trace"}, the
+//   Runtime.* init errors and the treatment of uncaught exceptions / unhandled rejections copy
+//   what AWS's Node runtime does, so functions behave the same here and there.
+// - Callback handlers (3 parameters), context.callbackWaitsForEmptyEventLoop and the legacy
+//   context.succeed/fail/done are supported on every Node version (AWS dropped them on 24).
+// - The AWS SDK v3 installed under /opt/kindling/sdk/node is importable without packaging it:
+//   require() finds it through NODE_PATH (set here, as AWS's bootstrap does), import() through
+//   a resolve hook that retries a failed bare specifier from the SDK and layer directories
+//   (module.registerHooks, in-thread, where Node has it; module.register on Node 20, only
+//   when an ES module handler is loaded, since it starts a loader thread).
+// - One keep-alive HTTP connection (http.Agent keepAlive, maxSockets 1); an idle keep-alive
+//   socket is unref'd by Node, so it never holds the event loop open.
+//
+// Launch: node [heap flags] <LAMBDA_RUNTIME_DIR>/bootstrap.cjs [handler]  (default $_HANDLER)
+// Threading: Node's single event loop; nothing here is shared with worker threads.
+'use strict';
+
+const http = require('node:http');
+const fs = require('node:fs');
+const path = require('node:path');
+const util = require('node:util');
+const Module = require('node:module');
+const { pathToFileURL } = require('node:url');
+
+const kApiPrefix = '/2018-06-01/runtime';
+const kSdkDir = process.env.KINDLING_NODE_SDK_DIR || '/opt/kindling/sdk/node';
+const kNodeMajor = process.versions.node.split('.')[0];
+const kExitUncaughtException = 129;
+const kExitUnhandledRejection = 128;
+
+// ------------------------------------------------------------------------------ errors
+
+class RuntimeError extends Error {
+  constructor(type, message) {
+    super(message);
+    Object.defineProperty(this, 'name', { value: type, enumerable: false, writable: true });
+  }
+}
+
+function isErrorLike(value) {
+  return value !== null && typeof value === 'object' && typeof value.name === 'string' &&
+    typeof value.message === 'string' && typeof value.stack === 'string';
+}
+
+// The JSON posted to /error and /init/error, as AWS's Node runtime builds it.
+function toRapidResponse(error) {
+  try {
+    if (util.types.isNativeError(error) || isErrorLike(error)) {
+      return {
+        errorType: String(error.name).replace(/\x7F/g, '%7F'),
+        errorMessage: String(error.message).replace(/\x7F/g, '%7F'),
+        trace: String(error.stack).replace(/\x7F/g, '%7F').split('\n'),
+      };
+    }
+    return { errorType: typeof error, errorMessage: String(error), trace: [] };
+  } catch (_) {
+    return {
+      errorType: 'handled',
+      errorMessage: 'callback called with Error argument, but there was a problem while ' +
+        'retrieving one or more of its message, name, and stack',
+    };
+  }
+}
+
+// The object logged after "Uncaught Exception" / "Invoke Error": enumerable fields kept.
+function toFormatted(error) {
+  try {
+    return '\t' + JSON.stringify(error, (_key, value) => {
+      if (util.types.isNativeError(value) || isErrorLike(value)) {
+        return Object.assign({
+          errorType: value.name,
+          errorMessage: value.message,
+          stack: typeof value.stack === 'string' ? value.stack.split('\n') : value.stack,
+        }, value);
+      }
+      return value;
+    });
+  } catch (_) {
+    return '\t' + JSON.stringify(toRapidResponse(error));
+  }
+}
+
+// ------------------------------------------------------------------------------ logging
+
+let currentRequestId; // undefined until the first invoke, as on AWS
+
+function patchConsole() {
+  const stdout = process.stdout;
+  const make = (level) => function patched(...args) {
+    const line = `${new Date().toISOString()}\t${currentRequestId}\t${level}\t` +
+      util.format(...args);
+    stdout.write(line.replace(/\n/g, '\r') + '\n');
+  };
+  console.log = make('INFO');
+  console.info = make('INFO');
+  console.debug = make('DEBUG');
+  console.warn = make('WARN');
+  console.error = make('ERROR');
+  console.trace = make('TRACE');
+  console.fatal = make('FATAL');
+}
+
+// ------------------------------------------------------------------------------ Runtime API client
+
+class RuntimeClient {
+  constructor(endpoint) {
+    const colon = endpoint.lastIndexOf(':');
+    this.host = colon > 0 ? endpoint.slice(0, colon) : '127.0.0.1';
+    this.port = Number.parseInt(endpoint.slice(colon + 1), 10);
+    if (!Number.isInteger(this.port)) {
+      throw new Error(`bad AWS_LAMBDA_RUNTIME_API '${endpoint}' (want host:port)`);
+    }
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    this.userAgent = `kindling-node/${process.versions.node}`;
+  }
+
+  // Resolves {status, headers, body: Buffer}; rejects on a transport failure.
+  request(method, urlPath, body, headers) {
+    return new Promise((resolve, reject) => {
+      const allHeaders = { 'User-Agent': this.userAgent, ...headers };
+      if (body !== undefined) allHeaders['Content-Length'] = Buffer.byteLength(body);
+      const req = http.request({
+        host: this.host, port: this.port, method, path: urlPath, agent: this.agent,
+        headers: allHeaders,
+      }, (res) => {
+        const chunks = [];
+        res.on('data', (chunk) => chunks.push(chunk));
+        res.on('end', () => resolve({
+          status: res.statusCode, headers: res.headers,
+          body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
+        }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.setNoDelay(true);
+      req.end(body);
+    });
+  }
+
+  async nextInvocation() {
+    const res = await this.request('GET', `${kApiPrefix}/invocation/next`);
+    if (res.status !== 200) {
+      throw new Error(`GET invocation/next answered ${res.status}: ${res.body.toString().slice(0, 200)}`);
+    }
+    return res;
+  }
+
+  async postResponse(requestId, payload) {
+    const res = await this.request('POST',
+      `${kApiPrefix}/invocation/${encodeURIComponent(requestId)}/response`, payload,
+      { 'Content-Type': 'application/json' });
+    if (res.status < 200 || res.status > 299) {
+      throw new Error(`POST invocation/${requestId}/response answered ${res.status}`);
+    }
+  }
+
+  async postError(requestId, error) {
+    const rapid = toRapidResponse(error);
+    const res = await this.request('POST',
+      `${kApiPrefix}/invocation/${encodeURIComponent(requestId)}/error`, JSON.stringify(rapid),
+      { 'Content-Type': 'application/json',
+        'Lambda-Runtime-Function-Error-Type': headerSafe(rapid.errorType) });
+    if (res.status < 200 || res.status > 299) {
+      throw new Error(`POST invocation/${requestId}/error answered ${res.status}`);
+    }
+  }
+
+  async postInitError(error) {
+    const rapid = toRapidResponse(error);
+    const res = await this.request('POST', `${kApiPrefix}/init/error`, JSON.stringify(rapid),
+      { 'Content-Type': 'application/json',
+        'Lambda-Runtime-Function-Error-Type': headerSafe(rapid.errorType) });
+    if (res.status !== 202) throw new Error(`POST init/error answered ${res.status}`);
+  }
+}
+
+function headerSafe(value) {
+  // Header values must be visible ASCII; error types come from user code.
+  return String(value).replace(/[^\x20-\x7E]/g, '?');
+}
+
+// ------------------------------------------------------------------------------ module paths / SDK
+
+function layerAndSdkDirs() {
+  return [
+    `/opt/nodejs/node${kNodeMajor}/node_modules`,
+    '/opt/nodejs/node_modules',
+    path.join(kSdkDir, 'node_modules'),
+  ];
+}
+
+// require(): NODE_PATH, as AWS's bootstrap sets it (unless the function set its own).
+function setupRequirePaths(taskRoot) {
+  if (process.env.NODE_PATH) return;
+  process.env.NODE_PATH = [...layerAndSdkDirs(), taskRoot].join(path.delimiter);
+  Module._initPaths(); // re-reads NODE_PATH into the CJS global search paths
+}
+
+const kBareSpecifier = /^(?![a-zA-Z][a-zA-Z0-9+.-]*:)(?![./])(?!#)/;
+let esmHookState = 'none'; // 'none' | 'sync' | 'async'
+
+// import(): a resolve hook that, when a bare specifier is not found from the importing file,
+// retries from the layer and SDK directories (NODE_PATH does not apply to ES modules).
+function setupImportResolution() {
+  if (esmHookState !== 'none') return;
+  const parents = layerAndSdkDirs()
+    .filter((dir) => fs.existsSync(dir))
+    .map((dir) => pathToFileURL(path.join(path.dirname(dir), 'noop.mjs')).href);
+  if (parents.length === 0) {
+    esmHookState = 'sync';
+    return;
+  }
+  if (typeof Module.registerHooks === 'function') {
+    Module.registerHooks({
+      resolve(specifier, context, nextResolve) {
+        try {
+          return nextResolve(specifier, context);
+        } catch (error) {
+          if (error && error.code === 'ERR_MODULE_NOT_FOUND' && kBareSpecifier.test(specifier)) {
+            for (const parentURL of parents) {
+              try {
+                return nextResolve(specifier, { ...context, parentURL });
+              } catch (_) { /* try the next directory */ }
+            }
+          }
+          throw error;
+        }
+      },
+    });
+    esmHookState = 'sync';
+  } else {
+    Module.register(pathToFileURL(path.join(__dirname, 'resolve_hook.mjs')).href,
+      { data: { parents } });
+    esmHookState = 'async';
+  }
+}
+
+// ------------------------------------------------------------------------------ handler loading
+
+function nearestPackageJsonIsModule(file) {
+  let dir = path.dirname(file);
+  for (;;) {
+    const candidate = path.join(dir, 'package.json');
+    let text;
+    try {
+      text = fs.readFileSync(candidate, 'utf8');
+    } catch (_) {
+      text = undefined;
+    }
+    if (text !== undefined) {
+      try {
+        return JSON.parse(text).type === 'module';
+      } catch (_) {
+        return false;
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) return false;
+    dir = parent;
+  }
+}
+
+function fileExists(file) {
+  try {
+    return fs.statSync(file).isFile();
+  } catch (_) {
+    return false;
+  }
+}
+
+async function importModule(file) {
+  setupImportResolution();
+  return import(pathToFileURL(file).href);
+}
+
+// Same search order as AWS: extensionless (require), .js (require unless "type":"module"),
+// then .js as ESM, .mjs, .cjs, and finally a node_modules-style resolution of the name.
+async function loadModule(appRoot, moduleRoot, moduleName) {
+  const base = path.resolve(appRoot, moduleRoot, moduleName);
+  if (fileExists(base)) return require(base);
+  const isModule = nearestPackageJsonIsModule(base);
+  if (!isModule && fileExists(base + '.js')) return require(base + '.js');
+  if (isModule && fileExists(base + '.js')) return importModule(base + '.js');
+  if (fileExists(base + '.mjs')) return importModule(base + '.mjs');
+  if (fileExists(base + '.cjs')) return require(base + '.cjs');
+  const resolved = require.resolve(moduleName, { paths: [path.resolve(appRoot, moduleRoot), appRoot] });
+  return require(resolved);
+}
+
+async function loadHandler(appRoot, fullHandler) {
+  const handlerString = path.basename(fullHandler);
+  const moduleRoot = fullHandler.substring(0, fullHandler.length - handlerString.length);
+  const match = /^([^.]*)\.(.*)$/.exec(handlerString);
+  if (!match || match[1] === '' || match[2] === '') {
+    throw new RuntimeError('Runtime.MalformedHandlerName', 'Bad handler');
+  }
+  const [, moduleName, handlerPath] = match;
+  let loaded;
+  try {
+    loaded = await loadModule(appRoot, moduleRoot, moduleName);
+  } catch (error) {
+    if (error instanceof SyntaxError) {
+      const wrapped = new RuntimeError('Runtime.UserCodeSyntaxError', String(error));
+      wrapped.stack = `Runtime.UserCodeSyntaxError: ${error.stack}`;
+      throw wrapped;
+    }
+    if (error && error.code === 'MODULE_NOT_FOUND') {
+      const wrapped = new RuntimeError('Runtime.ImportModuleError', String(error));
+      wrapped.stack = `Runtime.ImportModuleError: ${error.stack}`;
+      throw wrapped;
+    }
+    throw error;
+  }
+  const handler = handlerPath.split('.').reduce(
+    (object, key) => (object === undefined || object === null ? undefined : object[key]), loaded);
+  if (handler === undefined || handler === null) {
+    throw new RuntimeError('Runtime.HandlerNotFound', `${fullHandler} is undefined or not exported`);
+  }
+  if (typeof handler !== 'function') {
+    throw new RuntimeError('Runtime.HandlerNotFound', `${fullHandler} is not a function`);
+  }
+  return handler;
+}
+
+// ------------------------------------------------------------------------------ invoke loop
+
+let beforeExitAction = null; // run once when the event loop drains (callback semantics)
+let activeInvoke = null; // {requestId} while a handler runs
+let initDone = false;
+
+function parseJsonHeader(value, what) {
+  if (value === undefined || value === '') return undefined;
+  try {
+    return JSON.parse(value);
+  } catch (error) {
+    throw new RuntimeError('Runtime.LambdaContextUnmarshalError',
+      `Unable to parse ${what}: ${error.message}`);
+  }
+}
+
+function serializeResult(result) {
+  const text = JSON.stringify(result);
+  return text === undefined ? 'null' : text;
+}
+
+// Runs one invocation; resolves once its result or error has been posted.
+function invokeOnce(client, handler, res) {
+  return new Promise((resolveInvoke) => {
+    const headers = res.headers;
+    const requestId = headers['lambda-runtime-aws-request-id'];
+    if (typeof requestId !== 'string' || requestId === '') {
+      throw new Error('invocation id is missing or invalid');
+    }
+    currentRequestId = requestId;
+    activeInvoke = { requestId };
+    const traceId = headers['lambda-runtime-trace-id'];
+    if (traceId) process.env._X_AMZN_TRACE_ID = traceId;
+    else delete process.env._X_AMZN_TRACE_ID;
+
+    let completed = false;
+    const state = { waits: true };
+    const finish = (error, result) => {
+      if (completed) return;
+      completed = true;
+      beforeExitAction = null;
+      let post;
+      if (error !== undefined && error !== null) {
+        console.error('Invoke Error', toFormatted(error));
+        post = client.postError(requestId, error);
+      } else {
+        let payload;
+        try {
+          payload = serializeResult(result);
+        } catch (serializeError) {
+          console.error('Invoke Error', toFormatted(serializeError));
+          post = client.postError(requestId, serializeError);
+        }
+        if (payload !== undefined) post = client.postResponse(requestId, payload);
+      }
+      post.then(() => {
+        activeInvoke = null;
+        resolveInvoke();
+      }, (postError) => {
+        process.stderr.write(`kindling runtime: ${postError.message}; exiting\n`);
+        process.exit(1);
+      });
+    };
+    const callback = (error, result) => {
+      if (completed) return;
+      if (state.waits) {
+        beforeExitAction = () => finish(error, result);
+      } else {
+        finish(error, result);
+      }
+    };
+    const deadline = Number(headers['lambda-runtime-deadline-ms']);
+    const env = process.env;
+    // If the handler neither returns a promise nor calls back and the loop drains: null result.
+    beforeExitAction = () => finish(null, null);
+    try {
+      const context = {
+        get callbackWaitsForEmptyEventLoop() { return state.waits; },
+        set callbackWaitsForEmptyEventLoop(value) { state.waits = value; },
+        succeed: (result) => finish(null, result),
+        fail: (error) => finish(error === undefined || error === null ? 'handled' : error),
+        done: (error, result) => finish(error, result),
+        functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+        functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+        memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+        logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+        logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+        clientContext: parseJsonHeader(headers['lambda-runtime-client-context'], 'client context'),
+        identity: parseJsonHeader(headers['lambda-runtime-cognito-identity'], 'cognito identity'),
+        invokedFunctionArn: headers['lambda-runtime-invoked-function-arn'],
+        awsRequestId: requestId,
+        tenantId: headers['lambda-runtime-aws-tenant-id'],
+        getRemainingTimeInMillis: () => deadline - Date.now(),
+      };
+      const event = JSON.parse(res.body.toString('utf8'));
+      const returned = handler(event, context, callback);
+      if (returned !== null && typeof returned === 'object' && typeof returned.then === 'function') {
+        returned.then((result) => finish(null, result), (error) => finish(error ?? 'handled'));
+      }
+      // Otherwise, as on AWS, a non-promise return value is ignored: the invocation ends when
+      // the callback is called, or with a null result once the event loop drains.
+    } catch (error) {
+      finish(error);
+    }
+  });
+}
+
+function installProcessHandlers(client) {
+  process.on('beforeExit', () => {
+    const action = beforeExitAction;
+    beforeExitAction = null;
+    if (action) action();
+  });
+  const fatal = (error, label, exitCode) => {
+    console.error(label, toFormatted(error));
+    let post;
+    if (activeInvoke) post = client.postError(activeInvoke.requestId, error);
+    else if (!initDone) post = client.postInitError(error);
+    else post = Promise.resolve();
+    post.catch(() => {}).finally(() => process.exit(exitCode));
+  };
+  process.on('uncaughtException', (error) => {
+    fatal(error, 'Uncaught Exception', kExitUncaughtException);
+  });
+  process.on('unhandledRejection', (reason) => {
+    const error = new RuntimeError('Runtime.UnhandledPromiseRejection', String(
+      reason instanceof Error ? `${reason.name}: ${reason.message}` : reason));
+    error.reason = reason;
+    fatal(error, 'Unhandled Promise Rejection', kExitUnhandledRejection);
+  });
+}
+
+async function main() {
+  patchConsole();
+  const appRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
+  const handlerName = process.argv[2] || process.env._HANDLER || '';
+  let client;
+  try {
+    client = new RuntimeClient(process.env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001');
+  } catch (error) {
+    process.stderr.write(`kindling runtime: ${error.message}\n`);
+    process.exit(1);
+  }
+  installProcessHandlers(client);
+  setupRequirePaths(appRoot);
+  let handler;
+  try {
+    handler = await loadHandler(appRoot, handlerName);
+  } catch (error) {
+    console.error('Uncaught Exception', toFormatted(error));
+    try {
+      await client.postInitError(error);
+    } catch (postError) {
+      process.stderr.write(`kindling runtime: reporting the init error failed: ${postError.message}\n`);
+    }
+    process.exit(kExitUncaughtException);
+  }
+  initDone = true;
+  for (;;) {
+    let res;
+    try {
+      res = await client.nextInvocation();
+    } catch (error) {
+      process.stderr.write(`kindling runtime: ${error.message}; exiting\n`);
+      process.exit(1);
+    }
+    await invokeOnce(client, handler, res);
+  }
+}
+
+main();

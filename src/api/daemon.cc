@@ -1,0 +1,171 @@
+#include "api/daemon.h"
+
+#include <unistd.h>
+
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/api_service.h"
+#include "http/server.h"
+#include "observe/log_store.h"
+#include "observe/metrics.h"
+#include "sandbox/sandbox.h"
+#include "scheduler/engine.h"
+#include "scheduler/runtime_catalog.h"
+#include "scheduler/timers.h"
+#include "store/code_store.h"
+#include "store/registry.h"
+#include "sys/process.h"
+
+namespace kindling::api {
+
+namespace fs = std::filesystem;
+
+fs::path defaultDataDir() {
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return fs::path(xdg) / "kindling";
+  if (const char* home = std::getenv("HOME"); home && *home) {
+    return fs::path(home) / ".local" / "share" / "kindling";
+  }
+  return fs::path("/var/lib/kindling");
+}
+
+Result<fs::path> findRepoRoot() {
+  if (const char* home = std::getenv("KINDLING_HOME"); home && *home) {
+    if (fs::is_directory(fs::path(home) / "runtimes")) return fs::path(home);
+    return makeError(ErrorCode::InvalidArgument,
+                     std::string("KINDLING_HOME=") + home + " has no runtimes/ directory");
+  }
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path();
+       dir = dir.parent_path()) {
+    if (fs::is_directory(dir / "runtimes") && fs::is_directory(dir / "src")) return dir;
+  }
+  return makeError(ErrorCode::NotFound,
+                   "cannot find kindling's runtimes/ directory; set KINDLING_HOME to the "
+                   "repository root");
+}
+
+struct Daemon::Impl {
+  DaemonOptions options;
+  boost::asio::io_context io;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
+  std::vector<std::thread> threads;
+  boost::asio::thread_pool blocking{2};
+  SystemClock clock;
+  std::unique_ptr<scheduler::AsioTimers> timers;
+  std::unique_ptr<store::Registry> registry;
+  std::unique_ptr<store::CodeStore> code;
+  std::unique_ptr<observe::LogStore> logs;
+  observe::MetricsRegistry metrics;
+  scheduler::RuntimeCatalog catalog;
+  sandbox::ProcessSandbox sandbox;
+  std::unique_ptr<scheduler::Engine> engine;
+  std::unique_ptr<ApiService> api;
+  std::shared_ptr<http::Server> server;
+  bool stopped = false;
+
+  ~Impl() { stopAll(); }
+
+  void stopAll() {
+    if (stopped) return;
+    stopped = true;
+    if (server) server->stop();
+    // Let invocations in flight finish, bounded by a grace period.
+    for (int i = 0; api && api->inFlight() > 0 && i < 100; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (engine) engine->shutdown();
+    // Give process-exit watchers a moment to reap what was killed.
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    work.reset();
+    io.stop();
+    for (auto& t : threads) {
+      if (t.joinable()) t.join();
+    }
+    blocking.join();
+    engine.reset();  // destroys environments; their processes are killed and reaped
+  }
+};
+
+Daemon::Daemon(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Daemon::~Daemon() { stop(); }
+
+uint16_t Daemon::port() const { return impl_->server->port(); }
+std::string Daemon::endpoint() const {
+  return "http://" + impl_->options.host + ":" + std::to_string(port());
+}
+void Daemon::stop() { impl_->stopAll(); }
+
+Result<std::unique_ptr<Daemon>> Daemon::start(DaemonOptions options) {
+  if (auto limit = sys::raiseFileLimit(); !limit) {
+    spdlog::warn("{}", limit.error().message());
+  } else {
+    spdlog::debug("open-file limit {}", *limit);
+  }
+  auto impl = std::make_unique<Impl>();
+  if (options.data_dir.empty()) options.data_dir = defaultDataDir();
+  if (options.runtimes_dir.empty()) {
+    auto root = findRepoRoot();
+    if (!root) return tl::unexpected(std::move(root.error()));
+    options.runtimes_dir = *root / "runtimes";
+  }
+  std::error_code ec;
+  fs::create_directories(options.data_dir, ec);
+  if (ec) return tl::unexpected(Error{ErrorCode::Io, ec.value(), "mkdir(" + options.data_dir.string() + ")"});
+
+  auto registry = store::Registry::open(options.data_dir / "registry.db");
+  if (!registry) return tl::unexpected(std::move(registry.error()).wrap("registry"));
+  impl->registry = std::move(*registry);
+  auto code = store::CodeStore::open(options.data_dir / "code");
+  if (!code) return tl::unexpected(std::move(code.error()).wrap("code store"));
+  impl->code = std::move(*code);
+  impl->logs = std::make_unique<observe::LogStore>(options.data_dir / "logs",
+                                                   options.max_log_stream_bytes,
+                                                   options.max_log_streams_per_function);
+  scheduler::RuntimeCatalog::Paths paths;
+  paths.runtimes_dir = options.runtimes_dir;
+  impl->catalog = scheduler::RuntimeCatalog::discover(paths);
+  for (const auto& rt : impl->catalog.available()) {
+    spdlog::debug("runtime {} -> {}", rt.id, rt.interpreter.empty() ? "bootstrap" : rt.interpreter.string());
+  }
+  impl->timers = std::make_unique<scheduler::AsioTimers>(impl->io);
+  scheduler::EngineOptions engine_options;
+  engine_options.keep_alive = std::chrono::seconds(options.keep_alive_s);
+  engine_options.region = options.region;
+  impl->engine = std::make_unique<scheduler::Engine>(impl->io, impl->sandbox, *impl->logs,
+                                                     impl->metrics, impl->catalog, impl->clock,
+                                                     *impl->timers, engine_options);
+  ApiDeps deps{*impl->registry, *impl->code, *impl->logs, impl->metrics, impl->catalog,
+               *impl->engine, impl->blocking, options.region};
+  impl->api = std::make_unique<ApiService>(deps);
+  if (auto st = impl->api->loadFunctions(); !st) return tl::unexpected(std::move(st.error()));
+
+  ApiService* api = impl->api.get();
+  auto server = http::Server::listen(
+      impl->io, options.host, options.port,
+      [api](http::Request&& req, http::Responder responder) {
+        api->handle(std::move(req), std::move(responder));
+      },
+      api->serverOptions());
+  if (!server) return tl::unexpected(std::move(server.error()));
+  impl->server = std::move(*server);
+
+  impl->work.emplace(impl->io.get_executor());
+  int threads = options.io_threads > 0 ? options.io_threads
+                                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < threads; ++i) {
+    impl->threads.emplace_back([io = &impl->io] { io->run(); });
+  }
+  impl->options = options;
+  spdlog::info("kindling listening on http://{}:{} (data dir {}, {} I/O threads)", options.host,
+               impl->server->port(), options.data_dir.string(), threads);
+  return std::unique_ptr<Daemon>(new Daemon(std::move(impl)));
+}
+
+}  // namespace kindling::api

@@ -1,0 +1,31 @@
+// The `kindling` command line: parses argv, then either runs the daemon through hooks (serve,
+// demo's embedded daemon) or talks to a running daemon over its AWS-compatible HTTP API. The
+// daemon itself is injected through CliHooks so this library never links the engine.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "common/result.h"
+
+namespace kindling::cli {
+
+struct ServeOptions {
+  std::string listen = "127.0.0.1:9000";
+  std::string data_dir;  // "" = default
+  std::string log_level = "info";
+  int keep_alive_s = 600;
+};
+
+struct CliHooks {
+  std::function<int(const ServeOptions&)> serve;  // runs the daemon in the foreground
+  // starts an in-process daemon on 127.0.0.1:0 (data dir given), returns "http://127.0.0.1:PORT"
+  std::function<Result<std::string>(const ServeOptions&)> start_embedded;
+  std::function<void()> stop_embedded;
+};
+
+// Runs one `kindling` invocation and returns the process exit code (0 ok, 1 function error,
+// 2 usage/API/transport error). Not thread-safe: installs a SIGINT handler for `logs --follow`.
+int runCli(int argc, char** argv, const CliHooks& hooks);
+
+}  // namespace kindling::cli

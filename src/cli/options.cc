@@ -1,0 +1,185 @@
+#include "cli/options.h"
+
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace kindling::cli {
+
+namespace {
+
+constexpr int kUsageExitCode = 2;
+
+Status collectKeyValues(const std::vector<std::string>& args, std::string_view flag,
+                        std::map<std::string, std::string>& into) {
+  for (const std::string& arg : args) {
+    auto kv = parseKeyValue(arg);
+    if (!kv) return tl::unexpected(std::move(kv.error()).wrap(std::string(flag)));
+    into.insert_or_assign(std::move(kv->first), std::move(kv->second));
+  }
+  return {};
+}
+
+}  // namespace
+
+ParseOutcome parseCommandLine(int argc, const char* const* argv, std::ostream& out,
+                              std::ostream& err) {
+  CliOptions opts;
+  CLI::App app{"kindling: a Lambda-compatible function engine", "kindling"};
+  app.fallthrough();  // global options (--endpoint) may also follow the subcommand
+  app.require_subcommand(1);
+  std::string endpoint;
+  app.add_option("--endpoint", endpoint,
+                 "daemon URL (default: $KINDLING_ENDPOINT, else http://127.0.0.1:9000)");
+
+  CLI::App* serve = app.add_subcommand("serve", "run the daemon in the foreground");
+  serve->add_option("--listen", opts.serve.listen, "HOST:PORT to listen on")
+      ->capture_default_str();
+  serve->add_option("--data-dir", opts.serve.data_dir, "state directory (default: built-in)");
+  serve->add_option("--log-level", opts.serve.log_level, "trace|debug|info|warn|error")
+      ->capture_default_str();
+  serve->add_option("--keep-alive", opts.serve.keep_alive_s,
+                    "seconds an idle environment is kept warm")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+
+  CLI::App* deploy = app.add_subcommand("deploy", "create a function from a directory or zip");
+  std::vector<std::string> env_args;
+  std::vector<std::string> tag_args;
+  deploy->add_option("name", opts.deploy.name, "function name")->required();
+  deploy->add_option("--runtime", opts.deploy.runtime, "e.g. python3.12, provided.al2023")
+      ->required();
+  deploy->add_option("--handler", opts.deploy.handler, "e.g. app.handler")->required();
+  deploy->add_option("--code", opts.deploy.code, "code directory or .zip file")->required();
+  deploy->add_option("--memory", opts.deploy.memory_mb, "memory size in MB")
+      ->capture_default_str();
+  deploy->add_option("--timeout", opts.deploy.timeout_s, "timeout in seconds")
+      ->capture_default_str();
+  deploy->add_option("--env", env_args, "environment variable KEY=VALUE (repeatable)")
+      ->allow_extra_args(false);
+  deploy->add_option("--tag", tag_args, "tag KEY=VALUE (repeatable)")->allow_extra_args(false);
+  deploy->add_flag("--replace", opts.deploy.replace,
+                   "delete the function first if it exists (in-place update comes later)");
+
+  CLI::App* invoke = app.add_subcommand("invoke", "invoke a function synchronously");
+  invoke->add_option("name", opts.invoke.name, "function name")->required();
+  invoke->add_option("--payload", opts.invoke.payload, "JSON text, @file or @- for stdin")
+      ->capture_default_str();
+  invoke->add_option("--qualifier", opts.invoke.qualifier, "version or alias");
+
+  CLI::App* list = app.add_subcommand("ls", "list functions");
+  CLI::App* remove = app.add_subcommand("rm", "delete a function");
+  remove->add_option("name", opts.remove_name, "function name")->required();
+
+  CLI::App* logs = app.add_subcommand("logs", "print a function's log streams");
+  logs->add_option("name", opts.logs.name, "function name")->required();
+  logs->add_flag("-f,--follow", opts.logs.follow, "keep polling for new output until Ctrl-C");
+
+  CLI::App* demo = app.add_subcommand(
+      "demo", "deploy and invoke the bundled examples (starts a daemon if none answers)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e, out, err);
+    return ParseOutcome{std::nullopt, code == 0 ? 0 : kUsageExitCode};
+  }
+
+  if (!endpoint.empty()) opts.endpoint_flag = endpoint;
+  if (serve->parsed()) {
+    opts.command = Command::Serve;
+    if (auto ok = validateListenAddress(opts.serve.listen); !ok) {
+      err << "error: --listen: " << ok.error().message() << "\n";
+      return ParseOutcome{std::nullopt, kUsageExitCode};
+    }
+  } else if (deploy->parsed()) {
+    opts.command = Command::Deploy;
+    Status ok = collectKeyValues(env_args, "--env", opts.deploy.env);
+    if (ok) ok = collectKeyValues(tag_args, "--tag", opts.deploy.tags);
+    if (!ok) {
+      err << "error: " << ok.error().message() << "\n";
+      return ParseOutcome{std::nullopt, kUsageExitCode};
+    }
+  } else if (invoke->parsed()) {
+    opts.command = Command::Invoke;
+  } else if (list->parsed()) {
+    opts.command = Command::List;
+  } else if (remove->parsed()) {
+    opts.command = Command::Remove;
+  } else if (logs->parsed()) {
+    opts.command = Command::Logs;
+  } else if (demo->parsed()) {
+    opts.command = Command::Demo;
+  } else {
+    err << app.help();
+    return ParseOutcome{std::nullopt, kUsageExitCode};
+  }
+  return ParseOutcome{std::move(opts), 0};
+}
+
+std::string resolveEndpoint(const std::optional<std::string>& flag, const char* env_value) {
+  if (flag && !flag->empty()) return *flag;
+  if (env_value != nullptr && *env_value != '\0') return env_value;
+  return std::string(kDefaultEndpoint);
+}
+
+Result<std::pair<std::string, std::string>> parseKeyValue(std::string_view arg) {
+  const size_t eq = arg.find('=');
+  if (eq == std::string_view::npos || eq == 0) {
+    return makeError(ErrorCode::InvalidArgument,
+                     "expected KEY=VALUE, got '" + std::string(arg) + "'");
+  }
+  return std::pair<std::string, std::string>(std::string(arg.substr(0, eq)),
+                                             std::string(arg.substr(eq + 1)));
+}
+
+Result<std::string> loadPayload(std::string_view arg) {
+  if (arg.empty() || arg.front() != '@') return std::string(arg);
+  const std::string path(arg.substr(1));
+  if (path == "-") {
+    std::string data{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
+    if (std::cin.bad()) return errnoError("read(stdin)");
+    return data;
+  }
+  return readWholeFile(path);
+}
+
+Result<std::string> readWholeFile(const std::string& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (ec) return tl::unexpected(Error{ErrorCode::Io, ec.value(), "stat(\"" + path + "\")"});
+  if (!std::filesystem::is_regular_file(status)) {
+    return makeError(ErrorCode::InvalidArgument, "\"" + path + "\" is not a regular file");
+  }
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return errnoError("open(\"" + path + "\")");
+  const std::streamoff size = in.tellg();
+  if (size < 0) return errnoError("tellg(\"" + path + "\")");
+  std::string data(static_cast<size_t>(size), '\0');
+  in.seekg(0);
+  if (!in.read(data.data(), size)) return errnoError("read(\"" + path + "\")");
+  return data;
+}
+
+Status validateListenAddress(std::string_view listen) {
+  const size_t colon = listen.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return makeError(ErrorCode::InvalidArgument,
+                     "expected HOST:PORT, got '" + std::string(listen) + "'");
+  }
+  const std::string_view port = listen.substr(colon + 1);
+  unsigned value = 0;
+  const auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || ec != std::errc() || ptr != port.data() + port.size() || value > 65535) {
+    return makeError(ErrorCode::InvalidArgument,
+                     "bad port in '" + std::string(listen) + "' (expected 0..65535)");
+  }
+  return {};
+}
+
+}  // namespace kindling::cli

@@ -1,0 +1,62 @@
+// The Sandbox seam: how the engine obtains an execution environment's process. The engine core
+// uses ProcessSandbox (plain child processes); the sandbox issue adds an isolating
+// implementation behind the same interface (namespaces, cgroups, seccomp via a spawner), so
+// nothing above this interface changes.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "sys/process.h"
+#include "sys/unique_fd.h"
+
+namespace kindling::sandbox {
+
+struct SpawnSpec {
+  std::vector<std::string> argv;   // argv[0] is the executable path
+  std::vector<std::string> env;    // "KEY=VALUE"
+  std::filesystem::path cwd;
+  int memory_mb = 128;             // limits (enforced by isolating sandboxes)
+  int ephemeral_storage_mb = 512;
+};
+
+// A running environment process (and whatever it forked).
+class SandboxProcess {
+ public:
+  virtual ~SandboxProcess() = default;
+  virtual pid_t pid() const = 0;
+  // Readable when the process has exited (pidfd); owned by the process object.
+  virtual int exitFd() const = 0;
+  // Collects the exit status once exitFd() is readable. Call once.
+  virtual Result<sys::ExitStatus> reap() = 0;
+  // Kills the process and everything it started (idempotent).
+  virtual void kill() = 0;
+  // Peak resident memory of the environment so far, bytes.
+  virtual uint64_t peakMemoryBytes() const = 0;
+  // True when the kernel's OOM killer ended it (cgroup counter); false where unknown.
+  virtual bool oomKilled() const = 0;
+  // The read ends of its stdout and stderr pipes (non-blocking), taken once by the engine.
+  virtual sys::UniqueFd takeStdout() = 0;
+  virtual sys::UniqueFd takeStderr() = 0;
+};
+
+class Sandbox {
+ public:
+  virtual ~Sandbox() = default;
+  // Starts the process; errors name the failing step (e.g. execve of a missing bootstrap).
+  virtual Result<std::unique_ptr<SandboxProcess>> spawn(const SpawnSpec& spec) = 0;
+};
+
+// Plain child processes in their own process group: no isolation (engine-core issue).
+class ProcessSandbox final : public Sandbox {
+ public:
+  Result<std::unique_ptr<SandboxProcess>> spawn(const SpawnSpec& spec) override;
+};
+
+}  // namespace kindling::sandbox

@@ -1,0 +1,481 @@
+#include "scheduler/environment.h"
+
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
+#include "observe/report.h"
+#include "runtime_api/wire.h"
+#include "sys/process.h"
+
+namespace kindling::scheduler {
+
+namespace rapi = kindling::runtime_api;
+
+const char* envStateName(EnvState state) {
+  switch (state) {
+    case EnvState::Starting: return "starting";
+    case EnvState::Initializing: return "initializing";
+    case EnvState::Idle: return "idle";
+    case EnvState::Busy: return "busy";
+    case EnvState::Dead: return "dead";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string jsonError(std::string_view type, const std::string& message) {
+  nlohmann::json j;
+  j["errorType"] = type;
+  j["errorMessage"] = message;
+  return j.dump();
+}
+
+// errorType of a runtime's error body, for metrics; falls back to the header, then "Unhandled".
+std::string errorTypeOf(const std::string& body, const std::string& header_type) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_object()) {
+    auto it = j.find("errorType");
+    if (it != j.end() && it->is_string()) return it->get<std::string>();
+  }
+  return header_type.empty() ? "Unhandled" : header_type;
+}
+
+rapi::PostOutcome badRequestId() {
+  return {400, std::string(rapi::kErrInvalidRequestId), "Invalid request ID"};
+}
+
+rapi::PostOutcome badTransition(std::string_view from, std::string_view to) {
+  return {403, std::string(rapi::kErrInvalidStateTransition),
+          "State transition from " + std::string(from) + " to " + std::string(to) +
+              " failed for runtime. Error: State transition is not allowed"};
+}
+
+}  // namespace
+
+Environment::Environment(uint64_t id, std::shared_ptr<const store::FunctionConfig> config,
+                         std::string log_stream_name, std::unique_ptr<observe::LogStream> log,
+                         const Clock& clock, Timers& timers, Hooks hooks,
+                         EnvironmentOptions options)
+    : id_(id),
+      config_(std::move(config)),
+      log_stream_name_(std::move(log_stream_name)),
+      log_(std::move(log)),
+      clock_(clock),
+      timers_(timers),
+      hooks_(std::move(hooks)),
+      options_(options) {}
+
+Environment::~Environment() {
+  if (init_timer_) timers_.cancel(init_timer_);
+  if (current_ && current_->timer) timers_.cancel(current_->timer);
+}
+
+EnvState Environment::state() const {
+  std::lock_guard lock(mu_);
+  return state_;
+}
+
+Clock::TimePoint Environment::lastUsed() const {
+  std::lock_guard lock(mu_);
+  return last_used_;
+}
+
+pid_t Environment::pid() const {
+  std::lock_guard lock(mu_);
+  return process_ ? process_->pid() : -1;
+}
+
+void Environment::setOutputDrain(std::function<void()> drain) {
+  std::lock_guard lock(mu_);
+  drain_ = std::move(drain);
+}
+
+void Environment::setState(EnvState to, After& after) {
+  if (state_ == to) return;
+  after.state_change = after.state_change ? std::make_pair(after.state_change->first, to)
+                                          : std::make_pair(state_, to);
+  if (to == EnvState::Dead) after.dead = true;
+  state_ = to;
+}
+
+void Environment::run(After& after) {
+  if (after.state_change && hooks_.on_state) {
+    hooks_.on_state(after.state_change->first, after.state_change->second);
+  }
+  if (after.deliver) after.deliver();
+  if (after.done) after.done->first(std::move(after.done->second));
+  auto self = shared_from_this();
+  if (after.idle && !after.dead && hooks_.on_idle) hooks_.on_idle(self);
+  if (after.dead && hooks_.on_dead) hooks_.on_dead(self);
+}
+
+void Environment::appendLog(std::string_view data) {
+  if (log_) log_->append(data);
+  if (current_ && !current_->responded && current_->request.want_log_tail) {
+    current_->tail.append(data);
+    // Keep the tail bounded: trim to the last log_tail_bytes once it doubles.
+    if (current_->tail.size() > 2 * options_.log_tail_bytes) {
+      current_->tail.erase(0, current_->tail.size() - options_.log_tail_bytes);
+    }
+  }
+}
+
+void Environment::start(std::unique_ptr<sandbox::SandboxProcess> process, InvokeRequest first) {
+  After after;
+  {
+    std::lock_guard lock(mu_);
+    process_ = std::move(process);
+    spawned_at_ = clock_.now();
+    last_used_ = spawned_at_;
+    pending_ = std::move(first);
+    setState(EnvState::Initializing, after);
+    std::weak_ptr<Environment> weak = weak_from_this();
+    init_timer_ = timers_.schedule(options_.init_timeout, [weak] {
+      auto self = weak.lock();
+      if (!self) return;
+      After late;
+      {
+        std::lock_guard lock2(self->mu_);
+        self->init_timer_ = 0;
+        if (self->state_ != EnvState::Initializing) return;
+        self->init_timed_out_ = true;
+        self->kill(late);
+      }
+      self->run(late);
+    });
+  }
+  run(after);
+}
+
+void Environment::beginInvocation(InvokeRequest&& request, bool cold, Deliver deliver,
+                                  After& after) {
+  const auto now = clock_.now();
+  last_used_ = now;
+  rapi::NextInvocation next;
+  next.request_id = request.request_id;
+  next.deadline_epoch_ms = clock_.epochMillis() + int64_t{config_->timeout_s} * 1000;
+  next.invoked_function_arn = request.invoked_function_arn;
+  next.trace_id = request.trace_id;
+  next.client_context = request.client_context;
+  next.cognito_identity = request.cognito_identity;
+  next.payload = std::move(request.payload);
+
+  current_.emplace();
+  current_->request = std::move(request);
+  current_->started = now;
+  current_->cold = cold;
+  appendLog(observe::formatStartLine(current_->request.request_id, config_->version));
+
+  std::weak_ptr<Environment> weak = weak_from_this();
+  const std::string request_id = current_->request.request_id;
+  current_->timer =
+      timers_.schedule(std::chrono::seconds(config_->timeout_s), [weak, request_id] {
+        auto self = weak.lock();
+        if (!self) return;
+        std::function<void()> drain;
+        {
+          std::lock_guard lock(self->mu_);
+          drain = self->drain_;
+        }
+        if (drain) drain();
+        After late;
+        {
+          std::lock_guard lock(self->mu_);
+          if (!self->current_ || self->current_->responded ||
+              self->current_->request.request_id != request_id) {
+            return;
+          }
+          self->current_->timer = 0;
+          char seconds[32];
+          std::snprintf(seconds, sizeof seconds, "%d.00", self->config_->timeout_s);
+          InvokeResult result = self->errorResult(
+              rapi::kFnTimeout,
+              "RequestId: " + request_id + " Error: Task timed out after " + seconds + " seconds");
+          self->finishInvocation(std::move(result), late,
+                                 observe::formatTimeoutLine(self->clock_.epochMillis(), request_id,
+                                                            self->config_->timeout_s));
+          self->kill(late);
+        }
+        self->run(late);
+      });
+  after.deliver = [deliver = std::move(deliver), next = std::move(next)]() mutable {
+    deliver(std::move(next));
+  };
+  setState(EnvState::Busy, after);
+}
+
+InvokeResult Environment::errorResult(std::string_view error_type,
+                                      const std::string& message) const {
+  InvokeResult result;
+  result.payload = jsonError(error_type, message);
+  result.function_error = true;
+  result.error_type = std::string(error_type);
+  return result;
+}
+
+void Environment::finishInvocation(InvokeResult&& result, After& after,
+                                   const std::string& trailer_line) {
+  Current& cur = *current_;
+  const auto now = clock_.now();
+  if (cur.timer) {
+    timers_.cancel(cur.timer);
+    cur.timer = 0;
+  }
+  result.duration_ms = toMillis(now - cur.started);
+  const uint64_t peak = process_ ? process_->peakMemoryBytes() : 0;
+  result.max_memory_used_mb = static_cast<int>((peak + (1 << 20) - 1) >> 20);
+  result.cold = cur.cold;
+  if (cur.cold) result.init_duration_ms = init_duration_ms_;
+  appendLog(observe::formatEndLine(cur.request.request_id));
+  observe::ReportLine report{cur.request.request_id, result.duration_ms, config_->memory_mb,
+                             result.max_memory_used_mb, result.init_duration_ms};
+  appendLog(observe::formatReportLine(report));
+  if (!trailer_line.empty()) appendLog(trailer_line);
+  if (cur.request.want_log_tail) {
+    const size_t n = std::min(cur.tail.size(), options_.log_tail_bytes);
+    result.log_tail = cur.tail.substr(cur.tail.size() - n);
+  }
+  cur.responded = true;
+  last_used_ = now;
+  after.done.emplace(std::move(cur.request.done), std::move(result));
+}
+
+void Environment::failCurrent(std::string_view error_type, std::string message, After& after) {
+  appendLog(message + "\n" + std::string(error_type) + "\n");
+  finishInvocation(errorResult(error_type, message), after);
+}
+
+void Environment::kill(After& after) {
+  if (process_) process_->kill();
+  parked_ = nullptr;
+  setState(EnvState::Dead, after);
+}
+
+bool Environment::dispatch(InvokeRequest& request) {
+  After after;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != EnvState::Idle || !parked_) return false;
+    beginInvocation(std::move(request), false, std::move(parked_), after);
+    parked_ = nullptr;
+  }
+  run(after);
+  return true;
+}
+
+void Environment::onNext(Deliver deliver) {
+  After after;
+  {
+    std::lock_guard lock(mu_);
+    switch (state_) {
+      case EnvState::Starting:
+      case EnvState::Initializing:
+        init_duration_ms_ = toMillis(clock_.now() - spawned_at_);
+        if (init_timer_) {
+          timers_.cancel(init_timer_);
+          init_timer_ = 0;
+        }
+        if (pending_) {
+          InvokeRequest first = std::move(*pending_);
+          pending_.reset();
+          beginInvocation(std::move(first), true, std::move(deliver), after);
+        } else {
+          parked_ = std::move(deliver);
+          setState(EnvState::Idle, after);
+          after.idle = true;
+        }
+        break;
+      case EnvState::Busy:
+        parked_ = std::move(deliver);
+        if (current_ && current_->responded) {
+          current_.reset();
+          setState(EnvState::Idle, after);
+          after.idle = true;
+        }
+        break;
+      case EnvState::Idle:
+        parked_ = std::move(deliver);
+        break;
+      case EnvState::Dead:
+        return;  // never answered; the connection closes with the environment
+    }
+  }
+  run(after);
+}
+
+rapi::PostOutcome Environment::onResponse(const std::string& request_id, std::string&& body) {
+  std::function<void()> drain;
+  {
+    std::lock_guard lock(mu_);
+    drain = drain_;
+  }
+  if (drain) drain();  // the handler's last output precedes END/REPORT
+  After after;
+  {
+    std::lock_guard lock(mu_);
+    if (!current_ || current_->request.request_id != request_id) return badRequestId();
+    if (current_->responded) {
+      return badTransition("RuntimeResponseSentState", "InvocationResponse");
+    }
+    InvokeResult result;
+    result.payload = std::move(body);
+    finishInvocation(std::move(result), after);
+  }
+  run(after);
+  return rapi::PostOutcome::accepted();
+}
+
+rapi::PostOutcome Environment::onError(const std::string& request_id, std::string&& body,
+                                       const std::string& error_type) {
+  std::function<void()> drain;
+  {
+    std::lock_guard lock(mu_);
+    drain = drain_;
+  }
+  if (drain) drain();
+  After after;
+  {
+    std::lock_guard lock(mu_);
+    if (!current_ || current_->request.request_id != request_id) return badRequestId();
+    if (current_->responded) {
+      return badTransition("RuntimeResponseSentState", "InvocationErrorResponse");
+    }
+    InvokeResult result;
+    result.error_type = errorTypeOf(body, error_type);
+    result.payload = std::move(body);
+    result.function_error = true;
+    finishInvocation(std::move(result), after);
+  }
+  run(after);
+  return rapi::PostOutcome::accepted();
+}
+
+rapi::PostOutcome Environment::onResponseTooLarge(const std::string& request_id, uint64_t size) {
+  After after;
+  {
+    std::lock_guard lock(mu_);
+    if (current_ && current_->request.request_id == request_id && !current_->responded) {
+      appendLog("Response payload size (" + std::to_string(size) +
+                " bytes) exceeded maximum allowed payload size (6291556 bytes).\n");
+      finishInvocation(
+          errorResult(rapi::kFnResponseTooLarge,
+                      "Response payload size exceeded maximum allowed payload size (6291556 "
+                      "bytes)."),
+          after);
+    }
+  }
+  run(after);
+  return {413, std::string(rapi::kErrRequestTooLarge),
+          "Exceeded maximum allowed payload size (6291556 bytes)."};
+}
+
+rapi::PostOutcome Environment::onInitError(std::string&& body, const std::string& error_type) {
+  std::lock_guard lock(mu_);
+  if (state_ != EnvState::Initializing) return badTransition("Ready", "InitError");
+  (void)error_type;
+  init_error_ = std::move(body);
+  return rapi::PostOutcome::accepted();
+}
+
+void Environment::onOutput(std::string_view data) {
+  std::lock_guard lock(mu_);
+  appendLog(data);
+}
+
+void Environment::onProcessExit() {
+  std::function<void()> drain;
+  {
+    std::lock_guard lock(mu_);
+    drain = drain_;
+  }
+  if (drain) drain();
+  After after;
+  {
+    std::lock_guard lock(mu_);
+    if (!process_) return;
+    auto status = process_->reap();
+    const bool oom = process_->oomKilled();
+    std::string reason;
+    std::string_view type = rapi::kFnExitError;
+    if (oom) {
+      type = rapi::kFnOutOfMemory;
+      reason = "Runtime exited with error: signal: killed";
+    } else if (!status) {
+      reason = "Runtime exited with error: " + status.error().message();
+    } else if (!status->signaled && status->code == 0) {
+      reason = "Runtime exited without providing a reason";
+    } else {
+      reason = "Runtime exited with error: " + sys::describeExit(*status);
+    }
+    if (pending_) {
+      // Init failed: the cold invocation gets the init error (verbatim if posted).
+      InvokeRequest first = std::move(*pending_);
+      pending_.reset();
+      const double init_ms = toMillis(clock_.now() - spawned_at_);
+      init_duration_ms_ = init_ms;
+      current_.emplace();
+      current_->request = std::move(first);
+      current_->started = clock_.now();
+      current_->cold = true;
+      InvokeResult result;
+      std::string init_type;
+      if (init_error_) {
+        init_type = errorTypeOf(*init_error_, "Runtime.Unknown");
+        result.payload = *init_error_;
+        result.function_error = true;
+        result.error_type = init_type;
+      } else if (init_timed_out_) {
+        init_type = std::string(rapi::kFnTimeout);
+        result = errorResult(rapi::kFnTimeout, "RequestId: " + current_->request.request_id +
+                                                   " Error: Init phase timed out after 10.00 "
+                                                   "seconds");
+      } else {
+        init_type = std::string(type);
+        result = errorResult(type, "RequestId: " + current_->request.request_id +
+                                       " Error: " + reason);
+      }
+      char init_line[256];
+      std::snprintf(init_line, sizeof init_line,
+                    "INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: %s\tError Type: %s\n",
+                    init_ms, init_timed_out_ ? "timeout" : "error", init_type.c_str());
+      appendLog(init_line);
+      appendLog(observe::formatStartLine(current_->request.request_id, config_->version));
+      finishInvocation(std::move(result), after);
+    } else if (current_ && !current_->responded) {
+      failCurrent(type, "RequestId: " + current_->request.request_id + " Error: " + reason,
+                  after);
+    }
+    parked_ = nullptr;
+    process_.reset();
+    setState(EnvState::Dead, after);
+  }
+  run(after);
+}
+
+void Environment::shutdown() {
+  After after;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ == EnvState::Dead) return;
+    if (current_ && !current_->responded) {
+      failCurrent(rapi::kFnExitError,
+                  "RequestId: " + current_->request.request_id +
+                      " Error: Runtime exited with error: signal: killed",
+                  after);
+    }
+    if (pending_) {
+      InvokeRequest first = std::move(*pending_);
+      pending_.reset();
+      InvokeResult result = errorResult(
+          rapi::kFnExitError,
+          "RequestId: " + first.request_id + " Error: Runtime exited with error: signal: killed");
+      after.done.emplace(std::move(first.done), std::move(result));
+    }
+    kill(after);
+  }
+  run(after);
+}
+
+}  // namespace kindling::scheduler

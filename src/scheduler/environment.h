@@ -1,0 +1,144 @@
+// One execution environment and its life cycle: a runtime process, the invocation it is running,
+// and the state machine that Lambda's Runtime API implies. Everything here is logic: the process,
+// clock, timers and log stream come in through the constructor, and I/O events (the runtime's
+// HTTP requests, process exit, captured output) are delivered as method calls, so unit tests
+// drive it with fakes.
+//
+//   Initializing --/next--> Idle <--/next-- Busy(responded)
+//        |                   |  dispatch()     ^
+//        |                   +-------------> Busy --/response|/error--> Busy(responded)
+//        +--exit/init timeout--> Dead <--exit/timeout/kill-- (any)
+//
+// Thread-safety: every public method may be called from any thread; one mutex guards the state,
+// and callbacks (the caller's done(), the runtime's /next delivery, pool notifications) run
+// after it is released.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "observe/log_stream.h"
+#include "runtime_api/server.h"
+#include "sandbox/sandbox.h"
+#include "scheduler/invocation.h"
+#include "scheduler/timers.h"
+#include "store/function.h"
+
+namespace kindling::scheduler {
+
+enum class EnvState { Starting, Initializing, Idle, Busy, Dead };
+const char* envStateName(EnvState state);
+
+struct EnvironmentOptions {
+  Clock::Duration init_timeout = std::chrono::seconds(10);
+  size_t log_tail_bytes = 4096;
+};
+
+class Environment : public runtime_api::Backend,
+                    public std::enable_shared_from_this<Environment> {
+ public:
+  // Callbacks into the owner (the function's pool); called without the env lock held.
+  struct Hooks {
+    std::function<void(const std::shared_ptr<Environment>&)> on_idle;
+    std::function<void(const std::shared_ptr<Environment>&)> on_dead;
+    std::function<void(EnvState from, EnvState to)> on_state;  // metrics
+  };
+
+  Environment(uint64_t id, std::shared_ptr<const store::FunctionConfig> config,
+              std::string log_stream_name, std::unique_ptr<observe::LogStream> log,
+              const Clock& clock, Timers& timers, Hooks hooks, EnvironmentOptions options = {});
+  ~Environment() override;
+
+  // Takes ownership of the started process and the first (cold) invocation. The init phase runs
+  // until the runtime's first /next.
+  void start(std::unique_ptr<sandbox::SandboxProcess> process, InvokeRequest first);
+  // Starts without an invocation (spawn failure is reported by the caller instead).
+  // Hands a warm invocation to an Idle environment; false if it is no longer Idle (the caller
+  // then places the invocation elsewhere).
+  bool dispatch(InvokeRequest& request);
+  // The process has exited (its exit fd became readable).
+  void onProcessExit();
+  // Output captured from the runtime's stdout/stderr.
+  void onOutput(std::string_view data);
+  // Kills the environment (keep-alive expiry, function deletion, shutdown). An invocation in
+  // flight fails with `reason` as a Runtime.ExitError-style message.
+  void shutdown();
+  // Synchronously pulls what the runtime already wrote to its pipes (set by the wiring).
+  void setOutputDrain(std::function<void()> drain);
+
+  // runtime_api::Backend
+  void onNext(std::function<void(runtime_api::NextInvocation&&)> deliver) override;
+  runtime_api::PostOutcome onResponse(const std::string& request_id, std::string&& body) override;
+  runtime_api::PostOutcome onError(const std::string& request_id, std::string&& body,
+                                   const std::string& error_type) override;
+  runtime_api::PostOutcome onResponseTooLarge(const std::string& request_id,
+                                              uint64_t size) override;
+  runtime_api::PostOutcome onInitError(std::string&& body, const std::string& error_type) override;
+
+  uint64_t id() const { return id_; }
+  EnvState state() const;
+  const std::string& logStreamName() const { return log_stream_name_; }
+  Clock::TimePoint lastUsed() const;
+  const std::shared_ptr<const store::FunctionConfig>& config() const { return config_; }
+  pid_t pid() const;
+
+ private:
+  struct Current {
+    InvokeRequest request;
+    Clock::TimePoint started;
+    TimerId timer = 0;
+    bool responded = false;
+    bool cold = false;
+    std::string tail;
+  };
+  using Deliver = std::function<void(runtime_api::NextInvocation&&)>;
+  // Deferred work collected under the lock and run after it is released.
+  struct After {
+    std::function<void()> deliver;
+    std::optional<std::pair<std::function<void(InvokeResult&&)>, InvokeResult>> done;
+    bool idle = false;
+    bool dead = false;
+    std::optional<std::pair<EnvState, EnvState>> state_change;
+  };
+
+  void setState(EnvState to, After& after);
+  // Moves the pending invocation into `current_` and prepares its /next answer.
+  void beginInvocation(InvokeRequest&& request, bool cold, Deliver deliver, After& after);
+  // Completes the current invocation (REPORT line, caller's answer).
+  void finishInvocation(InvokeResult&& result, After& after, const std::string& trailer_line = {});
+  void failCurrent(std::string_view error_type, std::string message, After& after);
+  void kill(After& after);
+  void appendLog(std::string_view data);
+  void run(After& after);
+  InvokeResult errorResult(std::string_view error_type, const std::string& message) const;
+
+  const uint64_t id_;
+  const std::shared_ptr<const store::FunctionConfig> config_;
+  const std::string log_stream_name_;
+  std::unique_ptr<observe::LogStream> log_;
+  const Clock& clock_;
+  Timers& timers_;
+  const Hooks hooks_;
+  const EnvironmentOptions options_;
+
+  mutable std::mutex mu_;
+  EnvState state_ = EnvState::Starting;                 // guarded by mu_
+  std::unique_ptr<sandbox::SandboxProcess> process_;    // guarded by mu_
+  std::optional<InvokeRequest> pending_;                // cold invocation awaiting init
+  std::optional<Current> current_;                      // guarded by mu_
+  Deliver parked_;                                      // a /next waiting for work
+  Clock::TimePoint spawned_at_{};
+  std::optional<double> init_duration_ms_;              // reported on the first invocation
+  TimerId init_timer_ = 0;
+  std::optional<std::string> init_error_;               // body posted to /init/error
+  bool init_timed_out_ = false;
+  Clock::TimePoint last_used_{};
+  std::function<void()> drain_;
+};
+
+}  // namespace kindling::scheduler

@@ -1,0 +1,179 @@
+#include "scheduler/runtime_catalog.h"
+
+#include <algorithm>
+#include <unistd.h>
+
+#include "common/strings.h"
+
+namespace kindling::scheduler {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool isExecutable(const fs::path& p) {
+  std::error_code ec;
+  return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
+}
+
+// Every runtime id AWS lists today, so unknown ids and absent interpreters get different errors.
+constexpr std::string_view kAwsRuntimeIds[] = {
+    "nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x", "python3.9",  "python3.10",
+    "python3.11", "python3.12", "python3.13", "python3.14", "java8.al2",  "java11",
+    "java17",     "java21",     "java25",     "dotnet8",    "dotnet10",   "ruby3.2",
+    "ruby3.3",    "ruby3.4",    "provided",   "provided.al2", "provided.al2023"};
+
+// Integer triple of a "3.11.7" directory name, for picking the newest patch release.
+std::vector<int> versionKey(const std::string& name) {
+  std::vector<int> key;
+  for (auto part : split(name, '.')) key.push_back(std::atoi(std::string(part).c_str()));
+  return key;
+}
+
+}  // namespace
+
+RuntimeCatalog RuntimeCatalog::discover(const Paths& paths) {
+  RuntimeCatalog catalog;
+  catalog.paths_ = paths;
+  for (auto id : {"provided", "provided.al2", "provided.al2023"}) {
+    catalog.runtimes_[id] = RuntimeInfo{id, "provided", {}};
+  }
+  // Python: Debian's own interpreter first (starts fastest), then pyenv's real binaries.
+  for (int minor = 9; minor <= 14; ++minor) {
+    const std::string id = "python3." + std::to_string(minor);
+    const std::string exe = "python3." + std::to_string(minor);
+    fs::path found;
+    if (isExecutable(fs::path("/usr/bin") / exe)) found = fs::path("/usr/bin") / exe;
+    std::error_code ec;
+    if (found.empty() && fs::is_directory(paths.pyenv_versions_dir, ec)) {
+      std::vector<std::string> candidates;
+      for (const auto& entry : fs::directory_iterator(paths.pyenv_versions_dir, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (startsWith(name, "3." + std::to_string(minor) + ".") &&
+            isExecutable(entry.path() / "bin" / exe)) {
+          candidates.push_back(name);
+        }
+      }
+      std::sort(candidates.begin(), candidates.end(),
+                [](const auto& a, const auto& b) { return versionKey(a) < versionKey(b); });
+      if (!candidates.empty()) found = paths.pyenv_versions_dir / candidates.back() / "bin" / exe;
+    }
+    if (!found.empty()) catalog.runtimes_[id] = RuntimeInfo{id, "python", found};
+  }
+  // Node: the official binaries from the npm registry (setup-runtimes.sh).
+  for (int major : {18, 20, 22, 24}) {
+    const std::string id = "nodejs" + std::to_string(major) + ".x";
+    fs::path exe = paths.toolchains_dir / ("node" + std::to_string(major)) / "bin" / "node";
+    if (isExecutable(exe)) catalog.runtimes_[id] = RuntimeInfo{id, "nodejs", exe};
+  }
+  return catalog;
+}
+
+std::vector<RuntimeInfo> RuntimeCatalog::available() const {
+  std::vector<RuntimeInfo> out;
+  for (const auto& [id, info] : runtimes_) out.push_back(info);
+  return out;
+}
+
+Status RuntimeCatalog::check(std::string_view runtime) const {
+  if (runtimes_.count(runtime)) return {};
+  const bool known = std::find(std::begin(kAwsRuntimeIds), std::end(kAwsRuntimeIds), runtime) !=
+                     std::end(kAwsRuntimeIds);
+  if (!known) {
+    return makeError(ErrorCode::InvalidArgument,
+                     "Value " + std::string(runtime) +
+                         " at 'runtime' failed to satisfy constraint: Member must satisfy enum "
+                         "value set of Lambda runtime identifiers");
+  }
+  std::string hint;
+  if (startsWith(runtime, "python3.")) {
+    hint = "install " + std::string(runtime.substr(0, 6)) + std::string(runtime.substr(6)) +
+           " (Debian's /usr/bin/" + std::string(runtime) + " or a pyenv build under " +
+           paths_.pyenv_versions_dir.string() + ")";
+  } else if (startsWith(runtime, "nodejs")) {
+    hint = "run scripts/setup-runtimes.sh to install the official Node binary under " +
+           paths_.toolchains_dir.string();
+  } else {
+    hint = "this runtime is not supported by kindling on this host yet";
+  }
+  return makeError(ErrorCode::InvalidRuntime,
+                   "The runtime " + std::string(runtime) +
+                       " is not available on this kindling host: " + hint + ".");
+}
+
+Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& fn,
+                                                  const LaunchContext& ctx) const {
+  auto it = runtimes_.find(fn.runtime);
+  if (it == runtimes_.end()) {
+    auto st = check(fn.runtime);
+    return tl::unexpected(std::move(st.error()));
+  }
+  const RuntimeInfo& rt = it->second;
+  sandbox::SpawnSpec spec;
+  spec.cwd = ctx.code_dir;
+  spec.memory_mb = fn.memory_mb;
+  spec.ephemeral_storage_mb = fn.ephemeral_storage_mb;
+
+  std::string path = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
+  std::string ld_library_path = "/lib64:/usr/lib64:" + ctx.code_dir.string() + ":" +
+                                ctx.code_dir.string() + "/lib:/opt/lib";
+  std::vector<std::string> extra;
+  if (rt.family == "provided") {
+    spec.argv = {(ctx.code_dir / "bootstrap").string()};
+  } else if (rt.family == "python") {
+    const fs::path dir = paths_.runtimes_dir / "python";
+    // -E is not used: functions may rely on PYTHON* variables they set themselves.
+    spec.argv = {rt.interpreter.string(), (dir / "bootstrap.py").string()};
+    path = rt.interpreter.parent_path().string() + ":" + path;
+    std::string pythonpath = dir.string();
+    if (fs::exists(paths_.python_sdk_dir)) pythonpath += ":" + paths_.python_sdk_dir.string();
+    extra.push_back("PYTHONPATH=" + pythonpath);
+    extra.push_back("LAMBDA_RUNTIME_DIR=" + dir.string());
+  } else if (rt.family == "nodejs") {
+    const fs::path dir = paths_.runtimes_dir / "node";
+    // Heap sized from the function's memory as AWS's Node runtime does (~85% old space).
+    const int old_space = std::max(16, fn.memory_mb * 85 / 100);
+    spec.argv = {rt.interpreter.string(), "--max-old-space-size=" + std::to_string(old_space),
+                 (dir / "bootstrap.mjs").string()};
+    path = rt.interpreter.parent_path().string() + ":" + path;
+    std::string node_path = "/opt/nodejs/node_modules:" + ctx.code_dir.string() + "/node_modules";
+    if (fs::exists(paths_.node_sdk_dir)) node_path += ":" + paths_.node_sdk_dir.string();
+    extra.push_back("NODE_PATH=" + node_path);
+    extra.push_back("LAMBDA_RUNTIME_DIR=" + dir.string());
+  }
+
+  std::map<std::string, std::string> env;
+  // The function's own variables first; the platform's reserved ones override them.
+  for (const auto& [k, v] : fn.environment) env[k] = v;
+  env["PATH"] = env.count("PATH") ? env["PATH"] : path;
+  env["LD_LIBRARY_PATH"] = env.count("LD_LIBRARY_PATH") ? env["LD_LIBRARY_PATH"] : ld_library_path;
+  env["LANG"] = env.count("LANG") ? env["LANG"] : "en_US.UTF-8";
+  env["TZ"] = env.count("TZ") ? env["TZ"] : ":UTC";
+  env["AWS_LAMBDA_RUNTIME_API"] = ctx.runtime_api_host + ":" + std::to_string(ctx.runtime_api_port);
+  env["_HANDLER"] = fn.handler;
+  env["LAMBDA_TASK_ROOT"] = ctx.code_dir.string();
+  env["AWS_LAMBDA_FUNCTION_NAME"] = fn.name;
+  env["AWS_LAMBDA_FUNCTION_VERSION"] = fn.version;
+  env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = std::to_string(fn.memory_mb);
+  env["AWS_LAMBDA_LOG_GROUP_NAME"] = "/aws/lambda/" + fn.name;
+  env["AWS_LAMBDA_LOG_STREAM_NAME"] = ctx.log_stream_name;
+  env["AWS_REGION"] = ctx.region;
+  env["AWS_DEFAULT_REGION"] = ctx.region;
+  env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand";
+  if (rt.family != "provided") env["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + fn.runtime;
+  // Execution-role credentials: kindling has no IAM; functions get placeholder keys unless the
+  // function's configuration provides its own.
+  if (!fn.environment.count("AWS_ACCESS_KEY_ID")) {
+    env["AWS_ACCESS_KEY_ID"] = "AKIAKINDLINGLOCAL000";
+    env["AWS_SECRET_ACCESS_KEY"] = "kindling-local-secret-access-key";
+    env["AWS_SESSION_TOKEN"] = "kindling-local-session-token";
+  }
+  for (const auto& kv : extra) {
+    const auto eq = kv.find('=');
+    env[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  for (const auto& [k, v] : env) spec.env.push_back(k + "=" + v);
+  return spec;
+}
+
+}  // namespace kindling::scheduler

@@ -1,0 +1,56 @@
+// Runtime ids -> how to start them. Interpreters are discovered on the host at startup (Debian's
+// /usr/bin/python3.11, pyenv's real binaries, the official Node binaries under
+// /opt/kindling/toolchains); a runtime id whose interpreter is absent is refused, never mapped to
+// another version. docs/runtimes.md keeps the table.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "sandbox/sandbox.h"
+#include "store/function.h"
+
+namespace kindling::scheduler {
+
+struct RuntimeInfo {
+  std::string id;                     // "python3.11"
+  std::string family;                 // "python", "nodejs", "provided"
+  std::filesystem::path interpreter;  // empty for provided
+};
+
+struct LaunchContext {
+  std::filesystem::path code_dir;
+  uint16_t runtime_api_port = 0;
+  std::string runtime_api_host = "127.0.0.1";
+  std::string log_stream_name;
+  std::string region;
+};
+
+class RuntimeCatalog {
+ public:
+  struct Paths {
+    std::filesystem::path runtimes_dir;     // <repo>/runtimes
+    std::filesystem::path toolchains_dir = "/opt/kindling/toolchains";
+    std::filesystem::path python_sdk_dir = "/opt/kindling/sdk/python";
+    std::filesystem::path node_sdk_dir = "/opt/kindling/sdk/node/node_modules";
+    std::filesystem::path pyenv_versions_dir = "/root/.pyenv/versions";
+  };
+  // Scans the host for interpreters.
+  static RuntimeCatalog discover(const Paths& paths);
+
+  // Ok if the runtime id is known and its interpreter is present; else an error saying what
+  // to install (ErrorCode::InvalidRuntime) or that the id is unknown (ErrorCode::InvalidArgument).
+  Status check(std::string_view runtime) const;
+  // The process to start for one environment of this function.
+  Result<sandbox::SpawnSpec> launch(const store::FunctionConfig& fn, const LaunchContext& ctx) const;
+  std::vector<RuntimeInfo> available() const;
+
+ private:
+  Paths paths_;
+  std::map<std::string, RuntimeInfo, std::less<>> runtimes_;
+};
+
+}  // namespace kindling::scheduler

@@ -1,0 +1,43 @@
+// Thin wrappers for processes: pipes, pidfds, exit statuses, /proc memory readings.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "sys/unique_fd.h"
+
+namespace kindling::sys {
+
+struct Pipe {
+  UniqueFd read;
+  UniqueFd write;
+};
+// pipe2(O_CLOEXEC); the read end is non-blocking when nonblocking_read is set.
+Result<Pipe> makePipe(bool nonblocking_read);
+
+// pidfd_open(2): a descriptor that becomes readable when the process exits.
+Result<UniqueFd> pidfdOpen(pid_t pid);
+// pidfd_send_signal(2).
+Status pidfdSignal(int pidfd, int sig);
+
+// How a process ended, as Lambda words it.
+struct ExitStatus {
+  bool signaled = false;
+  int code = 0;  // exit status, or the signal number when signaled
+};
+// "exit status 3", "signal: killed" (Go's signal names, as Lambda prints them).
+std::string describeExit(const ExitStatus& status);
+// Lambda's short signal names: "killed", "aborted", "segmentation fault", ...
+std::string signalName(int sig);
+
+// Raises RLIMIT_NOFILE's soft limit to its hard limit; returns the new soft limit.
+Result<unsigned long> raiseFileLimit();
+
+// Resident high-water marks (VmHWM) summed over a process and all its descendants, in bytes.
+// Best effort: processes that exit between reads are skipped.
+uint64_t processTreePeakRss(pid_t root);
+
+}  // namespace kindling::sys
