@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <mutex>
+#include <limits>
 #include <optional>
 #include <unordered_set>
 
@@ -52,8 +53,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void start() { readHeader(); }
 
+  // Closes the connection now if no request is being handled; otherwise after its response.
   void close() {
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->closing_ = true;
+      if (self->busy_) return;
       beast::error_code ec;
       self->socket_.shutdown(tcp::socket::shutdown_both, ec);
       self->socket_.close(ec);
@@ -74,7 +78,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void readHeader() {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
-    parser_->body_limit(server_->options.default_body_limit);
+    // Beast checks Content-Length against the body limit while parsing the header; the real,
+    // per-route limit is applied in onHeader once the target is known.
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     bhttp::async_read_header(socket_, buffer_, *parser_,
                              [self = shared_from_this()](beast::error_code ec, size_t) {
                                self->onHeader(ec);
@@ -114,6 +120,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (ec) return finish();
     Request req = parser_->release();
     const bool keep_alive = req.keep_alive();
+    busy_ = true;
     const unsigned version = req.version();
     auto sink = [self = shared_from_this(), keep_alive, version](Response&& res) {
       res.version(version);
@@ -124,6 +131,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void write(std::shared_ptr<Response> res, bool keep_alive) {
+    busy_ = false;
+    if (closing_) keep_alive = false;
     res->keep_alive(keep_alive);
     res->prepare_payload();
     bhttp::async_write(socket_, *res,
@@ -148,7 +157,8 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   tcp::endpoint peer_;
-
+  bool busy_ = false;     // a request is with the handler (strand-confined)
+  bool closing_ = false;  // the server is stopping (strand-confined)
 };
 
 }  // namespace kindling::http

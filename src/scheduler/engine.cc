@@ -84,8 +84,21 @@ class Engine::Pool : public std::enable_shared_from_this<Engine::Pool> {
 
   std::mutex mu;
   std::vector<std::shared_ptr<Environment>> idle;                 // LIFO; guarded by mu
+  std::vector<std::shared_ptr<Environment>> returning;            // answered, /next pending
   std::map<uint64_t, std::shared_ptr<Engine::Wiring>> all;        // guarded by mu
   bool retired = false;                                           // guarded by mu
+
+  std::shared_ptr<Environment> takeReturning() {
+    std::lock_guard lock(mu);
+    if (returning.empty()) return nullptr;
+    auto env = std::move(returning.back());
+    returning.pop_back();
+    return env;
+  }
+
+  void forget(const std::shared_ptr<Environment>& env) {
+    returning.erase(std::remove(returning.begin(), returning.end(), env), returning.end());
+  }
 
   std::shared_ptr<Environment> takeIdle() {
     std::lock_guard lock(mu);
@@ -170,8 +183,17 @@ void Engine::invoke(std::shared_ptr<const store::FunctionConfig> config,
     request.done(std::move(result));
     return;
   }
+  place(pool, std::move(code_dir), std::move(request));
+}
+
+void Engine::place(const std::shared_ptr<Pool>& pool, std::filesystem::path code_dir,
+                   InvokeRequest request) {
   while (auto env = pool->takeIdle()) {
     if (env->dispatch(request)) return;  // warm
+  }
+  // An environment that just answered takes the invocation as soon as it polls /next again.
+  while (auto env = pool->takeReturning()) {
+    if (env->enqueue(request)) return;
   }
   startCold(pool, std::move(code_dir), std::move(request));
 }
@@ -222,6 +244,7 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
     {
       std::lock_guard lock(p->mu);
       retired = p->retired;
+      p->forget(env);
       if (!retired) p->idle.push_back(env);
     }
     if (retired) env->shutdown();
@@ -234,6 +257,7 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
       std::lock_guard lock(p->mu);
       auto& idle = p->idle;
       idle.erase(std::remove(idle.begin(), idle.end(), env), idle.end());
+      p->forget(env);
       auto it = p->all.find(env->id());
       if (it != p->all.end()) {
         wiring = std::move(it->second);
@@ -242,6 +266,23 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
     }
     // The exit watcher keeps the wiring alive until the process is reaped.
     if (wiring) wiring->runtime_api->stop();
+  };
+  hooks.on_returning = [weak_pool](const std::shared_ptr<Environment>& env) {
+    auto p = weak_pool.lock();
+    if (!p) return;
+    std::lock_guard lock(p->mu);
+    if (!p->retired) p->returning.push_back(env);
+  };
+  hooks.on_requeue = [this, weak_pool, code_dir](InvokeRequest&& request) {
+    auto p = weak_pool.lock();
+    if (!p || stopping_) {
+      InvokeResult result;
+      result.function_error = true;
+      result.error_type = "ServiceException";
+      result.payload = R"({"errorType":"ServiceException","errorMessage":"kindling is shutting down"})";
+      return request.done(std::move(result));
+    }
+    place(p, code_dir, std::move(request));
   };
   auto env = std::make_shared<Environment>(id, config, stream_name, std::move(*log), clock_,
                                            timers_, std::move(hooks), options_.environment);
@@ -265,11 +306,17 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
                     options_.region};
   auto spec = catalog_.launch(*config, ctx);
   if (!spec) return fail("Runtime.InvalidRuntime", spec.error().message());
+  const std::string request_id = request.request_id;
+  {
+    std::lock_guard lock(pool->mu);
+    pool->all[id] = wiring;
+  }
+  env->begin(std::move(request), clock_.now());
   auto process = sandbox_.spawn(*spec);
   if (!process) {
     spdlog::warn("spawn({}): {}", config->name, process.error().message());
-    return fail(runtime_api::kFnInvalidEntrypoint,
-                "RequestId: " + request.request_id + " Error: " + process.error().message());
+    return env->abandon(runtime_api::kFnInvalidEntrypoint,
+                        "RequestId: " + request_id + " Error: " + process.error().message());
   }
   pool->metrics->cold_starts.fetch_add(1, std::memory_order_relaxed);
 
@@ -277,6 +324,7 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
   wiring->err_fd = (*process)->takeStderr();
   const int exit_fd = ::dup((*process)->exitFd());
   wiring->exit_watch = std::make_unique<asio::posix::stream_descriptor>(io_, exit_fd);
+  env->attach(std::move(*process));
   wiring->out_watch =
       std::make_unique<asio::posix::stream_descriptor>(io_, ::dup(wiring->out_fd.get()));
   wiring->err_watch =
@@ -285,10 +333,6 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
   env->setOutputDrain([weak_wiring] {
     if (auto w = weak_wiring.lock()) w->drain();
   });
-  {
-    std::lock_guard lock(pool->mu);
-    pool->all[id] = wiring;
-  }
   wiring->watchOutput(*wiring->out_watch);
   wiring->watchOutput(*wiring->err_watch);
   wiring->exit_watch->async_wait(asio::posix::stream_descriptor::wait_read,
@@ -297,7 +341,6 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
                                    wiring->env->onProcessExit();
                                    wiring->stop();
                                  });
-  env->start(std::move(*process), std::move(request));
 }
 
 void Engine::removeFunction(const std::string& name) {

@@ -59,6 +59,9 @@ class Engine {
 
  private:
   std::shared_ptr<Pool> poolFor(const std::shared_ptr<const store::FunctionConfig>& config);
+  // Warm if an environment is idle (or about to be), else cold.
+  void place(const std::shared_ptr<Pool>& pool, std::filesystem::path code_dir,
+             InvokeRequest request);
   void startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path code_dir,
                  InvokeRequest request);
   void scheduleReaper();

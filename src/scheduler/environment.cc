@@ -69,6 +69,7 @@ Environment::Environment(uint64_t id, std::shared_ptr<const store::FunctionConfi
 
 Environment::~Environment() {
   if (init_timer_) timers_.cancel(init_timer_);
+  if (queue_timer_) timers_.cancel(queue_timer_);
   if (current_ && current_->timer) timers_.cancel(current_->timer);
 }
 
@@ -96,7 +97,17 @@ void Environment::setState(EnvState to, After& after) {
   if (state_ == to) return;
   after.state_change = after.state_change ? std::make_pair(after.state_change->first, to)
                                           : std::make_pair(state_, to);
-  if (to == EnvState::Dead) after.dead = true;
+  if (to == EnvState::Dead) {
+    after.dead = true;
+    if (queued_) {
+      after.requeue = std::move(queued_);
+      queued_.reset();
+    }
+    if (queue_timer_) {
+      timers_.cancel(queue_timer_);
+      queue_timer_ = 0;
+    }
+  }
   state_ = to;
 }
 
@@ -107,8 +118,10 @@ void Environment::run(After& after) {
   if (after.deliver) after.deliver();
   if (after.done) after.done->first(std::move(after.done->second));
   auto self = shared_from_this();
+  if (after.returning && !after.dead && hooks_.on_returning) hooks_.on_returning(self);
   if (after.idle && !after.dead && hooks_.on_idle) hooks_.on_idle(self);
   if (after.dead && hooks_.on_dead) hooks_.on_dead(self);
+  if (after.requeue && hooks_.on_requeue) hooks_.on_requeue(std::move(*after.requeue));
 }
 
 void Environment::appendLog(std::string_view data) {
@@ -122,13 +135,12 @@ void Environment::appendLog(std::string_view data) {
   }
 }
 
-void Environment::start(std::unique_ptr<sandbox::SandboxProcess> process, InvokeRequest first) {
+void Environment::begin(InvokeRequest first, Clock::TimePoint spawn_started) {
   After after;
   {
     std::lock_guard lock(mu_);
-    process_ = std::move(process);
-    spawned_at_ = clock_.now();
-    last_used_ = spawned_at_;
+    spawned_at_ = spawn_started;
+    last_used_ = spawn_started;
     pending_ = std::move(first);
     setState(EnvState::Initializing, after);
     std::weak_ptr<Environment> weak = weak_from_this();
@@ -145,6 +157,31 @@ void Environment::start(std::unique_ptr<sandbox::SandboxProcess> process, Invoke
       }
       self->run(late);
     });
+  }
+  run(after);
+}
+
+void Environment::attach(std::unique_ptr<sandbox::SandboxProcess> process) {
+  std::lock_guard lock(mu_);
+  process_ = std::move(process);
+  if (state_ == EnvState::Dead) process_->kill();
+}
+
+void Environment::abandon(std::string_view error_type, const std::string& message) {
+  After after;
+  {
+    std::lock_guard lock(mu_);
+    if (init_timer_) {
+      timers_.cancel(init_timer_);
+      init_timer_ = 0;
+    }
+    if (pending_) {
+      InvokeRequest first = std::move(*pending_);
+      pending_.reset();
+      after.done.emplace(std::move(first.done), errorResult(error_type, message));
+    }
+    parked_ = nullptr;
+    setState(EnvState::Dead, after);
   }
   run(after);
 }
@@ -239,6 +276,7 @@ void Environment::finishInvocation(InvokeResult&& result, After& after,
   }
   cur.responded = true;
   last_used_ = now;
+  after.returning = true;
   after.done.emplace(std::move(cur.request.done), std::move(result));
 }
 
@@ -251,6 +289,27 @@ void Environment::kill(After& after) {
   if (process_) process_->kill();
   parked_ = nullptr;
   setState(EnvState::Dead, after);
+}
+
+bool Environment::enqueue(InvokeRequest& request) {
+  std::lock_guard lock(mu_);
+  if (state_ != EnvState::Busy || !current_ || !current_->responded || queued_) return false;
+  queued_ = std::move(request);
+  std::weak_ptr<Environment> weak = weak_from_this();
+  queue_timer_ = timers_.schedule(options_.queue_wait, [weak] {
+    auto self = weak.lock();
+    if (!self) return;
+    After late;
+    {
+      std::lock_guard lock2(self->mu_);
+      self->queue_timer_ = 0;
+      if (!self->queued_) return;
+      late.requeue = std::move(self->queued_);
+      self->queued_.reset();
+    }
+    self->run(late);
+  });
+  return true;
 }
 
 bool Environment::dispatch(InvokeRequest& request) {
@@ -288,11 +347,23 @@ void Environment::onNext(Deliver deliver) {
         }
         break;
       case EnvState::Busy:
-        parked_ = std::move(deliver);
         if (current_ && current_->responded) {
           current_.reset();
+          if (queued_) {
+            if (queue_timer_) {
+              timers_.cancel(queue_timer_);
+              queue_timer_ = 0;
+            }
+            InvokeRequest next = std::move(*queued_);
+            queued_.reset();
+            beginInvocation(std::move(next), false, std::move(deliver), after);
+            break;
+          }
+          parked_ = std::move(deliver);
           setState(EnvState::Idle, after);
           after.idle = true;
+        } else {
+          parked_ = std::move(deliver);
         }
         break;
       case EnvState::Idle:

@@ -37,6 +37,7 @@ const char* envStateName(EnvState state);
 struct EnvironmentOptions {
   Clock::Duration init_timeout = std::chrono::seconds(10);
   size_t log_tail_bytes = 4096;
+  Clock::Duration queue_wait = std::chrono::milliseconds(200);
 };
 
 class Environment : public runtime_api::Backend,
@@ -47,6 +48,10 @@ class Environment : public runtime_api::Backend,
     std::function<void(const std::shared_ptr<Environment>&)> on_idle;
     std::function<void(const std::shared_ptr<Environment>&)> on_dead;
     std::function<void(EnvState from, EnvState to)> on_state;  // metrics
+    // The runtime answered and will call /next soon: the env can take a queued invocation.
+    std::function<void(const std::shared_ptr<Environment>&)> on_returning;
+    // A queued invocation could not run here (env died, or /next did not come in time).
+    std::function<void(InvokeRequest&&)> on_requeue;
   };
 
   Environment(uint64_t id, std::shared_ptr<const store::FunctionConfig> config,
@@ -54,13 +59,22 @@ class Environment : public runtime_api::Backend,
               const Clock& clock, Timers& timers, Hooks hooks, EnvironmentOptions options = {});
   ~Environment() override;
 
-  // Takes ownership of the started process and the first (cold) invocation. The init phase runs
-  // until the runtime's first /next.
-  void start(std::unique_ptr<sandbox::SandboxProcess> process, InvokeRequest first);
-  // Starts without an invocation (spawn failure is reported by the caller instead).
+  // Begins a cold start for `first`: the init phase runs from `spawn_started` (taken before the
+  // process is spawned, so Init Duration includes exec and runtime start-up) until the runtime's
+  // first /next, which may arrive before attach().
+  void begin(InvokeRequest first, Clock::TimePoint spawn_started);
+  // Takes ownership of the started process.
+  void attach(std::unique_ptr<sandbox::SandboxProcess> process);
+  // The process could not be started: fails the pending invocation with this error.
+  void abandon(std::string_view error_type, const std::string& message);
   // Hands a warm invocation to an Idle environment; false if it is no longer Idle (the caller
   // then places the invocation elsewhere).
   bool dispatch(InvokeRequest& request);
+  // Queues a warm invocation on an environment whose runtime has answered but not yet called
+  // /next again (the gap between a response and the next poll, a few ms for Python or Node);
+  // false if it cannot take one. If /next does not come within `queue_wait`, or the env dies,
+  // the request goes back through Hooks::on_requeue.
+  bool enqueue(InvokeRequest& request);
   // The process has exited (its exit fd became readable).
   void onProcessExit();
   // Output captured from the runtime's stdout/stderr.
@@ -104,6 +118,8 @@ class Environment : public runtime_api::Backend,
     bool idle = false;
     bool dead = false;
     std::optional<std::pair<EnvState, EnvState>> state_change;
+    bool returning = false;
+    std::optional<InvokeRequest> requeue;
   };
 
   void setState(EnvState to, After& after);
@@ -139,6 +155,8 @@ class Environment : public runtime_api::Backend,
   bool init_timed_out_ = false;
   Clock::TimePoint last_used_{};
   std::function<void()> drain_;
+  std::optional<InvokeRequest> queued_;                 // waits for the runtime's next /next
+  TimerId queue_timer_ = 0;
 };
 
 }  // namespace kindling::scheduler

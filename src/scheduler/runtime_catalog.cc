@@ -122,19 +122,31 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
     spec.argv = {(ctx.code_dir / "bootstrap").string()};
   } else if (rt.family == "python") {
     const fs::path dir = paths_.runtimes_dir / "python";
-    // -E is not used: functions may rely on PYTHON* variables they set themselves.
-    spec.argv = {rt.interpreter.string(), (dir / "bootstrap.py").string()};
+    // -S -s: no site module and no user site-packages (measured: the largest start-up saving);
+    // the runtime adds the task root, layers and the SDK directory to sys.path itself. -E is
+    // not used so a function's own PYTHONPATH works, as on AWS.
+    spec.argv = {rt.interpreter.string(), "-S", "-s", (dir / "bootstrap.py").string()};
     path = rt.interpreter.parent_path().string() + ":" + path;
-    std::string pythonpath = dir.string();
-    if (fs::exists(paths_.python_sdk_dir)) pythonpath += ":" + paths_.python_sdk_dir.string();
-    extra.push_back("PYTHONPATH=" + pythonpath);
+    extra.push_back("PYTHONPATH=" + dir.string());
     extra.push_back("LAMBDA_RUNTIME_DIR=" + dir.string());
   } else if (rt.family == "nodejs") {
     const fs::path dir = paths_.runtimes_dir / "node";
-    // Heap sized from the function's memory as AWS's Node runtime does (~85% old space).
-    const int old_space = std::max(16, fn.memory_mb * 85 / 100);
-    spec.argv = {rt.interpreter.string(), "--max-old-space-size=" + std::to_string(old_space),
-                 (dir / "bootstrap.mjs").string()};
+    spec.argv = {rt.interpreter.string(), "--expose-gc", "--max-http-header-size=81920"};
+    // Heap sized from the function's memory as AWS's Node runtime does: semi-space = M/10/2,
+    // old space = M - M/10 (128 MB -> 6 and 116), unless NODE_OPTIONS already sets either.
+    const auto node_options = fn.environment.find("NODE_OPTIONS");
+    const bool user_heap =
+        node_options != fn.environment.end() &&
+        (node_options->second.find("semi-space") != std::string::npos ||
+         node_options->second.find("semi_space") != std::string::npos ||
+         node_options->second.find("old-space") != std::string::npos ||
+         node_options->second.find("old_space") != std::string::npos);
+    if (!user_heap) {
+      const int m = fn.memory_mb;
+      spec.argv.push_back("--max-semi-space-size=" + std::to_string(std::max(1, m / 10 / 2)));
+      spec.argv.push_back("--max-old-space-size=" + std::to_string(m - m / 10));
+    }
+    spec.argv.push_back((dir / "bootstrap.cjs").string());
     path = rt.interpreter.parent_path().string() + ":" + path;
     std::string node_path = "/opt/nodejs/node_modules:" + ctx.code_dir.string() + "/node_modules";
     if (fs::exists(paths_.node_sdk_dir)) node_path += ":" + paths_.node_sdk_dir.string();

@@ -55,6 +55,9 @@ def test_official_client_on_provided_al2023(daemon, client_zip):
     assert cold["executed_version"] == "$LATEST"
     assert "Init Duration" in _report_line(cold["log"])
 
+    # Sent as soon as the cold answer arrives, often before the client is back in /next (Python
+    # and Node take a few ms): like Lambda, the engine must hand it to that environment, not
+    # cold-start another.
     warm = daemon.invoke(name, b'{"name":"warm"}', tail=True)
     assert warm["status"] == 200
     assert warm["function_error"] is None, warm["payload"]

@@ -186,14 +186,15 @@ std::string forkBomb(std::int64_t cap) {
 std::string stdoutFlood(std::int64_t mib) {
   static char block[64 * 1024];
   if (block[0] == 0) {
-    constexpr std::string_view kLine = "kindling stdout flood 0123456789abcdefghijklmnopqrstuvwxyz\n";
+    constexpr std::string_view kLine =
+        "kindling stdout flood 0123456789abcdefghijklmnopqrstuvwxyz\n";
     for (std::size_t i = 0; i < sizeof block; ++i) block[i] = kLine[i % kLine.size()];
   }
   const std::uint64_t total = static_cast<std::uint64_t>(mib) * kMiB;
   std::uint64_t written = 0;
   int err = 0;
   while (written < total) {
-    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof block, total - written));
+    auto n = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof block, total - written));
     err = writeAll(STDOUT_FILENO, block, n);
     if (err != 0) break;
     written += n;
@@ -217,17 +218,14 @@ std::string fillTmp(std::int64_t mib) {
   } else {
     stage = "write";
     while (written < total) {
-      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof block, total - written));
+      auto want = static_cast<std::size_t>(std::min<std::uint64_t>(sizeof block, total - written));
       ssize_t n = ::write(fd, block, want);
       if (n < 0) {
         if (errno == EINTR) continue;
         err = errno;
         break;
       }
-      written += static_cast<std::uint64_t>(n);
-      if (static_cast<std::size_t>(n) < want) {  // short write: the next one reports why
-        continue;
-      }
+      written += static_cast<std::uint64_t>(n);  // a short write: the next one reports why
     }
     // Delayed allocation can report ENOSPC only when the data is flushed.
     if (err == 0 && ::fsync(fd) != 0) {
@@ -511,7 +509,9 @@ void Payload::runInit() {
       return;
     case BehaviourKind::InitError: {
       int status = api_.postInitError(kInitErrorType, kInitErrorBody);
-      if (status != 202) writeLine(STDERR_FILENO, "kindling-test-payload: " + api_.failureMessage());
+      if (status != 202) {
+        writeLine(STDERR_FILENO, "kindling-test-payload: " + api_.failureMessage());
+      }
       std::exit(1);
     }
     case BehaviourKind::InitExit:

@@ -76,11 +76,12 @@ class Payload {
   Payload& operator=(const Payload&) = delete;
 
   // Init phase (before the first /next): sleeps for slow_init, posts init/error and exits for
-  // init_error, exits for init_exit; nothing for the others.
+  // init_error, exits for init_exit; nothing for the others. Not thread-safe.
   void runInit();
 
   // Handles one invocation, posting its result. Returns false if the Runtime API could not be
   // reached (the caller exits); a non-202 answer to a post is logged to stderr, not fatal.
+  // May not return (crash, segv, exit). Not thread-safe.
   bool handle(const Invocation& invocation);
 
  private:

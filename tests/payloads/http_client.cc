@@ -91,6 +91,9 @@ bool HttpClient::init(std::string_view host_port, HttpError& error) {
     return false;
   }
   std::string host(host_port.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);  // "[::1]:9001"
+  }
   std::string port(host_port.substr(colon + 1));
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;

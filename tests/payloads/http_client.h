@@ -41,6 +41,7 @@ struct HttpResponse {
   bool chunked = false;             // true if the body came with Transfer-Encoding: chunked
 
   // Case-insensitive lookup of the first header with this name; empty view if absent.
+  // Thread-safe for concurrent readers.
   std::string_view header(std::string_view name) const;
 };
 
@@ -70,7 +71,7 @@ bool iequalsAscii(std::string_view a, std::string_view b);
 class HttpClient {
  public:
   // Resolves "host:port" (numeric or name) once. Connects lazily on the first request.
-  // Returns false and fills `error` if the address cannot be resolved.
+  // Returns false and fills `error` if the address cannot be resolved. Not thread-safe.
   bool init(std::string_view host_port, HttpError& error);
 
   HttpClient() = default;
@@ -83,10 +84,10 @@ class HttpClient {
   // failure. Blocks without timeout (the Runtime API /next is a long poll). Not thread-safe.
   bool request(const HttpRequest& request, HttpResponse& response);
 
-  // The failure of the last request() that returned false.
+  // The failure of the last request() that returned false. Not thread-safe.
   const HttpError& lastError() const { return error_; }
 
-  // Number of TCP connections opened so far (keep-alive diagnostics).
+  // Number of TCP connections opened so far (keep-alive diagnostics). Not thread-safe.
   std::uint64_t connectionsOpened() const { return connections_opened_; }
 
  private:

@@ -32,7 +32,8 @@ bool RuntimeApiClient::next(Invocation& out) {
   std::string_view deadline = next_response_.header(kHeaderDeadlineMs);
   std::int64_t deadline_ms = 0;
   auto [ptr, ec] = std::from_chars(deadline.data(), deadline.data() + deadline.size(), deadline_ms);
-  out.deadline_ms = (ec == std::errc() && ptr == deadline.data() + deadline.size()) ? deadline_ms : 0;
+  bool parsed = ec == std::errc() && ptr == deadline.data() + deadline.size();
+  out.deadline_ms = parsed ? deadline_ms : 0;
   out.event = next_response_.body;
   out.response = &next_response_;
   return true;

@@ -41,26 +41,27 @@ class RuntimeApiClient {
   explicit RuntimeApiClient(HttpClient& http) : http_(http) {}
 
   // GET /next (blocks until an invocation arrives). False on transport failure, a non-200
-  // status or a missing request id; failureMessage() says why.
+  // status or a missing request id; failureMessage() says why. Not thread-safe.
   bool next(Invocation& out);
 
   // POST /invocation/<id>/response with Content-Type: application/json. chunk_size > 0 sends the
   // body chunked with `declared_trailers` in a Trailer: header. Returns the HTTP status, or -1 on
-  // transport failure.
+  // transport failure. Not thread-safe.
   int postResponse(std::string_view request_id, std::string_view body, std::size_t chunk_size = 0,
                    std::string_view declared_trailers = {});
 
   // POST /invocation/<id>/error with Lambda-Runtime-Function-Error-Type. Status or -1.
+  // Not thread-safe.
   int postError(std::string_view request_id, std::string_view error_type, std::string_view body);
 
-  // POST /init/error with Lambda-Runtime-Function-Error-Type. Status or -1.
+  // POST /init/error with Lambda-Runtime-Function-Error-Type. Status or -1. Not thread-safe.
   int postInitError(std::string_view error_type, std::string_view body);
 
   // Why the last failed call failed (transport error, or status and body of an unexpected
-  // answer: anything but 200 for /next, 202 for posts).
+  // answer: anything but 200 for /next, 202 for posts). Not thread-safe.
   const std::string& failureMessage() const { return failure_; }
 
-  // The HTTP client underneath (diagnostics: connection count).
+  // The HTTP client underneath (diagnostics: connection count). Not thread-safe.
   const HttpClient& http() const { return http_; }
 
  private:

@@ -27,7 +27,7 @@ def one_start(argv, env_extra, handler, root, runtime_dir):
         t0 = time.monotonic()
         proc = subprocess.Popen(argv, env=env, cwd=root, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        ok = api.wait_next_calls(1, timeout=20)
+        ok = api.wait_next_calls(1, timeout=8)
         elapsed = (api.first_next_at - t0) * 1000 if ok else float("nan")
         proc.kill()
         proc.wait()
@@ -67,7 +67,7 @@ def main():
                 if python is None:
                     print("%-58s absent" % pid)
                     continue
-                for flags in ([], ["-S", "-s"], ["-I", "-S"]):
+                for flags in ([], ["-S", "-s"], ["-S", "-s", "-E"]):
                     measure("%s %s" % (pid, " ".join(flags) or "(no flags)"),
                             [python, *flags, boot], args.runs, "app.handler", py_root,
                             PY_RUNTIME_DIR)

@@ -245,7 +245,10 @@ class FakeRuntimeApi:
             head.append("Transfer-Encoding: chunked")
             step = max(1, len(body) // 3)
             pieces = [body[i:i + step] for i in range(0, len(body), step)]
-            wire_body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+            # a chunk extension on the first chunk and a trailer field, both legal and ignorable
+            wire_body = b"".join(b"%x%s\r\n%s\r\n" % (len(p), b";ext=1" if i == 0 else b"", p)
+                                 for i, p in enumerate(pieces))
+            wire_body += b"0\r\nX-Fake-Trailer: 1\r\n\r\n"
         else:
             head.append(f"Content-Length: {len(body)}")
             wire_body = body

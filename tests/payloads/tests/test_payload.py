@@ -654,10 +654,13 @@ def test_noop_overhead_report(start):
         inv = p.invoke()
         assert inv.body == b"{}"
     wall = time.perf_counter() - t0
+    status = Path(f"/proc/{p.proc.pid}/status").read_text()
+    rss = {k: v.strip() for k, _, v in (l.partition(":") for l in status.splitlines())
+           if k in ("VmRSS", "VmHWM")}
     p.stop()
     cpu = p.rusage.ru_utime + p.rusage.ru_stime
     assert fake.connections == 1
     print(f"\n[payload overhead] {n} noop invokes against the Python fake: "
           f"{wall / n * 1e6:.1f} us/invoke wall (fake-dominated), payload CPU "
           f"{cpu / (n + 1) * 1e6:.2f} us/invoke (user {p.rusage.ru_utime:.3f}s, "
-          f"sys {p.rusage.ru_stime:.3f}s), max RSS {p.rusage.ru_maxrss} KiB")
+          f"sys {p.rusage.ru_stime:.3f}s), VmRSS {rss['VmRSS']}, VmHWM {rss['VmHWM']}")

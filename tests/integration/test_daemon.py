@@ -1,0 +1,95 @@
+"""Daemon life cycle: durability across restarts, clean shutdown, CLI."""
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+
+import pytest
+
+import kindling_harness as kh
+
+
+def _children(pid):
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    return [int(x) for x in out.stdout.split()]
+
+
+def test_restart_keeps_functions(tmp_path):
+    d = kh.Daemon(tmp_path / "data").start()
+    try:
+        d.deploy("durable", kh.payload_zip(), handler="echo", memory=300, env={"KEY": "V"},
+                 tags={"t": "1"})
+        assert d.invoke("durable", {"a": 1})["status"] == 200
+        sha = d.client().get_function(FunctionName="durable")["Configuration"]["CodeSha256"]
+    finally:
+        assert d.stop() == 0
+    d.start()
+    try:
+        conf = d.client().get_function(FunctionName="durable")
+        assert conf["Configuration"]["MemorySize"] == 300
+        assert conf["Configuration"]["Environment"] == {"Variables": {"KEY": "V"}}
+        assert conf["Configuration"]["CodeSha256"] == sha
+        assert conf["Tags"] == {"t": "1"}
+        assert json.loads(d.invoke("durable", {"b": 2})["payload"]) == {"b": 2}
+    finally:
+        assert d.stop() == 0
+
+
+def test_sigterm_stops_every_environment(tmp_path):
+    d = kh.Daemon(tmp_path / "data").start()
+    d.deploy("busy", kh.payload_zip(), handler="sleep:1500", timeout=10)
+    d.deploy("idle", kh.payload_zip(), handler="echo")
+    d.invoke("idle", {})
+    results = []
+    t = threading.Thread(target=lambda: results.append(d.invoke("busy", {})))
+    t.start()
+    time.sleep(0.5)
+    pid = d.proc.pid
+    assert len(_children(pid)) == 2
+    assert d.stop(signal.SIGTERM) == 0
+    t.join(10)
+    # The in-flight invocation finished (grace period) before the environments were stopped.
+    assert results and results[0]["function_error"] is None
+    assert _children(pid) == []
+
+
+def test_idle_environments_are_reaped_after_keep_alive(tmp_path):
+    d = kh.Daemon(tmp_path / "data", keep_alive=1).start()
+    try:
+        d.deploy("reaped", kh.payload_zip())
+        d.invoke("reaped", {})
+        pid = d.proc.pid
+        assert len(_children(pid)) == 1
+        deadline = time.time() + 15
+        while _children(pid) and time.time() < deadline:
+            time.sleep(0.2)
+        assert _children(pid) == []
+        r = d.invoke("reaped", {}, tail=True)
+        assert "Init Duration" in kh.report_line(r["log"])
+    finally:
+        d.stop()
+
+
+def test_kindling_cli_against_daemon(daemon, fname, tmp_path):
+    env = {**os.environ, "KINDLING_ENDPOINT": daemon.endpoint}
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "bootstrap").write_bytes(kh.PAYLOAD.read_bytes())
+    (code / "bootstrap").chmod(0o755)
+    run = lambda *a: subprocess.run([str(kh.BIN), *a], env=env, capture_output=True, text=True,
+                                    timeout=60)
+    r = run("deploy", fname, "--runtime", "provided.al2023", "--handler", "echo", "--code",
+            str(code), "--memory", "256")
+    assert r.returncode == 0, r.stderr
+    r = run("invoke", fname, "--payload", '{"x": 1}')
+    assert r.returncode == 0, r.stderr
+    assert '{"x": 1}' in r.stdout or '{"x":1}' in r.stdout
+    assert "REPORT" in r.stdout or "REPORT" in r.stderr
+    r = run("ls")
+    assert fname in r.stdout
+    r = run("logs", fname)
+    assert r.returncode == 0 and "START RequestId:" in r.stdout
+    r = run("rm", fname)
+    assert r.returncode == 0, r.stderr

@@ -1,0 +1,332 @@
+// parseCreateFunction validation (AWS's messages and error codes) and functionConfiguration.
+#include "api/function_json.h"
+
+#include <string>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "common/strings.h"
+
+namespace kindling::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kRole = "arn:aws:iam::123456789012:role/lambda-role";
+constexpr const char* kRolePattern =
+    "Member must satisfy regular expression pattern: "
+    "arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+";
+
+json validBody() {
+  return json{{"FunctionName", "my-fn"},
+              {"Role", kRole},
+              {"Runtime", "python3.11"},
+              {"Handler", "app.handler"},
+              {"Code", {{"ZipFile", base64Encode("PK\x03\x04 not really a zip")}}}};
+}
+
+Error parseError(const json& body) {
+  auto in = parseCreateFunction(body.dump());
+  if (in.has_value()) {
+    ADD_FAILURE() << "expected an error for " << body.dump();
+    return Error{};
+  }
+  return in.error();
+}
+
+TEST(ParseCreateFunctionTest, ValidBodyWithDefaults) {
+  auto in = parseCreateFunction(validBody().dump());
+  ASSERT_TRUE(in.has_value()) << in.error().message();
+  const store::FunctionConfig& fn = in->config;
+  EXPECT_EQ(fn.name, "my-fn");
+  EXPECT_EQ(fn.role, kRole);
+  EXPECT_EQ(fn.runtime, "python3.11");
+  EXPECT_EQ(fn.handler, "app.handler");
+  EXPECT_EQ(fn.memory_mb, 128);
+  EXPECT_EQ(fn.timeout_s, 3);
+  EXPECT_EQ(fn.ephemeral_storage_mb, 512);
+  EXPECT_EQ(fn.architecture, "x86_64");
+  EXPECT_TRUE(fn.environment.empty());
+  EXPECT_EQ(in->zip_bytes, std::string("PK\x03\x04 not really a zip"));
+}
+
+TEST(ParseCreateFunctionTest, ReadsOptionalFields) {
+  json body = validBody();
+  body["MemorySize"] = 10240;
+  body["Timeout"] = 900;
+  body["Description"] = "d";
+  body["EphemeralStorage"] = {{"Size", 2048}};
+  body["Architectures"] = {"x86_64"};
+  body["Environment"] = {{"Variables", {{"A1", "x"}, {"B_2", "y"}}}};
+  body["Tags"] = {{"team", "core"}};
+  body["Layers"] = json::array();   // empty: accepted
+  body["VpcConfig"] = json::object();
+  auto in = parseCreateFunction(body.dump());
+  ASSERT_TRUE(in.has_value()) << in.error().message();
+  EXPECT_EQ(in->config.memory_mb, 10240);
+  EXPECT_EQ(in->config.timeout_s, 900);
+  EXPECT_EQ(in->config.description, "d");
+  EXPECT_EQ(in->config.ephemeral_storage_mb, 2048);
+  EXPECT_EQ(in->config.environment, (std::map<std::string, std::string>{{"A1", "x"}, {"B_2", "y"}}));
+  EXPECT_EQ(in->config.tags, (std::map<std::string, std::string>{{"team", "core"}}));
+}
+
+TEST(ParseCreateFunctionTest, NotJsonIsValidation) {
+  auto in = parseCreateFunction("{not json");
+  ASSERT_FALSE(in.has_value());
+  EXPECT_EQ(in.error().code, ErrorCode::Validation);
+  EXPECT_EQ(in.error().context, "Request body is not a JSON object");
+}
+
+TEST(ParseCreateFunctionTest, MissingRole) {
+  json body = validBody();
+  body.erase("Role");
+  const Error e = parseError(body);
+  EXPECT_EQ(e.code, ErrorCode::Validation);
+  EXPECT_EQ(e.context, std::string("1 validation error detected: Value 'null' at 'role' failed to "
+                                   "satisfy constraint: ") + kRolePattern);
+}
+
+TEST(ParseCreateFunctionTest, MalformedRole) {
+  json body = validBody();
+  body["Role"] = "arn:aws:iam::12:role/x";
+  const Error e = parseError(body);
+  EXPECT_EQ(e.code, ErrorCode::Validation);
+  EXPECT_EQ(e.context, std::string("1 validation error detected: Value 'arn:aws:iam::12:role/x' at "
+                                   "'role' failed to satisfy constraint: ") + kRolePattern);
+}
+
+TEST(ParseCreateFunctionTest, MemoryBounds) {
+  json body = validBody();
+  body["MemorySize"] = 127;
+  Error e = parseError(body);
+  EXPECT_EQ(e.code, ErrorCode::Validation);
+  EXPECT_EQ(e.context,
+            "1 validation error detected: Value '127' at 'memorySize' failed to satisfy "
+            "constraint: Member must have value greater than or equal to 128");
+  body["MemorySize"] = 10241;
+  e = parseError(body);
+  EXPECT_EQ(e.code, ErrorCode::Validation);
+  EXPECT_EQ(e.context,
+            "1 validation error detected: Value '10241' at 'memorySize' failed to satisfy "
+            "constraint: Member must have value less than or equal to 10240");
+  body["MemorySize"] = "256";
+  EXPECT_EQ(parseError(body).code, ErrorCode::Validation);
+}
+
+TEST(ParseCreateFunctionTest, TimeoutBounds) {
+  json body = validBody();
+  body["Timeout"] = 0;
+  Error e = parseError(body);
+  EXPECT_EQ(e.code, ErrorCode::Validation);
+  EXPECT_EQ(e.context,
+            "1 validation error detected: Value '0' at 'timeout' failed to satisfy constraint: "
+            "Member must have value greater than or equal to 1");
+  body["Timeout"] = 901;
+  e = parseError(body);
+  EXPECT_EQ(e.code, ErrorCode::Validation);
+  EXPECT_EQ(e.context,
+            "1 validation error detected: Value '901' at 'timeout' failed to satisfy constraint: "
+            "Member must have value less than or equal to 900");
+}
+
+TEST(ParseCreateFunctionTest, S3AndImageCodeAreRefused) {
+  for (const char* key : {"S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri"}) {
+    SCOPED_TRACE(key);
+    json body = validBody();
+    body["Code"] = {{key, "x"}};
+    const Error e = parseError(body);
+    EXPECT_EQ(e.code, ErrorCode::InvalidArgument);
+    EXPECT_EQ(e.context, std::string("kindling does not support Code.") + key +
+                             ": upload the package inline with Code.ZipFile (aws lambda "
+                             "create-function --zip-file fileb://function.zip).");
+  }
+}
+
+TEST(ParseCreateFunctionTest, MissingZipFileIsRefused) {
+  json body = validBody();
+  body["Code"] = json::object();
+  const Error e = parseError(body);
+  EXPECT_EQ(e.code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(e.context,
+            "Code.ZipFile is required: kindling accepts zip packages uploaded inline.");
+}
+
+TEST(ParseCreateFunctionTest, BadBase64) {
+  json body = validBody();
+  body["Code"] = {{"ZipFile", "!!!not base64!!!"}};
+  const Error e = parseError(body);
+  EXPECT_EQ(e.code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(e.context,
+            "Could not unzip uploaded file. Please check your file, then try to upload again.");
+}
+
+TEST(ParseCreateFunctionTest, EnvironmentLimitIs4KBOfCompactJson) {
+  // {"K1":"<v>"} is 9 bytes + the value: 4087 characters measure exactly 4096.
+  json body = validBody();
+  body["Environment"] = {{"Variables", {{"K1", std::string(4087, 'v')}}}};
+  EXPECT_TRUE(parseCreateFunction(body.dump()).has_value());
+  body["Environment"] = {{"Variables", {{"K1", std::string(4088, 'v')}}}};
+  const Error e = parseError(body);
+  EXPECT_EQ(e.code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(e.context,
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided exceeded the 4KB limit. String measured: {\"K1\":\"" +
+                std::string(4088, 'v') + "\"}");
+}
+
+TEST(ParseCreateFunctionTest, ReservedEnvironmentKey) {
+  json body = validBody();
+  body["Environment"] = {{"Variables", {{"AWS_REGION", "eu-west-1"}}}};
+  const Error e = parseError(body);
+  EXPECT_EQ(e.code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(e.context,
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided contains reserved keys that are currently not supported "
+            "for modification. Reserved keys used in this request: AWS_REGION");
+}
+
+TEST(ParseCreateFunctionTest, BadEnvironmentKeyPattern) {
+  json body = validBody();
+  body["Environment"] = {{"Variables", {{"1BAD", "x"}}}};
+  const Error e = parseError(body);
+  EXPECT_EQ(e.code, ErrorCode::Validation);
+  EXPECT_EQ(e.context,
+            "1 validation error detected: Value '1BAD' at 'environment.variables' failed to "
+            "satisfy constraint: Member must satisfy regular expression pattern: "
+            "[a-zA-Z]([a-zA-Z0-9_])+");
+}
+
+TEST(ParseCreateFunctionTest, Arm64IsRefused) {
+  json body = validBody();
+  body["Architectures"] = {"arm64"};
+  Error e = parseError(body);
+  EXPECT_EQ(e.code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(e.context,
+            "kindling runs functions on this host's architecture (x86_64); arm64 is not "
+            "available.");
+  body["Architectures"] = {"x86_64", "arm64"};
+  e = parseError(body);
+  EXPECT_EQ(e.code, ErrorCode::Validation);
+  body["Architectures"] = {"mips"};
+  e = parseError(body);
+  EXPECT_EQ(e.code, ErrorCode::Validation);
+  EXPECT_EQ(e.context,
+            "1 validation error detected: Value 'mips' at 'architectures' failed to satisfy "
+            "constraint: Member must satisfy enum value set: [x86_64, arm64]");
+}
+
+TEST(ParseCreateFunctionTest, UnsupportedFieldsAreRefusedNotIgnored) {
+  struct Case {
+    const char* field;
+    json value;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"Layers", json::array({"arn:aws:lambda:us-east-1:123456789012:layer:l:1"}),
+       "kindling does not support Layers yet: layers come with the control-plane work."},
+      {"VpcConfig", json{{"SubnetIds", {"subnet-1"}}},
+       "kindling does not support VpcConfig yet: functions run on the host network; use the "
+       "kindling:network tag."},
+      {"DeadLetterConfig", json{{"TargetArn", "arn:aws:sqs:us-east-1:123456789012:q"}},
+       "kindling does not support DeadLetterConfig yet: dead-letter queues come with "
+       "asynchronous invocation."},
+      {"KMSKeyArn", "arn:aws:kms:us-east-1:123456789012:key/k",
+       "kindling does not support KMSKeyArn yet: environment variables are not encrypted with "
+       "KMS."},
+      {"FileSystemConfigs", json::array({json{{"Arn", "a"}, {"LocalMountPath", "/mnt/x"}}}),
+       "kindling does not support FileSystemConfigs yet: EFS mounts are not available."},
+      {"ImageConfig", json{{"Command", {"x"}}},
+       "kindling does not support ImageConfig yet: container images are not supported."},
+      {"CodeSigningConfigArn", "arn:aws:lambda:us-east-1:123456789012:code-signing-config:c",
+       "kindling does not support CodeSigningConfigArn yet: code signing is not supported."},
+      {"PackageType", "Image",
+       "kindling does not support PackageType Image: only Zip packages (Code.ZipFile) are "
+       "supported."},
+      {"Publish", true,
+       "kindling does not support Publish=true yet: versions come with the control-plane "
+       "work."},
+      {"TracingConfig", json{{"Mode", "Active"}},
+       "kindling does not support TracingConfig Mode Active (X-Ray) yet."},
+      {"LoggingConfig", json{{"LogFormat", "JSON"}},
+       "kindling supports LoggingConfig LogFormat Text only."},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.field);
+    json body = validBody();
+    body[c.field] = c.value;
+    const Error e = parseError(body);
+    EXPECT_EQ(e.code, ErrorCode::InvalidArgument);
+    EXPECT_EQ(e.context, c.message);
+  }
+}
+
+TEST(ParseCreateFunctionTest, QualifiedFunctionNameIsRefused) {
+  json body = validBody();
+  body["FunctionName"] = "my-fn:prod";
+  EXPECT_EQ(parseError(body).code, ErrorCode::Validation);
+  body["FunctionName"] = "arn:aws:lambda:eu-west-1:123456789012:function:from-arn";
+  auto in = parseCreateFunction(body.dump());
+  ASSERT_TRUE(in.has_value());
+  EXPECT_EQ(in->config.name, "from-arn");
+}
+
+TEST(ParseCreateFunctionTest, MissingRuntimeOrHandler) {
+  for (const char* key : {"Runtime", "Handler"}) {
+    SCOPED_TRACE(key);
+    json body = validBody();
+    body.erase(key);
+    const Error e = parseError(body);
+    EXPECT_EQ(e.code, ErrorCode::InvalidArgument);
+    EXPECT_EQ(e.context,
+              "Runtime and Handler are mandatory parameters for functions created with "
+              "deployment packages.");
+  }
+}
+
+TEST(FunctionConfigurationTest, RendersAwsFields) {
+  store::FunctionConfig fn;
+  fn.name = "my-fn";
+  fn.runtime = "nodejs20.x";
+  fn.handler = "index.handler";
+  fn.role = kRole;
+  fn.description = "desc";
+  fn.memory_mb = 512;
+  fn.timeout_s = 30;
+  fn.ephemeral_storage_mb = 1024;
+  fn.code_size = 1234;
+  fn.code_sha256 = "YFgDgEKG3ugvF1+pX64gV6tu9qNuIYNUdgJm8nCxsm4=";
+  fn.last_modified_ms = 1700000000123;
+  fn.revision_id = "11111111-2222-4333-8444-555555555555";
+  fn.environment = {{"A", "1"}};
+
+  const json j = functionConfiguration(fn, "eu-west-1");
+  EXPECT_EQ(j["FunctionName"], "my-fn");
+  EXPECT_EQ(j["FunctionArn"], "arn:aws:lambda:eu-west-1:000000000000:function:my-fn");
+  EXPECT_EQ(j["Runtime"], "nodejs20.x");
+  EXPECT_EQ(j["Role"], kRole);
+  EXPECT_EQ(j["Handler"], "index.handler");
+  EXPECT_EQ(j["CodeSize"], 1234);
+  EXPECT_EQ(j["Description"], "desc");
+  EXPECT_EQ(j["Timeout"], 30);
+  EXPECT_EQ(j["MemorySize"], 512);
+  EXPECT_EQ(j["LastModified"], "2023-11-14T22:13:20.123+0000");
+  EXPECT_EQ(j["CodeSha256"], "YFgDgEKG3ugvF1+pX64gV6tu9qNuIYNUdgJm8nCxsm4=");
+  EXPECT_EQ(j["Version"], "$LATEST");
+  EXPECT_EQ(j["Environment"], (json{{"Variables", {{"A", "1"}}}}));
+  EXPECT_EQ(j["TracingConfig"], (json{{"Mode", "PassThrough"}}));
+  EXPECT_EQ(j["RevisionId"], "11111111-2222-4333-8444-555555555555");
+  EXPECT_EQ(j["State"], "Active");
+  EXPECT_EQ(j["LastUpdateStatus"], "Successful");
+  EXPECT_EQ(j["PackageType"], "Zip");
+  EXPECT_EQ(j["Architectures"], json::array({"x86_64"}));
+  EXPECT_EQ(j["EphemeralStorage"], (json{{"Size", 1024}}));
+  EXPECT_EQ(j["LoggingConfig"], (json{{"LogFormat", "Text"}, {"LogGroup", "/aws/lambda/my-fn"}}));
+
+  fn.environment.clear();
+  EXPECT_FALSE(functionConfiguration(fn, "eu-west-1").contains("Environment"));
+}
+
+}  // namespace
+}  // namespace kindling::api

@@ -1,0 +1,225 @@
+// RuntimeCatalog: discovery against fake toolchain/pyenv trees in a temp dir, the two kinds of
+// check() errors, and the process environment launch() builds.
+#include "scheduler/runtime_catalog.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "unit/scheduler/temp_dir.h"
+
+namespace kindling::scheduler {
+namespace {
+
+namespace fs = std::filesystem;
+
+void writeExecutable(const fs::path& p, mode_t mode = 0755) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p) << "#!/bin/sh\nexit 0\n";
+  ASSERT_EQ(::chmod(p.c_str(), mode), 0) << p;
+}
+
+// "KEY=VALUE" list -> map; fails the test on a duplicated key.
+std::map<std::string, std::string> envMap(const std::vector<std::string>& env) {
+  std::map<std::string, std::string> out;
+  for (const auto& kv : env) {
+    const auto eq = kv.find('=');
+    EXPECT_NE(eq, std::string::npos) << kv;
+    EXPECT_TRUE(out.emplace(kv.substr(0, eq), kv.substr(eq + 1)).second) << "duplicate " << kv;
+  }
+  return out;
+}
+
+class RuntimeCatalogTest : public ::testing::Test {
+ protected:
+  RuntimeCatalog::Paths paths() const {
+    RuntimeCatalog::Paths p;
+    p.runtimes_dir = dir_.path() / "runtimes";
+    p.toolchains_dir = dir_.path() / "toolchains";
+    p.python_sdk_dir = dir_.path() / "sdk" / "python";
+    p.node_sdk_dir = dir_.path() / "sdk" / "node" / "node_modules";
+    p.pyenv_versions_dir = dir_.path() / "pyenv";
+    return p;
+  }
+  static store::FunctionConfig function(const std::string& runtime) {
+    store::FunctionConfig fn;
+    fn.name = "my-fn";
+    fn.runtime = runtime;
+    fn.handler = "app.handler";
+    fn.memory_mb = 256;
+    fn.ephemeral_storage_mb = 1024;
+    return fn;
+  }
+  LaunchContext context() const {
+    LaunchContext ctx;
+    ctx.code_dir = "/srv/code/abc";
+    ctx.runtime_api_port = 9001;
+    ctx.runtime_api_host = "127.0.0.1";
+    ctx.log_stream_name = "2023/11/14/[$LATEST]0123abcd";
+    ctx.region = "eu-west-1";
+    return ctx;
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(RuntimeCatalogTest, UnknownRuntimeIdIsInvalidArgument) {
+  const auto catalog = RuntimeCatalog::discover(paths());
+  const Status st = catalog.check("cobol85");
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, ErrorCode::InvalidArgument);
+  EXPECT_EQ(st.error().context,
+            "Value cobol85 at 'runtime' failed to satisfy constraint: Member must satisfy enum "
+            "value set of Lambda runtime identifiers");
+}
+
+TEST_F(RuntimeCatalogTest, KnownButAbsentNodeSaysWhatToInstall) {
+  const auto catalog = RuntimeCatalog::discover(paths());
+  const Status st = catalog.check("nodejs20.x");
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, ErrorCode::InvalidRuntime);
+  EXPECT_EQ(st.error().context,
+            "The runtime nodejs20.x is not available on this kindling host: run "
+            "scripts/setup-runtimes.sh to install the official Node binary under " +
+                (dir_.path() / "toolchains").string() + ".");
+}
+
+TEST_F(RuntimeCatalogTest, KnownButAbsentPythonNamesDebianAndPyenv) {
+  if (::access("/usr/bin/python3.9", X_OK) == 0) {
+    GTEST_SKIP() << "/usr/bin/python3.9 exists on this host, so python3.9 is never absent";
+  }
+  const auto catalog = RuntimeCatalog::discover(paths());
+  const Status st = catalog.check("python3.9");
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, ErrorCode::InvalidRuntime);
+  EXPECT_EQ(st.error().context,
+            "The runtime python3.9 is not available on this kindling host: install python3.9 "
+            "(Debian's /usr/bin/python3.9 or a pyenv build under " +
+                (dir_.path() / "pyenv").string() + ").");
+}
+
+TEST_F(RuntimeCatalogTest, KnownButUnsupportedFamily) {
+  const auto catalog = RuntimeCatalog::discover(paths());
+  const Status st = catalog.check("java21");
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, ErrorCode::InvalidRuntime);
+  EXPECT_EQ(st.error().context,
+            "The runtime java21 is not available on this kindling host: this runtime is not "
+            "supported by kindling on this host yet.");
+}
+
+TEST_F(RuntimeCatalogTest, DiscoversToolchainsAndNewestPyenvPatch) {
+  if (::access("/usr/bin/python3.9", X_OK) == 0) {
+    GTEST_SKIP() << "/usr/bin/python3.9 exists on this host and takes precedence over pyenv";
+  }
+  writeExecutable(dir_.path() / "toolchains/node20/bin/node");
+  writeExecutable(dir_.path() / "toolchains/node22/bin/node", 0644);  // not executable: ignored
+  writeExecutable(dir_.path() / "pyenv/3.9.2/bin/python3.9");
+  writeExecutable(dir_.path() / "pyenv/3.9.18/bin/python3.9");
+  writeExecutable(dir_.path() / "pyenv/3.9.1/bin/python3.9");
+  writeExecutable(dir_.path() / "pyenv/3.9.20/bin/python3.9", 0644);  // not executable
+  const auto catalog = RuntimeCatalog::discover(paths());
+  EXPECT_TRUE(catalog.check("nodejs20.x").has_value());
+  EXPECT_FALSE(catalog.check("nodejs22.x").has_value());
+  EXPECT_TRUE(catalog.check("python3.9").has_value());
+  EXPECT_TRUE(catalog.check("provided").has_value());
+  EXPECT_TRUE(catalog.check("provided.al2").has_value());
+  EXPECT_TRUE(catalog.check("provided.al2023").has_value());
+
+  std::map<std::string, RuntimeInfo> by_id;
+  for (const auto& info : catalog.available()) by_id[info.id] = info;
+  ASSERT_EQ(by_id.count("python3.9"), 1u);
+  EXPECT_EQ(by_id["python3.9"].family, "python");
+  EXPECT_EQ(by_id["python3.9"].interpreter, dir_.path() / "pyenv/3.9.18/bin/python3.9");
+  ASSERT_EQ(by_id.count("nodejs20.x"), 1u);
+  EXPECT_EQ(by_id["nodejs20.x"].family, "nodejs");
+  EXPECT_EQ(by_id["nodejs20.x"].interpreter, dir_.path() / "toolchains/node20/bin/node");
+  EXPECT_EQ(by_id["provided.al2023"].family, "provided");
+  EXPECT_TRUE(by_id["provided.al2023"].interpreter.empty());
+}
+
+TEST_F(RuntimeCatalogTest, LaunchProvidedSetsPlatformVariablesOverFunctionOnes) {
+  const auto catalog = RuntimeCatalog::discover(paths());
+  store::FunctionConfig fn = function("provided.al2023");
+  fn.environment = {{"FOO", "bar"},
+                    {"_HANDLER", "not-mine"},
+                    {"AWS_REGION", "mars-north-1"},
+                    {"AWS_LAMBDA_RUNTIME_API", "evil:1"},
+                    {"AWS_LAMBDA_FUNCTION_NAME", "other"},
+                    {"PATH", "/custom/bin"}};
+  auto spec = catalog.launch(fn, context());
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  EXPECT_EQ(spec->argv, (std::vector<std::string>{"/srv/code/abc/bootstrap"}));
+  EXPECT_EQ(spec->cwd, fs::path("/srv/code/abc"));
+  EXPECT_EQ(spec->memory_mb, 256);
+  EXPECT_EQ(spec->ephemeral_storage_mb, 1024);
+  auto env = envMap(spec->env);
+  EXPECT_EQ(env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001");
+  EXPECT_EQ(env["_HANDLER"], "app.handler");
+  EXPECT_EQ(env["AWS_REGION"], "eu-west-1");
+  EXPECT_EQ(env["AWS_DEFAULT_REGION"], "eu-west-1");
+  EXPECT_EQ(env["AWS_LAMBDA_FUNCTION_NAME"], "my-fn");
+  EXPECT_EQ(env["AWS_LAMBDA_FUNCTION_VERSION"], "$LATEST");
+  EXPECT_EQ(env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"], "256");
+  EXPECT_EQ(env["AWS_LAMBDA_LOG_GROUP_NAME"], "/aws/lambda/my-fn");
+  EXPECT_EQ(env["AWS_LAMBDA_LOG_STREAM_NAME"], "2023/11/14/[$LATEST]0123abcd");
+  EXPECT_EQ(env["AWS_LAMBDA_INITIALIZATION_TYPE"], "on-demand");
+  EXPECT_EQ(env["LAMBDA_TASK_ROOT"], "/srv/code/abc");
+  EXPECT_EQ(env["FOO"], "bar");
+  EXPECT_EQ(env["PATH"], "/custom/bin");  // overridable by the customer
+  EXPECT_EQ(env["TZ"], ":UTC");
+  EXPECT_EQ(env["LANG"], "en_US.UTF-8");
+  EXPECT_EQ(env["AWS_ACCESS_KEY_ID"], "AKIAKINDLINGLOCAL000");
+  EXPECT_EQ(env.count("AWS_EXECUTION_ENV"), 0u);  // custom runtimes have none
+  EXPECT_EQ(env.count("LAMBDA_RUNTIME_DIR"), 0u);
+}
+
+TEST_F(RuntimeCatalogTest, LaunchNodeSetsExecutionEnvAndHeapSize) {
+  writeExecutable(dir_.path() / "toolchains/node20/bin/node");
+  const auto catalog = RuntimeCatalog::discover(paths());
+  store::FunctionConfig fn = function("nodejs20.x");
+  fn.memory_mb = 128;
+  auto spec = catalog.launch(fn, context());
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  const fs::path node = dir_.path() / "toolchains/node20/bin/node";
+  EXPECT_EQ(spec->argv,
+            (std::vector<std::string>{node.string(), "--max-old-space-size=108",
+                                      (dir_.path() / "runtimes/node/bootstrap.mjs").string()}));
+  auto env = envMap(spec->env);
+  EXPECT_EQ(env["AWS_EXECUTION_ENV"], "AWS_Lambda_nodejs20.x");
+  EXPECT_EQ(env["LAMBDA_RUNTIME_DIR"], (dir_.path() / "runtimes/node").string());
+  EXPECT_EQ(env["NODE_PATH"], "/opt/nodejs/node_modules:/srv/code/abc/node_modules");
+  EXPECT_EQ(env["PATH"],
+            (dir_.path() / "toolchains/node20/bin").string() + ":/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+  EXPECT_EQ(env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001");
+}
+
+TEST_F(RuntimeCatalogTest, LaunchKeepsTheFunctionsOwnCredentials) {
+  const auto catalog = RuntimeCatalog::discover(paths());
+  store::FunctionConfig fn = function("provided");
+  fn.environment = {{"AWS_ACCESS_KEY_ID", "AKIAMINE"}, {"AWS_SECRET_ACCESS_KEY", "secret"}};
+  auto spec = catalog.launch(fn, context());
+  ASSERT_TRUE(spec.has_value());
+  auto env = envMap(spec->env);
+  EXPECT_EQ(env["AWS_ACCESS_KEY_ID"], "AKIAMINE");
+  EXPECT_EQ(env["AWS_SECRET_ACCESS_KEY"], "secret");
+  EXPECT_EQ(env.count("AWS_SESSION_TOKEN"), 0u);
+}
+
+TEST_F(RuntimeCatalogTest, LaunchOfAnAbsentRuntimeFails) {
+  const auto catalog = RuntimeCatalog::discover(paths());
+  auto spec = catalog.launch(function("nodejs24.x"), context());
+  ASSERT_FALSE(spec.has_value());
+  EXPECT_EQ(spec.error().code, ErrorCode::InvalidRuntime);
+  auto unknown = catalog.launch(function("nope1.0"), context());
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_EQ(unknown.error().code, ErrorCode::InvalidArgument);
+}
+
+}  // namespace
+}  // namespace kindling::scheduler
