@@ -497,20 +497,25 @@ int run(const Options& opts) {
 int main(int argc, char** argv) {
   kindling::bench::Options opts;
   CLI::App app{"kindling-bench: end-to-end benchmark of a running kindling daemon"};
-  app.add_option("--endpoint", opts.endpoint, "daemon AWS API, http://HOST:PORT")->required();
-  app.add_option("--payload-zip", opts.payload_zip,
-                 "test payload binary (zipped as `bootstrap`) or a ready zip")
+  // Scalar options: the last occurrence wins, so scripts/bench.sh's defaults can be overridden.
+  auto scalar = [&](const char* name, auto& value, const char* help) {
+    return app.add_option(name, value, help)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  };
+  scalar("--endpoint", opts.endpoint, "daemon AWS API, http://HOST:PORT")->required();
+  scalar("--payload-zip", opts.payload_zip,
+         "test payload binary (zipped as `bootstrap`), a directory or a ready zip")
       ->required();
-  app.add_option("--examples-dir", opts.examples_dir,
-                 "examples/ of the repository (python/hello, node/hello)");
-  app.add_option("--clients", opts.clients, "concurrent clients per warm row")->delimiter(',');
-  app.add_option("--invokes", opts.invokes, "measured invokes per warm row");
-  app.add_option("--warmup", opts.warmup, "warm-up invokes per warm row");
-  app.add_option("--tail-invokes", opts.tail_invokes, "invokes of the Tail phase (0 = skip)");
-  app.add_option("--cold-samples", opts.cold_samples, "cold starts per runtime (0 = skip)");
+  scalar("--examples-dir", opts.examples_dir,
+         "examples/ of the repository (python/hello, node/hello)");
+  app.add_option("--clients", opts.clients, "concurrent clients per warm row (default 1,8)")
+      ->delimiter(',');
+  scalar("--invokes", opts.invokes, "measured invokes per warm row (0 = skip)");
+  scalar("--warmup", opts.warmup, "warm-up invokes per warm row");
+  scalar("--tail-invokes", opts.tail_invokes, "invokes of the Tail phase (0 = skip)");
+  scalar("--cold-samples", opts.cold_samples, "cold starts per runtime (0 = skip)");
   app.add_option("--runtimes", opts.runtimes, "runtimes of the cold-start phase")->delimiter(',');
-  app.add_option("--memory", opts.memory_mb, "MemorySize of every benchmark function");
-  app.add_option("--json-out", opts.json_out, "also write the figures as JSON to this file");
+  scalar("--memory", opts.memory_mb, "MemorySize of every benchmark function");
+  scalar("--json-out", opts.json_out, "also write the figures as JSON to this file");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

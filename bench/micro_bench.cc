@@ -4,7 +4,12 @@
 //   Histogram::observe    once or twice per invoke (duration metrics), also contended
 //   parseFunctionRef      once per API request naming a function
 //   errorEnvelope         every Runtime API error answer
-//   json::accept          once per invoke (Invoke payload validation), 1 KB payload
+//   json::accept          once per invoke (Invoke payload validation), 1 KB and 1 MiB payloads
+//   processTreePeakRss    once per invoke (REPORT "Max Memory Used", read from /proc)
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <string>
 
 #include <benchmark/benchmark.h>
@@ -14,6 +19,7 @@
 #include "observe/metrics.h"
 #include "observe/report.h"
 #include "runtime_api/server.h"
+#include "sys/process.h"
 
 namespace {
 
@@ -67,8 +73,9 @@ void BM_ErrorEnvelope(benchmark::State& state) {
 }
 BENCHMARK(BM_ErrorEnvelope);
 
-// A ~1 KB event with the usual mix: nested objects, strings with escapes, numbers, arrays.
-std::string oneKilobytePayload() {
+// An event of about `target` bytes (never more) with the usual mix: nested objects, strings
+// with escapes, numbers, an array of records.
+std::string eventPayload(size_t target) {
   nlohmann::json event = {
       {"version", "2.0"},
       {"routeKey", "POST /orders"},
@@ -77,20 +84,25 @@ std::string oneKilobytePayload() {
       {"requestContext", {{"accountId", "000000000000"}, {"requestId", "c6af9ac6-7b61-11e6"},
                           {"timeEpoch", 1583348638390}, {"http", {{"method", "POST"}}}}},
       {"isBase64Encoded", false},
+      {"items", nlohmann::json::array()},
   };
-  std::string body = "{\"items\":[";
-  for (int i = 0; body.size() < 520; ++i) {
-    body += (i ? "," : "") + std::string("{\"sku\":\"A-") + std::to_string(1000 + i) +
-            "\",\"qty\":" + std::to_string(i % 7 + 1) + ",\"price\":" + std::to_string(9.5 + i) +
-            ",\"note\":\"line \\\"" + std::to_string(i) + "\\\"\\n\"}";
+  size_t size = event.dump().size();
+  auto& items = event["items"];
+  for (int i = 0;; ++i) {
+    nlohmann::json item = {{"sku", "A-" + std::to_string(1000 + i)},
+                           {"qty", i % 7 + 1},
+                           {"price", 9.5 + i},
+                           {"note", "line \"" + std::to_string(i) + "\"\n"}};
+    const size_t item_size = item.dump().size() + (i ? 1 : 0);  // + the comma
+    if (size + item_size > target) break;
+    size += item_size;
+    items.push_back(std::move(item));
   }
-  body += "]}";
-  event["body"] = body;
   return event.dump();
 }
 
-void BM_JsonAccept1K(benchmark::State& state) {
-  const std::string payload = oneKilobytePayload();
+void BM_JsonAccept(benchmark::State& state) {
+  const std::string payload = eventPayload(static_cast<size_t>(state.range(0)));
   for (auto _ : state) {
     bool ok = nlohmann::json::accept(payload);
     benchmark::DoNotOptimize(ok);
@@ -98,7 +110,34 @@ void BM_JsonAccept1K(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * payload.size()));
   state.SetLabel(std::to_string(payload.size()) + " bytes");
 }
-BENCHMARK(BM_JsonAccept1K);
+BENCHMARK(BM_JsonAccept)->ArgName("bytes")->Arg(1024)->Arg(1 << 20);
+
+// The engine reads the runtime's peak RSS after every invoke. arg 0: a runtime without child
+// processes (fast path: two /proc reads); arg 1: with one child (the whole of /proc is scanned).
+void BM_ProcessTreePeakRss(benchmark::State& state) {
+  pid_t child = -1;
+  if (state.range(0) != 0) {
+    child = ::fork();
+    if (child == 0) {
+      ::pause();
+      ::_exit(0);
+    }
+    if (child < 0) {
+      state.SkipWithError("fork failed");
+      return;
+    }
+  }
+  const pid_t self = ::getpid();
+  for (auto _ : state) {
+    uint64_t bytes = sys::processTreePeakRss(self);
+    benchmark::DoNotOptimize(bytes);
+  }
+  if (child > 0) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+  }
+}
+BENCHMARK(BM_ProcessTreePeakRss)->ArgName("children")->Arg(0)->Arg(1);
 
 }  // namespace
 

@@ -11,6 +11,7 @@
 #   BENCH_INVOKES  measured invokes per warm row (default: 20000)
 #   COLD_SAMPLES   cold starts per runtime (default: 10)
 #   MICRO=0        skip the micro benchmarks
+#   BENCH_JSON     also keep the figures as JSON in this file
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -68,7 +69,7 @@ timeout 160 "$build/kindling-bench" \
   --examples-dir "$repo/examples" \
   --invokes "${BENCH_INVOKES:-20000}" \
   --cold-samples "${COLD_SAMPLES:-10}" \
-  --json-out "$tmp/bench.json" \
+  --json-out "${BENCH_JSON:-$tmp/bench.json}" \
   "$@" || status=$?
 echo
 echo "daemon: cpu $(daemon_cpu) s (user+sys, whole run), peak RSS $(awk '/VmHWM/ {print $2, $3}' "/proc/$daemon_pid/status")"

@@ -99,6 +99,11 @@ void Environment::setState(EnvState to, After& after) {
                                           : std::make_pair(state_, to);
   if (to == EnvState::Dead) {
     after.dead = true;
+    // A dead environment keeps no timers (the init timer outlived an exit during init).
+    if (init_timer_) {
+      timers_.cancel(init_timer_);
+      init_timer_ = 0;
+    }
     if (queued_) {
       after.requeue = std::move(queued_);
       queued_.reset();
@@ -499,9 +504,12 @@ void Environment::onProcessExit() {
         result.error_type = init_type;
       } else if (init_timed_out_) {
         init_type = std::string(rapi::kFnTimeout);
+        char seconds[32];
+        std::snprintf(seconds, sizeof seconds, "%.2f",
+                      std::chrono::duration<double>(options_.init_timeout).count());
         result = errorResult(rapi::kFnTimeout, "RequestId: " + current_->request.request_id +
-                                                   " Error: Init phase timed out after 10.00 "
-                                                   "seconds");
+                                                   " Error: Init phase timed out after " +
+                                                   seconds + " seconds");
       } else {
         init_type = std::string(type);
         result = errorResult(type, "RequestId: " + current_->request.request_id +

@@ -73,6 +73,10 @@ class EnvironmentTest : public ::testing::Test {
       dead_.push_back(env.get());
     };
     hooks.on_state = [this](EnvState from, EnvState to) { transitions_.emplace_back(from, to); };
+    hooks.on_returning = [this](const std::shared_ptr<Environment>& env) {
+      returning_.push_back(env.get());
+    };
+    hooks.on_requeue = [this](InvokeRequest&& r) { requeued_.push_back(std::move(r)); };
     env_ = std::make_shared<Environment>(7, config_, "2023/11/14/[$LATEST]0123abcd",
                                          std::move(*log), clock_, timers_, std::move(hooks),
                                          options);
@@ -139,6 +143,8 @@ class EnvironmentTest : public ::testing::Test {
   std::vector<Environment*> idle_;
   std::vector<Environment*> dead_;
   std::vector<std::pair<EnvState, EnvState>> transitions_;
+  std::vector<Environment*> returning_;
+  std::vector<InvokeRequest> requeued_;
   std::function<void(const std::shared_ptr<Environment>&)> on_idle_extra_;
   std::shared_ptr<Environment> env_;  // last: destroyed first (it cancels timers_)
 };
@@ -320,6 +326,7 @@ TEST_F(EnvironmentTest, TimeoutFailsInvocationKillsProcessAndLogsAfterReport) {
   ASSERT_EQ(dead_.size(), 1u);
   EXPECT_EQ(dead_[0], env_.get());
   EXPECT_EQ(drains, 1);
+  EXPECT_TRUE(returning_.empty());  // a dead environment takes no queued work
 
   EXPECT_EQ(log(),
             "START RequestId: req-1 Version: $LATEST\n"
@@ -766,6 +773,103 @@ TEST_F(EnvironmentTest, HooksFollowTheLifeCycle) {
                                        {EnvState::Idle, EnvState::Busy},
                                        {EnvState::Busy, EnvState::Idle},
                                        {EnvState::Idle, EnvState::Dead}}));
+}
+
+TEST_F(EnvironmentTest, EnqueuedRequestRunsOnTheRuntimesNextPoll) {
+  makeEnv();
+  coldInvoke("req-1", 10ms, 10ms);
+  ASSERT_EQ(returning_.size(), 1u);  // answered: the pool may queue work here
+  EXPECT_EQ(returning_[0], env_.get());
+  ASSERT_EQ(env_->state(), EnvState::Busy);
+
+  InvokeRequest second = request("req-2");
+  EXPECT_TRUE(env_->enqueue(second));
+  InvokeRequest third = request("req-3");
+  EXPECT_FALSE(env_->enqueue(third));  // one slot only
+  EXPECT_EQ(third.request_id, "req-3");
+  ASSERT_TRUE(static_cast<bool>(third.done));
+  EXPECT_EQ(timers_.pendingCount(), 1u);  // the queue-wait timer
+
+  timers_.advance(3ms);
+  env_->onNext(deliverer());
+  ASSERT_EQ(delivered_.size(), 2u);
+  EXPECT_EQ(delivered_[1].request_id, "req-2");
+  EXPECT_EQ(delivered_[1].deadline_epoch_ms, kEpoch + 23 + 3000);
+  EXPECT_EQ(env_->state(), EnvState::Busy);
+  EXPECT_TRUE(idle_.empty());  // never idle in between
+  EXPECT_EQ(timers_.pendingCount(), 1u);  // queue timer cancelled, invoke timer armed
+
+  timers_.advance(4ms);
+  ASSERT_EQ(env_->onResponse("req-2", "\"two\"").status, 202);
+  const InvokeResult& r = only("req-2");
+  EXPECT_EQ(r.payload, "\"two\"");
+  EXPECT_FALSE(r.cold);
+  EXPECT_FALSE(r.init_duration_ms.has_value());
+  EXPECT_DOUBLE_EQ(r.duration_ms, 4.0);
+  EXPECT_EQ(returning_.size(), 2u);
+  EXPECT_TRUE(requeued_.empty());
+  // The queue-wait deadline passing later changes nothing.
+  timers_.advance(1s);
+  EXPECT_TRUE(requeued_.empty());
+  EXPECT_EQ(transitions_, (Transitions{{EnvState::Starting, EnvState::Initializing},
+                                       {EnvState::Initializing, EnvState::Busy}}));
+}
+
+TEST_F(EnvironmentTest, EnqueueNeedsAnAnsweredBusyEnvironment) {
+  makeEnv();
+  InvokeRequest warm = request("warm");
+  EXPECT_FALSE(env_->enqueue(warm));  // Starting
+  coldStart("req-1");
+  EXPECT_FALSE(env_->enqueue(warm));  // Initializing
+  env_->onNext(deliverer());
+  EXPECT_FALSE(env_->enqueue(warm));  // Busy, not answered yet
+  ASSERT_EQ(env_->onResponse("req-1", "{}").status, 202);
+  env_->onNext(deliverer());
+  ASSERT_EQ(env_->state(), EnvState::Idle);
+  EXPECT_FALSE(env_->enqueue(warm));  // Idle: dispatch() is the way in
+  env_->shutdown();
+  EXPECT_FALSE(env_->enqueue(warm));  // Dead
+  EXPECT_EQ(warm.request_id, "warm");
+  EXPECT_EQ(warm.payload, R"({"key":"value"})");
+  EXPECT_TRUE(requeued_.empty());
+}
+
+TEST_F(EnvironmentTest, QueuedRequestGoesBackWhenNextIsLate) {
+  makeEnv();
+  coldInvoke("req-1", 1ms, 1ms);
+  InvokeRequest second = request("req-2");
+  ASSERT_TRUE(env_->enqueue(second));
+  timers_.advance(199ms);
+  EXPECT_TRUE(requeued_.empty());
+  timers_.advance(1ms);  // queue_wait defaults to 200 ms
+  ASSERT_EQ(requeued_.size(), 1u);
+  EXPECT_EQ(requeued_[0].request_id, "req-2");
+  EXPECT_EQ(requeued_[0].payload, R"({"key":"value"})");
+  EXPECT_EQ(env_->state(), EnvState::Busy);
+  // The late /next then finds nothing queued: the environment goes idle.
+  env_->onNext(deliverer());
+  EXPECT_EQ(env_->state(), EnvState::Idle);
+  EXPECT_EQ(idle_.size(), 1u);
+  EXPECT_EQ(delivered_.size(), 1u);
+  // The requeued request is intact: its done() still reaches the caller.
+  requeued_[0].done(InvokeResult{});
+  EXPECT_EQ(answers("req-2"), 1u);
+}
+
+TEST_F(EnvironmentTest, QueuedRequestGoesBackWhenTheEnvironmentDies) {
+  makeEnv();
+  coldInvoke("req-1", 1ms, 1ms);
+  InvokeRequest second = request("req-2");
+  ASSERT_TRUE(env_->enqueue(second));
+  process_->setExit(sys::ExitStatus{false, 0});
+  env_->onProcessExit();
+  EXPECT_EQ(env_->state(), EnvState::Dead);
+  ASSERT_EQ(requeued_.size(), 1u);
+  EXPECT_EQ(requeued_[0].request_id, "req-2");
+  EXPECT_EQ(answers("req-2"), 0u);  // not failed: placed elsewhere by the pool
+  EXPECT_EQ(timers_.pendingCount(), 0u);
+  timers_.advance(1s);
+  EXPECT_EQ(requeued_.size(), 1u);
 }
 
 TEST(EnvStateNameTest, NamesEveryState) {

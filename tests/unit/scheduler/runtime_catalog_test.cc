@@ -187,9 +187,11 @@ TEST_F(RuntimeCatalogTest, LaunchNodeSetsExecutionEnvAndHeapSize) {
   auto spec = catalog.launch(fn, context());
   ASSERT_TRUE(spec.has_value()) << spec.error().message();
   const fs::path node = dir_.path() / "toolchains/node20/bin/node";
+  // AWS's heap sizing for 128 MB: semi-space 128/10/2 = 6, old space 128 - 12 = 116.
   EXPECT_EQ(spec->argv,
-            (std::vector<std::string>{node.string(), "--max-old-space-size=108",
-                                      (dir_.path() / "runtimes/node/bootstrap.mjs").string()}));
+            (std::vector<std::string>{node.string(), "--expose-gc", "--max-http-header-size=81920",
+                                      "--max-semi-space-size=6", "--max-old-space-size=116",
+                                      (dir_.path() / "runtimes/node/bootstrap.cjs").string()}));
   auto env = envMap(spec->env);
   EXPECT_EQ(env["AWS_EXECUTION_ENV"], "AWS_Lambda_nodejs20.x");
   EXPECT_EQ(env["LAMBDA_RUNTIME_DIR"], (dir_.path() / "runtimes/node").string());
@@ -197,6 +199,41 @@ TEST_F(RuntimeCatalogTest, LaunchNodeSetsExecutionEnvAndHeapSize) {
   EXPECT_EQ(env["PATH"],
             (dir_.path() / "toolchains/node20/bin").string() + ":/usr/local/bin:/usr/bin/:/bin:/opt/bin");
   EXPECT_EQ(env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001");
+}
+
+TEST_F(RuntimeCatalogTest, LaunchNodeLeavesHeapFlagsToNodeOptions) {
+  writeExecutable(dir_.path() / "toolchains/node20/bin/node");
+  const auto catalog = RuntimeCatalog::discover(paths());
+  store::FunctionConfig fn = function("nodejs20.x");
+  fn.environment = {{"NODE_OPTIONS", "--max-old-space-size=300"}};
+  auto spec = catalog.launch(fn, context());
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  EXPECT_EQ(spec->argv,
+            (std::vector<std::string>{(dir_.path() / "toolchains/node20/bin/node").string(),
+                                      "--expose-gc", "--max-http-header-size=81920",
+                                      (dir_.path() / "runtimes/node/bootstrap.cjs").string()}));
+  EXPECT_EQ(envMap(spec->env)["NODE_OPTIONS"], "--max-old-space-size=300");
+}
+
+TEST_F(RuntimeCatalogTest, LaunchPythonRunsTheBootstrapWithoutSite) {
+  if (::access("/usr/bin/python3.9", X_OK) == 0) {
+    GTEST_SKIP() << "/usr/bin/python3.9 exists on this host and takes precedence over pyenv";
+  }
+  writeExecutable(dir_.path() / "pyenv/3.9.18/bin/python3.9");
+  const auto catalog = RuntimeCatalog::discover(paths());
+  auto spec = catalog.launch(function("python3.9"), context());
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  const fs::path python = dir_.path() / "pyenv/3.9.18/bin/python3.9";
+  const fs::path runtime_dir = dir_.path() / "runtimes/python";
+  EXPECT_EQ(spec->argv, (std::vector<std::string>{python.string(), "-S", "-s",
+                                                  (runtime_dir / "bootstrap.py").string()}));
+  auto env = envMap(spec->env);
+  EXPECT_EQ(env["AWS_EXECUTION_ENV"], "AWS_Lambda_python3.9");
+  EXPECT_EQ(env["PYTHONPATH"], runtime_dir.string());
+  EXPECT_EQ(env["LAMBDA_RUNTIME_DIR"], runtime_dir.string());
+  EXPECT_EQ(env["PATH"], (dir_.path() / "pyenv/3.9.18/bin").string() +
+                             ":/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+  EXPECT_EQ(env["_HANDLER"], "app.handler");
 }
 
 TEST_F(RuntimeCatalogTest, LaunchKeepsTheFunctionsOwnCredentials) {

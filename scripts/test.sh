@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# test.sh: the whole test suite. Runs the idempotent setup first, builds the official runtime
+# clients for the compat tests, then ctest: unit, integration, compat.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/setup.sh
+./scripts/build-compat.sh
+
+cd build
+status=0
+for label in unit integration compat; do
+  echo "== ctest -L $label"
+  ctest -L "$label" --output-on-failure -j1 --timeout 1800 || status=1
+done
+exit $status
