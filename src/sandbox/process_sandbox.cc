@@ -31,7 +31,11 @@ const char* stageName(ChildStage stage) {
 class PlainProcess final : public SandboxProcess {
  public:
   PlainProcess(pid_t pid, sys::UniqueFd pidfd, sys::UniqueFd out, sys::UniqueFd err)
-      : pid_(pid), pidfd_(std::move(pidfd)), stdout_(std::move(out)), stderr_(std::move(err)) {}
+      : pid_(pid),
+        pidfd_(std::move(pidfd)),
+        stdout_(std::move(out)),
+        stderr_(std::move(err)),
+        memory_(pid) {}
   ~PlainProcess() override {
     kill();
     if (!reaped_) {
@@ -63,7 +67,7 @@ class PlainProcess final : public SandboxProcess {
     (void)sys::pidfdSignal(pidfd_.get(), SIGKILL);
   }
   uint64_t peakMemoryBytes() const override {
-    return reaped_ ? 0 : sys::processTreePeakRss(pid_);
+    return reaped_ ? 0 : memory_.peakBytes();
   }
   bool oomKilled() const override { return false; }
   sys::UniqueFd takeStdout() override { return std::move(stdout_); }
@@ -75,6 +79,8 @@ class PlainProcess final : public SandboxProcess {
   sys::UniqueFd stdout_;
   sys::UniqueFd stderr_;
   bool reaped_ = false;
+  // Called under the environment's lock only, hence never concurrently.
+  mutable sys::ProcessMemoryProbe memory_;
 };
 
 }  // namespace

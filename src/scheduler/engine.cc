@@ -226,7 +226,7 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
   hooks.on_state = [metrics](EnvState from, EnvState to) {
     auto index = [](EnvState s) -> int {
       switch (s) {
-        case EnvState::Starting: return static_cast<int>(observe::EnvStateLabel::Starting);
+        case EnvState::Starting: return -1;  // never counted: becomes Initializing at once
         case EnvState::Initializing: return static_cast<int>(observe::EnvStateLabel::Initializing);
         case EnvState::Idle: return static_cast<int>(observe::EnvStateLabel::Idle);
         case EnvState::Busy: return static_cast<int>(observe::EnvStateLabel::Busy);

@@ -131,6 +131,14 @@ void Environment::run(After& after) {
 
 void Environment::appendLog(std::string_view data) {
   if (log_) log_->append(data);
+  if (state_ == EnvState::Initializing && !current_) {
+    // Output of the init phase: shown in the tail of the invocation if init fails.
+    init_tail_.append(data);
+    if (init_tail_.size() > 2 * options_.log_tail_bytes) {
+      init_tail_.erase(0, init_tail_.size() - options_.log_tail_bytes);
+    }
+    return;
+  }
   if (current_ && !current_->responded && current_->request.want_log_tail) {
     current_->tail.append(data);
     // Keep the tail bounded: trim to the last log_tail_bytes once it doubles.
@@ -344,6 +352,7 @@ void Environment::onNext(Deliver deliver) {
         if (pending_) {
           InvokeRequest first = std::move(*pending_);
           pending_.reset();
+          init_tail_.clear();
           beginInvocation(std::move(first), true, std::move(deliver), after);
         } else {
           parked_ = std::move(deliver);
@@ -495,6 +504,7 @@ void Environment::onProcessExit() {
       current_->request = std::move(first);
       current_->started = clock_.now();
       current_->cold = true;
+      current_->tail = std::move(init_tail_);
       InvokeResult result;
       std::string init_type;
       if (init_error_) {

@@ -155,6 +155,7 @@ class Environment : public runtime_api::Backend,
   bool init_timed_out_ = false;
   Clock::TimePoint last_used_{};
   std::function<void()> drain_;
+  std::string init_tail_;                               // init output, for a failed init
   std::optional<InvokeRequest> queued_;                 // waits for the runtime's next /next
   TimerId queue_timer_ = 0;
 };

@@ -8,11 +8,8 @@
 
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <map>
 #include <string>
 
-#include <dirent.h>
 
 namespace kindling::sys {
 
@@ -83,58 +80,70 @@ Result<unsigned long> raiseFileLimit() {
   return static_cast<unsigned long>(rl.rlim_cur);
 }
 
+
 namespace {
-// Reads "PPid" and "VmHWM" from /proc/<pid>/status.
-bool readStatus(pid_t pid, pid_t* ppid, uint64_t* hwm_kb) {
-  char path[64];
-  std::snprintf(path, sizeof path, "/proc/%d/status", pid);
-  FILE* f = std::fopen(path, "re");
-  if (!f) return false;
-  char line[256];
-  *hwm_kb = 0;
-  *ppid = 0;
-  while (std::fgets(line, sizeof line, f)) {
-    if (std::strncmp(line, "PPid:", 5) == 0) *ppid = static_cast<pid_t>(std::atol(line + 5));
-    if (std::strncmp(line, "VmHWM:", 6) == 0) *hwm_kb = std::strtoull(line + 6, nullptr, 10);
-  }
-  std::fclose(f);
+
+uint64_t parseHwmKb(const char* text) {
+  const char* p = std::strstr(text, "VmHWM:");
+  return p ? std::strtoull(p + 6, nullptr, 10) : 0;
+}
+
+// Reads a whole small /proc file from offset 0 into buf (NUL-terminated); false on error.
+bool preadAll(int fd, char* buf, size_t size) {
+  const ssize_t n = ::pread(fd, buf, size - 1, 0);
+  if (n < 0) return false;
+  buf[n] = '\0';
   return true;
 }
+
+bool readFile(const char* path, char* buf, size_t size) {
+  UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+  return fd && preadAll(fd.get(), buf, size);
+}
+
+// Adds the HWM of every descendant listed in `children` (space-separated pids), recursively.
+uint64_t descendantsHwmKb(const char* children, int depth) {
+  if (depth > 32) return 0;
+  uint64_t total = 0;
+  const char* p = children;
+  char path[64];
+  char buf[4096];
+  while (*p) {
+    char* end = nullptr;
+    const long pid = std::strtol(p, &end, 10);
+    if (end == p) break;
+    p = end;
+    std::snprintf(path, sizeof path, "/proc/%ld/status", pid);
+    if (readFile(path, buf, sizeof buf)) total += parseHwmKb(buf);
+    std::snprintf(path, sizeof path, "/proc/%ld/task/%ld/children", pid, pid);
+    if (readFile(path, buf, sizeof buf) && buf[0]) total += descendantsHwmKb(buf, depth + 1);
+  }
+  return total;
+}
+
 }  // namespace
 
 uint64_t processTreePeakRss(pid_t root) {
-  // Fast path: a process without children (the common single-process runtime).
-  char children_path[96];
-  std::snprintf(children_path, sizeof children_path, "/proc/%d/task/%d/children", root, root);
-  std::ifstream children(children_path);
-  std::string first;
-  pid_t ppid = 0;
-  uint64_t hwm = 0;
-  if (children && !(children >> first)) {
-    return readStatus(root, &ppid, &hwm) ? hwm * 1024 : 0;
-  }
-  // General case: scan /proc once and sum the tree below root.
-  std::map<pid_t, std::pair<pid_t, uint64_t>> procs;
-  if (DIR* d = ::opendir("/proc")) {
-    while (dirent* e = ::readdir(d)) {
-      const pid_t pid = static_cast<pid_t>(std::atol(e->d_name));
-      if (pid <= 0) continue;
-      if (readStatus(pid, &ppid, &hwm)) procs[pid] = {ppid, hwm};
-    }
-    ::closedir(d);
-  }
+  ProcessMemoryProbe probe(root);
+  return probe.peakBytes();
+}
+
+ProcessMemoryProbe::ProcessMemoryProbe(pid_t root) : root_(root) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", root);
+  status_.reset(::open(path, O_RDONLY | O_CLOEXEC));
+  std::snprintf(path, sizeof path, "/proc/%d/task/%d/children", root, root);
+  children_.reset(::open(path, O_RDONLY | O_CLOEXEC));
+}
+
+uint64_t ProcessMemoryProbe::peakBytes() {
+  char buf[4096];
   uint64_t total_kb = 0;
-  for (const auto& [pid, info] : procs) {
-    for (pid_t p = pid; p > 1;) {
-      if (p == root) {
-        total_kb += info.second;
-        break;
-      }
-      auto it = procs.find(p);
-      if (it == procs.end()) break;
-      p = it->second.first;
-    }
+  if (status_ && preadAll(status_.get(), buf, sizeof buf)) total_kb += parseHwmKb(buf);
+  if (children_ && preadAll(children_.get(), buf, sizeof buf) && buf[0]) {
+    total_kb += descendantsHwmKb(buf, 0);
   }
+  (void)root_;
   return total_kb * 1024;
 }
 

@@ -37,7 +37,22 @@ std::string signalName(int sig);
 Result<unsigned long> raiseFileLimit();
 
 // Resident high-water marks (VmHWM) summed over a process and all its descendants, in bytes.
-// Best effort: processes that exit between reads are skipped.
+// Best effort: processes that exit between reads are skipped. Descendants are found through
+// each process's main-thread `children` file (children forked by other threads are missed; the
+// cgroup-based measurement of the sandbox has no such gap).
 uint64_t processTreePeakRss(pid_t root);
+
+// The same measurement for one long-lived process, on the invoke path: keeps the root's
+// /proc files open and re-reads them with pread (no open/close per reading). Not thread-safe.
+class ProcessMemoryProbe {
+ public:
+  explicit ProcessMemoryProbe(pid_t root);
+  uint64_t peakBytes();
+
+ private:
+  pid_t root_;
+  UniqueFd status_;
+  UniqueFd children_;
+};
 
 }  // namespace kindling::sys

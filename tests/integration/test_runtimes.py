@@ -98,3 +98,12 @@ def test_node_error_shape_and_sdk(daemon, fname):
     assert bad["function_error"] == "Unhandled"
     assert body["errorType"] == "TypeError" and body["errorMessage"] == "nope"
     assert isinstance(body["trace"], list)
+
+
+def test_init_failure_output_is_in_the_tail(daemon, fname):
+    code = kh.make_zip({"app.py": "print('init is running')\nraise RuntimeError('boom at init')\n"})
+    _deploy_or_skip(daemon, fname, code, "python3.11", "app.handler")
+    r = daemon.invoke(fname, {}, tail=True)
+    assert r["function_error"] == "Unhandled"
+    assert "init is running" in r["log"]
+    assert "INIT_REPORT Init Duration:" in r["log"]
