@@ -56,7 +56,8 @@ class Server {
                                                 ServerOptions options = {});
   ~Server();
   uint16_t port() const { return port_; }
-  // Stops accepting and closes every open connection (pending responders become no-ops).
+  // Stops accepting and closes idle connections; a connection whose request is being handled
+  // is answered first (with Connection: close), then closed.
   void stop();
 
   struct Impl;

@@ -459,8 +459,8 @@ rapi::PostOutcome Environment::onResponseTooLarge(const std::string& request_id,
 rapi::PostOutcome Environment::onInitError(std::string&& body, const std::string& error_type) {
   std::lock_guard lock(mu_);
   if (state_ != EnvState::Initializing) return badTransition("Ready", "InitError");
-  (void)error_type;
   init_error_ = std::move(body);
+  init_error_type_ = error_type;
   return rapi::PostOutcome::accepted();
 }
 
@@ -508,7 +508,8 @@ void Environment::onProcessExit() {
       InvokeResult result;
       std::string init_type;
       if (init_error_) {
-        init_type = errorTypeOf(*init_error_, "Runtime.Unknown");
+        init_type = errorTypeOf(*init_error_,
+                                init_error_type_.empty() ? "Runtime.Unknown" : init_error_type_);
         result.payload = *init_error_;
         result.function_error = true;
         result.error_type = init_type;

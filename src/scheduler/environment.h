@@ -152,6 +152,7 @@ class Environment : public runtime_api::Backend,
   std::optional<double> init_duration_ms_;              // reported on the first invocation
   TimerId init_timer_ = 0;
   std::optional<std::string> init_error_;               // body posted to /init/error
+  std::string init_error_type_;                         // its error-type header, if any
   bool init_timed_out_ = false;
   Clock::TimePoint last_used_{};
   std::function<void()> drain_;

@@ -182,7 +182,10 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
   }
   for (const auto& kv : extra) {
     const auto eq = kv.find('=');
-    env[kv.substr(0, eq)] = kv.substr(eq + 1);
+    const std::string key = kv.substr(0, eq);
+    // A function's own PYTHONPATH / NODE_PATH wins, as on AWS; the runtime directory is ours.
+    if ((key == "PYTHONPATH" || key == "NODE_PATH") && fn.environment.count(key)) continue;
+    env[key] = kv.substr(eq + 1);
   }
   for (const auto& [k, v] : env) spec.env.push_back(k + "=" + v);
   return spec;
