@@ -10,6 +10,7 @@
 #include "api/error_map.h"
 #include "api/function_json.h"
 #include "api/function_name.h"
+#include "api/routes.h"
 #include "common/strings.h"
 
 namespace kindling::api {
@@ -135,34 +136,6 @@ void sendError(const std::shared_ptr<ApiService::Ctx>& ctx, int status, std::str
   send(ctx, errorResponse(ctx->req, status, type, message, ctx->request_id));
 }
 
-// Operations of the Lambda API that kindling does not implement yet, by method + route shape.
-std::string unimplementedOperation(bhttp::verb method, const std::vector<std::string>& seg) {
-  if (seg.empty()) return {};
-  const std::string& api = seg[0];
-  const size_t n = seg.size();
-  const std::string last = seg.back();
-  if (api == "2015-03-31" && n == 4 && seg[1] == "functions") {
-    if (last == "code" && method == bhttp::verb::put) return "UpdateFunctionCode";
-    if (last == "configuration" && method == bhttp::verb::put) return "UpdateFunctionConfiguration";
-    if (last == "versions") return method == bhttp::verb::post ? "PublishVersion" : "ListVersionsByFunction";
-    if (last == "aliases") return method == bhttp::verb::post ? "CreateAlias" : "ListAliases";
-    if (last == "policy") return method == bhttp::verb::post ? "AddPermission" : "GetPolicy";
-    if (last == "url") return "FunctionUrlConfig";
-  }
-  if (api == "2015-03-31" && n == 5 && seg[1] == "functions" && seg[3] == "aliases") return "Alias";
-  if (api == "2015-03-31" && n == 5 && seg[1] == "functions" && seg[3] == "policy") return "RemovePermission";
-  if ((api == "2017-10-31" || api == "2019-09-30") && n >= 4 && last == "concurrency") return "FunctionConcurrency";
-  if (api == "2019-09-30" && n >= 4 && last == "provisioned-concurrency") return "ProvisionedConcurrencyConfig";
-  if (api == "2019-09-25" && n >= 4 && last == "event-invoke-config") return "FunctionEventInvokeConfig";
-  if (api == "2016-08-19" && n == 2 && last == "account-settings") return "GetAccountSettings";
-  if (api == "2018-10-31" && n >= 2 && seg[1] == "layers") return "Layers";
-  if (api == "2015-03-31" && n >= 2 && seg[1] == "event-source-mappings") return "EventSourceMappings";
-  if (api == "2014-11-13") return "InvokeAsync";
-  if (api == "2021-11-15") return "InvokeWithResponseStream";
-  if (api == "2020-06-30" || api == "2020-04-22" || api == "2021-10-31") return "CodeSigning/FunctionUrl";
-  return {};
-}
-
 }  // namespace
 
 void ApiService::handle(http::Request&& req, http::Responder responder) {
@@ -193,42 +166,30 @@ void ApiService::handle(http::Request&& req, http::Responder responder) {
 }
 
 void ApiService::route(const std::shared_ptr<Ctx>& ctx) {
-  const auto& seg = ctx->segments;
-  const auto method = ctx->req.method();
-  const size_t n = seg.size();
-  if (n >= 2 && seg[0] == "2015-03-31" && seg[1] == "functions") {
-    if (n == 2) {
-      if (method == bhttp::verb::post) return createFunction(ctx);
-      if (method == bhttp::verb::get) return listFunctions(ctx);
-    } else if (n == 3) {
-      if (method == bhttp::verb::get) return getFunction(ctx, seg[2], false);
-      if (method == bhttp::verb::delete_) return deleteFunction(ctx, seg[2]);
-    } else if (n == 4) {
-      if (seg[3] == "invocations" && method == bhttp::verb::post) return invoke(ctx, seg[2]);
-      if (seg[3] == "configuration" && method == bhttp::verb::get) return getFunction(ctx, seg[2], true);
+  const Route r = matchRoute(ctx->req.method(), ctx->segments);
+  switch (r.op) {
+    case Operation::CreateFunction: return createFunction(ctx);
+    case Operation::ListFunctions: return listFunctions(ctx);
+    case Operation::GetFunction: return getFunction(ctx, r.function, false);
+    case Operation::GetFunctionConfiguration: return getFunction(ctx, r.function, true);
+    case Operation::DeleteFunction: return deleteFunction(ctx, r.function);
+    case Operation::Invoke: return invoke(ctx, r.function);
+    case Operation::Tags: return tags(ctx, r.function);
+    case Operation::Metrics: {
+      http::Response res{bhttp::status::ok, ctx->req.version()};
+      res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
+      res.body() = deps_.metrics.renderPrometheus();
+      return send(ctx, std::move(res));
     }
-  }
-  if (n == 3 && seg[0] == "2017-03-31" && seg[1] == "tags") return tags(ctx, seg[2]);
-  if (n == 1 && seg[0] == "metrics" && method == bhttp::verb::get) {
-    http::Response res{bhttp::status::ok, ctx->req.version()};
-    res.set(bhttp::field::content_type, "text/plain; version=0.0.4");
-    res.body() = deps_.metrics.renderPrometheus();
-    return send(ctx, std::move(res));
-  }
-  if (n >= 3 && seg[0] == "kindling" && seg[1] == "v1") {
-    if (n == 3 && seg[2] == "health") return sendJson(ctx, 200, json{{"status", "ok"}});
-    if (n >= 5 && seg[2] == "functions" && seg[4] == "log-streams" && method == bhttp::verb::get) {
-      if (n == 5) return logStreams(ctx, seg[3], nullptr);
-      if (n == 6) return logStreams(ctx, seg[3], &seg[5]);
-    }
-    if (n == 5 && seg[2] == "functions" && seg[4] == "code" && method == bhttp::verb::get) {
-      return downloadCode(ctx, seg[3]);
-    }
-  }
-  if (auto op = unimplementedOperation(method, seg); !op.empty()) {
-    return sendError(ctx, 501, "NotImplementedException",
-                     "kindling does not implement " + op +
-                         " yet (it comes with the control-plane work).");
+    case Operation::Health: return sendJson(ctx, 200, json{{"status", "ok"}});
+    case Operation::ListLogStreams: return logStreams(ctx, r.function, nullptr);
+    case Operation::ReadLogStream: return logStreams(ctx, r.function, &r.stream);
+    case Operation::DownloadCode: return downloadCode(ctx, r.function);
+    case Operation::NotImplemented:
+      return sendError(ctx, 501, "NotImplementedException",
+                       "kindling does not implement " + r.unimplemented +
+                           " yet (it comes with the control-plane work).");
+    case Operation::Unknown: break;
   }
   sendError(ctx, 404, "UnknownOperationException",
             "Unknown operation " + std::string(ctx->req.method_string()) + " " +
