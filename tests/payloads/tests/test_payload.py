@@ -149,9 +149,12 @@ def have_unshare_mount() -> bool:
 
 
 def private_tmp_wrapper(size: str) -> list[str]:
-    """Runs the payload in its own mount namespace with a small tmpfs on /tmp."""
+    """Runs the payload in its own mount namespace with a small tmpfs on /tmp. The binary is
+    opened before the mount and executed through /proc/self/fd, so it also works when the build
+    tree itself lives under /tmp (as in a CI clone)."""
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c",
-            f'mount -t tmpfs -o size={size} kd-payload-test /tmp && exec "$0"']
+            f'exec 3<"$0" && mount -t tmpfs -o size={size} kd-payload-test /tmp '
+            '&& exec /proc/self/fd/3']
 
 
 needs_mountns = pytest.mark.skipif(not have_unshare_mount(),
