@@ -14,7 +14,9 @@
 #include "http/server.h"
 #include "observe/log_store.h"
 #include "observe/metrics.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
+#include "spawner/linux_sandbox.h"
 #include "scheduler/engine.h"
 #include "scheduler/runtime_catalog.h"
 #include "scheduler/timers.h"
@@ -51,6 +53,39 @@ Result<fs::path> findRepoRoot() {
                    "repository root");
 }
 
+namespace {
+
+// "process": plain child processes (no isolation); "linux": the spawner + cgroups + seccomp
+// (needs root); "auto": linux when running as root, else process.
+Result<std::unique_ptr<sandbox::Sandbox>> makeSandbox(const std::string& mode) {
+  if (mode != "process" && mode != "linux" && mode != "auto") {
+    return makeError(ErrorCode::InvalidArgument,
+                     "sandbox mode must be auto, linux or process, got '" + mode + "'");
+  }
+  if (mode == "process" || (mode == "auto" && ::geteuid() != 0)) {
+    spdlog::warn("sandbox: plain processes (no isolation, no resource limits)");
+    return std::unique_ptr<sandbox::Sandbox>(std::make_unique<sandbox::ProcessSandbox>());
+  }
+  auto spawner = spawner::SpawnerClient::launch();
+  if (!spawner) return tl::unexpected(std::move(spawner.error()).wrap("spawner"));
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  auto cgroups = sandbox::CgroupManager::open(sandbox::CgroupRoots{},
+                                              "kindling-" + std::to_string(::getpid()));
+  std::unique_ptr<sandbox::CgroupManager> manager;
+  if (cgroups) {
+    manager = std::move(*cgroups);
+    spdlog::info("sandbox: spawner pid {}, cgroup {} (memory, cpu, pids), seccomp, no capabilities",
+                 (*spawner)->spawnerPid(), manager->isV2() ? "v2" : "v1");
+  } else {
+    spdlog::warn("sandbox: no usable cgroups ({}); memory/CPU/pids limits are not enforced",
+                 cgroups.error().message());
+  }
+  return std::unique_ptr<sandbox::Sandbox>(std::make_unique<spawner::LinuxSandbox>(
+      std::move(*spawner), std::move(manager), cores));
+}
+
+}  // namespace
+
 struct Daemon::Impl {
   DaemonOptions options;
   boost::asio::io_context io;
@@ -64,7 +99,7 @@ struct Daemon::Impl {
   std::unique_ptr<observe::LogStore> logs;
   observe::MetricsRegistry metrics;
   scheduler::RuntimeCatalog catalog;
-  sandbox::ProcessSandbox sandbox;
+  std::unique_ptr<sandbox::Sandbox> sandbox;  // destroyed after the engine
   std::unique_ptr<scheduler::Engine> engine;
   std::unique_ptr<ApiService> api;
   std::shared_ptr<http::Server> server;
@@ -108,7 +143,12 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonOptions options) {
   } else {
     spdlog::debug("open-file limit {}", *limit);
   }
+  // The spawner must be forked while this process is still single-threaded: before Impl
+  // (whose blocking pool starts threads) and before any I/O thread.
+  auto sandbox = makeSandbox(options.sandbox);
+  if (!sandbox) return tl::unexpected(std::move(sandbox.error()));
   auto impl = std::make_unique<Impl>();
+  impl->sandbox = std::move(*sandbox);
   if (options.data_dir.empty()) options.data_dir = defaultDataDir();
   if (options.runtimes_dir.empty()) {
     auto root = findRepoRoot();
@@ -138,7 +178,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonOptions options) {
   scheduler::EngineOptions engine_options;
   engine_options.keep_alive = std::chrono::seconds(options.keep_alive_s);
   engine_options.region = options.region;
-  impl->engine = std::make_unique<scheduler::Engine>(impl->io, impl->sandbox, *impl->logs,
+  impl->engine = std::make_unique<scheduler::Engine>(impl->io, *impl->sandbox, *impl->logs,
                                                      impl->metrics, impl->catalog, impl->clock,
                                                      *impl->timers, engine_options);
   ApiDeps deps{*impl->registry, *impl->code, *impl->logs, impl->metrics, impl->catalog,

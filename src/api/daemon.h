@@ -25,6 +25,8 @@ struct DaemonOptions {
   std::string region = "us-east-1";
   uint64_t max_log_stream_bytes = 64ull << 20;
   size_t max_log_streams_per_function = 200;
+  // "auto" (linux when root), "linux" (spawner + cgroups + seccomp) or "process" (no isolation).
+  std::string sandbox = "auto";
 };
 
 class Daemon {

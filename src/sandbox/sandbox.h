@@ -41,6 +41,9 @@ class SandboxProcess {
   virtual uint64_t peakMemoryBytes() const = 0;
   // True when the kernel's OOM killer ended it (cgroup counter); false where unknown.
   virtual bool oomKilled() const = 0;
+  // The runtime finished its init phase: from now on the function's CPU share applies (init
+  // runs with burst CPU, as on Lambda). Default: nothing to do.
+  virtual void onInitDone() {}
   // The read ends of its stdout and stderr pipes (non-blocking), taken once by the engine.
   virtual sys::UniqueFd takeStdout() = 0;
   virtual sys::UniqueFd takeStderr() = 0;

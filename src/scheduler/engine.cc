@@ -324,7 +324,6 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
   wiring->err_fd = (*process)->takeStderr();
   const int exit_fd = ::dup((*process)->exitFd());
   wiring->exit_watch = std::make_unique<asio::posix::stream_descriptor>(io_, exit_fd);
-  env->attach(std::move(*process));
   wiring->out_watch =
       std::make_unique<asio::posix::stream_descriptor>(io_, ::dup(wiring->out_fd.get()));
   wiring->err_watch =
@@ -333,6 +332,7 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
   env->setOutputDrain([weak_wiring] {
     if (auto w = weak_wiring.lock()) w->drain();
   });
+  env->attach(std::move(*process));
   wiring->watchOutput(*wiring->out_watch);
   wiring->watchOutput(*wiring->err_watch);
   wiring->exit_watch->async_wait(asio::posix::stream_descriptor::wait_read,

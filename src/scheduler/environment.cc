@@ -175,9 +175,38 @@ void Environment::begin(InvokeRequest first, Clock::TimePoint spawn_started) {
 }
 
 void Environment::attach(std::unique_ptr<sandbox::SandboxProcess> process) {
-  std::lock_guard lock(mu_);
-  process_ = std::move(process);
-  if (state_ == EnvState::Dead) process_->kill();
+  After after;
+  {
+    std::lock_guard lock(mu_);
+    process_ = std::move(process);
+    if (state_ == EnvState::Dead) {
+      process_->kill();
+      early_next_ = nullptr;
+    } else if (early_next_ && state_ == EnvState::Initializing) {
+      completeInit(std::move(early_next_), after);
+      early_next_ = nullptr;
+    }
+  }
+  run(after);
+}
+
+void Environment::completeInit(Deliver deliver, After& after) {
+  init_duration_ms_ = toMillis(clock_.now() - spawned_at_);
+  if (process_) process_->onInitDone();
+  if (init_timer_) {
+    timers_.cancel(init_timer_);
+    init_timer_ = 0;
+  }
+  if (pending_) {
+    InvokeRequest first = std::move(*pending_);
+    pending_.reset();
+    init_tail_.clear();
+    beginInvocation(std::move(first), true, std::move(deliver), after);
+  } else {
+    parked_ = std::move(deliver);
+    setState(EnvState::Idle, after);
+    after.idle = true;
+  }
 }
 
 void Environment::abandon(std::string_view error_type, const std::string& message) {
@@ -301,6 +330,7 @@ void Environment::failCurrent(std::string_view error_type, std::string message, 
 void Environment::kill(After& after) {
   if (process_) process_->kill();
   parked_ = nullptr;
+  early_next_ = nullptr;
   setState(EnvState::Dead, after);
 }
 
@@ -344,21 +374,13 @@ void Environment::onNext(Deliver deliver) {
     switch (state_) {
       case EnvState::Starting:
       case EnvState::Initializing:
-        init_duration_ms_ = toMillis(clock_.now() - spawned_at_);
-        if (init_timer_) {
-          timers_.cancel(init_timer_);
-          init_timer_ = 0;
+        if (!process_) {
+          // The runtime is faster than the engine's wiring: hold its first /next until the
+          // process is attached (so its output and memory are measured from the start).
+          early_next_ = std::move(deliver);
+          return;
         }
-        if (pending_) {
-          InvokeRequest first = std::move(*pending_);
-          pending_.reset();
-          init_tail_.clear();
-          beginInvocation(std::move(first), true, std::move(deliver), after);
-        } else {
-          parked_ = std::move(deliver);
-          setState(EnvState::Idle, after);
-          after.idle = true;
-        }
+        completeInit(std::move(deliver), after);
         break;
       case EnvState::Busy:
         if (current_ && current_->responded) {

@@ -129,6 +129,8 @@ class Environment : public runtime_api::Backend,
   void finishInvocation(InvokeResult&& result, After& after, const std::string& trailer_line = {});
   void failCurrent(std::string_view error_type, std::string message, After& after);
   void kill(After& after);
+  // The init phase ends with this /next: deliver the pending invocation or go idle.
+  void completeInit(Deliver deliver, After& after);
   void appendLog(std::string_view data);
   void run(After& after);
   InvokeResult errorResult(std::string_view error_type, const std::string& message) const;
@@ -156,6 +158,7 @@ class Environment : public runtime_api::Backend,
   bool init_timed_out_ = false;
   Clock::TimePoint last_used_{};
   std::function<void()> drain_;
+  Deliver early_next_;                                  // first /next before attach()
   std::string init_tail_;                               // init output, for a failed init
   std::optional<InvokeRequest> queued_;                 // waits for the runtime's next /next
   TimerId queue_timer_ = 0;

@@ -12,8 +12,18 @@ import kindling_harness as kh
 
 
 def _children(pid):
+    """The daemon's environment processes (not its spawner or warm stubs, which are forks of
+    the kindling binary itself)."""
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
-    return [int(x) for x in out.stdout.split()]
+    envs = []
+    for child in (int(x) for x in out.stdout.split()):
+        try:
+            if os.readlink(f"/proc/{child}/exe") == os.path.realpath(kh.BIN):
+                continue
+        except OSError:
+            continue  # already gone
+        envs.append(child)
+    return envs
 
 
 def test_restart_keeps_functions(tmp_path):
@@ -47,12 +57,18 @@ def test_sigterm_stops_every_environment(tmp_path):
     t.start()
     time.sleep(0.5)
     pid = d.proc.pid
-    assert len(_children(pid)) == 2
+    envs = _children(pid)
+    assert len(envs) == 2
+    everything = [int(x) for x in subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)],
+                                                 capture_output=True, text=True).stdout.split()]
     assert d.stop(signal.SIGTERM) == 0
     t.join(10)
     # The in-flight invocation finished (grace period) before the environments were stopped.
     assert results and results[0]["function_error"] is None
-    assert _children(pid) == []
+    # Nothing the daemon started is left: environments, spawner, warm stubs.
+    alive = [p for p in everything if os.path.exists(f"/proc/{p}") and
+             open(f"/proc/{p}/stat").read().split()[2] != "Z"]
+    assert alive == [], alive
 
 
 def test_idle_environments_are_reaped_after_keep_alive(tmp_path):

@@ -722,15 +722,19 @@ TEST_F(EnvironmentTest, AbandonFailsThePendingInvocationWithTheGivenError) {
   EXPECT_EQ(timers_.pendingCount(), 0u);
 }
 
-TEST_F(EnvironmentTest, NextBeforeAttachStillDeliversAndAttachAfterDeathKills) {
+TEST_F(EnvironmentTest, NextBeforeAttachIsHeldUntilAttachAndAttachAfterDeathKills) {
   makeEnv();
-  // The runtime may call /next before the engine has attached the process object.
+  // The runtime may call /next before the engine has attached the process object: the
+  // invocation is delivered only once the process (its output, its memory) is wired.
   env_->begin(request("req-1"), clock_.now());
   timers_.advance(4ms);
   env_->onNext(deliverer());
-  ASSERT_EQ(delivered_.size(), 1u);
+  EXPECT_EQ(delivered_.size(), 0u);
   EXPECT_EQ(env_->pid(), -1);
+  timers_.advance(1ms);
   env_->attach(std::make_unique<fakes::FakeSandboxProcess>(process_));
+  ASSERT_EQ(delivered_.size(), 1u);
+  EXPECT_EQ(env_->state(), EnvState::Busy);
   EXPECT_EQ(env_->pid(), 4242);
   EXPECT_EQ(process_->kill_calls.load(), 0);
 

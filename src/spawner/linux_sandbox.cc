@@ -1,0 +1,220 @@
+#include "spawner/linux_sandbox.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <optional>
+
+#include <spdlog/spdlog.h>
+
+#include "sys/process.h"
+
+namespace kindling::spawner {
+
+namespace {
+
+class LinuxProcess final : public sandbox::SandboxProcess {
+ public:
+  LinuxProcess(SpawnedProcess p, std::unique_ptr<sandbox::Cgroup> cgroup)
+      : pid_(p.pid),
+        pidfd_(std::move(p.pidfd)),
+        stdout_(std::move(p.stdout_read)),
+        stderr_(std::move(p.stderr_read)),
+        cgroup_(std::move(cgroup)),
+        probe_(p.pid) {}
+
+  ~LinuxProcess() override {
+    kill();
+    if (!reaped_) {
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+    // cgroup_'s destructor kills what is left in the group and removes its directories.
+  }
+
+  pid_t pid() const override { return pid_; }
+  int exitFd() const override { return pidfd_.get(); }
+
+  Result<sys::ExitStatus> reap() override {
+    int status = 0;
+    if (::waitpid(pid_, &status, 0) < 0) return errnoError("waitpid(" + std::to_string(pid_) + ")");
+    reaped_ = true;
+    // Whatever the runtime started dies with it, as when Lambda resets an environment.
+    if (cgroup_) {
+      if (auto st = cgroup_->killAll(); !st) spdlog::warn("{}", st.error().message());
+    } else {
+      ::kill(-pid_, SIGKILL);
+    }
+    sys::ExitStatus out;
+    if (WIFSIGNALED(status)) {
+      out.signaled = true;
+      out.code = WTERMSIG(status);
+    } else {
+      out.code = WEXITSTATUS(status);
+    }
+    return out;
+  }
+
+  void kill() override {
+    if (reaped_) return;
+    if (cgroup_) (void)cgroup_->killAll();
+    ::kill(-pid_, SIGKILL);
+    (void)sys::pidfdSignal(pidfd_.get(), SIGKILL);
+  }
+
+  uint64_t peakMemoryBytes() const override {
+    if (cgroup_) {
+      if (auto peak = cgroup_->peakMemoryBytes()) return *peak;
+    }
+    return reaped_ ? 0 : probe_.peakBytes();
+  }
+
+  bool oomKilled() const override {
+    if (!cgroup_) return false;
+    auto kills = cgroup_->oomKillCount();
+    return kills && *kills > 0;
+  }
+
+  void onInitDone() override {
+    if (!cgroup_) return;
+    if (auto st = cgroup_->setCpuQuota(cgroup_->proportionalCpuQuota()); !st) {
+      spdlog::warn("cpu quota: {}", st.error().message());
+    }
+  }
+
+  sys::UniqueFd takeStdout() override { return std::move(stdout_); }
+  sys::UniqueFd takeStderr() override { return std::move(stderr_); }
+
+ private:
+  const pid_t pid_;
+  sys::UniqueFd pidfd_;
+  sys::UniqueFd stdout_;
+  sys::UniqueFd stderr_;
+  std::unique_ptr<sandbox::Cgroup> cgroup_;
+  mutable sys::ProcessMemoryProbe probe_;  // used under the environment's lock only
+  bool reaped_ = false;
+};
+
+}  // namespace
+
+LinuxSandbox::LinuxSandbox(std::unique_ptr<SpawnerClient> spawner,
+                           std::unique_ptr<sandbox::CgroupManager> cgroups, int host_cores,
+                           LinuxSandboxOptions options)
+    : spawner_(std::move(spawner)),
+      cgroups_(std::move(cgroups)),
+      host_cores_(host_cores),
+      options_(options) {
+  refill();
+  if (cgroups_) {
+    refiller_ = std::thread([this] {
+      std::unique_lock lock(pool_mu_);
+      while (!stopping_) {
+        pool_cv_.wait(lock, [this] { return stopping_ || pool_.size() < options_.warm_stubs; });
+        if (stopping_) break;
+        lock.unlock();
+        refill();
+        lock.lock();
+      }
+    });
+  }
+}
+
+LinuxSandbox::~LinuxSandbox() {
+  std::vector<Prepared> pool;
+  {
+    std::lock_guard lock(pool_mu_);
+    stopping_ = true;
+  }
+  pool_cv_.notify_all();
+  if (refiller_.joinable()) refiller_.join();
+  {
+    std::lock_guard lock(pool_mu_);
+    pool.swap(pool_);
+  }
+  for (auto& p : pool) {
+    ::kill(p.pid, SIGKILL);
+    int status = 0;
+    ::waitpid(p.pid, &status, 0);  // stubs are the daemon's children (CLONE_PARENT)
+  }
+}
+
+Result<LinuxSandbox::Prepared> LinuxSandbox::prepare() {
+  sandbox::CgroupLimits limits;
+  limits.pids_max = options_.pids_max;
+  limits.unthrottled_cpu = true;
+  auto created = cgroups_->create("env-" + std::to_string(next_id_.fetch_add(1)), limits);
+  if (!created) return tl::unexpected(std::move(created.error()).wrap("cgroup"));
+  PrepareRequest request;
+  for (const auto& dir : (*created)->directories()) {
+    request.cgroup_procs.push_back((dir / "cgroup.procs").string());
+  }
+  auto stub = spawner_->prepareStub(request);
+  if (!stub) return tl::unexpected(std::move(stub.error()));
+  return Prepared{std::move(*created), stub->stub, stub->pid};
+}
+
+void LinuxSandbox::refill() {
+  if (!cgroups_) return;
+  while (true) {
+    {
+      std::lock_guard lock(pool_mu_);
+      if (pool_.size() >= options_.warm_stubs) return;
+    }
+    auto p = prepare();
+    if (!p) {
+      spdlog::warn("sandbox: preparing a warm stub failed: {}", p.error().message());
+      return;
+    }
+    // Prepared while the lock was not held: a concurrent stop may already have emptied the
+    // pool; the destructor reaps whatever is in it afterwards.
+    std::lock_guard lock(pool_mu_);
+    pool_.push_back(std::move(*p));
+  }
+}
+
+Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
+    const sandbox::SpawnSpec& spec) {
+  SpawnRequest request;
+  request.argv = spec.argv;
+  request.env = spec.env;
+  request.cwd = spec.cwd.string();
+  request.seccomp = options_.seccomp;
+  request.drop_capabilities = options_.drop_capabilities;
+  std::unique_ptr<sandbox::Cgroup> cgroup;
+  if (cgroups_) {
+    std::optional<Prepared> ready;
+    {
+      std::lock_guard lock(pool_mu_);
+      if (!pool_.empty()) {
+        ready = std::move(pool_.back());
+        pool_.pop_back();
+      }
+    }
+    if (!ready) {
+      auto p = prepare();
+      if (!p) return tl::unexpected(std::move(p.error()));
+      ready = std::move(*p);
+    }
+    sandbox::CgroupLimits limits;
+    limits.memory_mb = spec.memory_mb;
+    limits.pids_max = options_.pids_max;
+    limits.unthrottled_cpu = true;  // burst CPU during init; onInitDone() applies the share
+    if (auto st = ready->cgroup->setLimits(limits); !st) {
+      ::kill(ready->pid, SIGKILL);
+      int status = 0;
+      ::waitpid(ready->pid, &status, 0);
+      return tl::unexpected(std::move(st.error()).wrap("cgroup limits"));
+    }
+    request.stub = ready->stub;
+    cgroup = std::move(ready->cgroup);
+  }
+  auto spawned = spawner_->spawn(request);
+  if (!spawned) return tl::unexpected(std::move(spawned.error()));
+  pool_cv_.notify_one();  // the refiller thread replaces the stub, off the cold-start path
+  return std::unique_ptr<sandbox::SandboxProcess>(
+      std::make_unique<LinuxProcess>(std::move(*spawned), std::move(cgroup)));
+}
+
+}  // namespace kindling::spawner

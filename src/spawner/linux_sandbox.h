@@ -1,0 +1,61 @@
+// LinuxSandbox: environments created by the spawner process, each in its own cgroup (memory
+// limit = MemorySize, CPU quota proportional to memory, pids limit), with no capabilities,
+// no_new_privs, a seccomp filter and Lambda's rlimits. Namespaces, the minimal root filesystem
+// and per-environment uids come next (issue 3); see docs/design.md for what is enforced today.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "sandbox/cgroup.h"
+#include "sandbox/sandbox.h"
+#include "spawner/spawner.h"
+
+namespace kindling::spawner {
+
+struct LinuxSandboxOptions {
+  bool seccomp = true;
+  bool drop_capabilities = true;
+  int pids_max = 1024;
+  // Stubs kept ready inside fresh cgroups: joining a v1 cgroup costs an RCU grace period
+  // (10-20 ms here), so it is paid ahead of time, off the cold-start path (SOCK-style pooling).
+  size_t warm_stubs = 4;
+};
+
+class LinuxSandbox final : public sandbox::Sandbox {
+ public:
+  // `cgroups` may be null (no usable cgroup hierarchy): limits are then not enforced and memory
+  // is measured from /proc.
+  ~LinuxSandbox() override;
+  LinuxSandbox(std::unique_ptr<SpawnerClient> spawner,
+               std::unique_ptr<sandbox::CgroupManager> cgroups, int host_cores,
+               LinuxSandboxOptions options = {});
+  Result<std::unique_ptr<sandbox::SandboxProcess>> spawn(const sandbox::SpawnSpec& spec) override;
+  bool hasCgroups() const { return cgroups_ != nullptr; }
+
+ private:
+  struct Prepared {
+    std::unique_ptr<sandbox::Cgroup> cgroup;
+    uint32_t stub = 0;
+    pid_t pid = -1;
+  };
+  Result<Prepared> prepare();
+  void refill();
+
+  std::unique_ptr<SpawnerClient> spawner_;
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<Prepared> pool_;  // guarded by pool_mu_
+  bool stopping_ = false;       // guarded by pool_mu_
+  std::thread refiller_;        // keeps the pool full, off the cold-start path
+  std::unique_ptr<sandbox::CgroupManager> cgroups_;
+  const int host_cores_;
+  const LinuxSandboxOptions options_;
+  std::atomic<uint64_t> next_id_{1};
+};
+
+}  // namespace kindling::spawner

@@ -1,0 +1,173 @@
+#include "spawner/protocol.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+namespace kindling::spawner {
+
+const char* stageName(Stage stage) {
+  switch (stage) {
+    case Stage::None: return "none";
+    case Stage::Clone: return "clone";
+    case Stage::Setpgid: return "setpgid";
+    case Stage::Cgroup: return "cgroup join";
+    case Stage::Stdio: return "stdio";
+    case Stage::Chdir: return "chdir";
+    case Stage::Rlimits: return "setrlimit";
+    case Stage::Capabilities: return "drop capabilities";
+    case Stage::NoNewPrivs: return "no_new_privs";
+    case Stage::Seccomp: return "seccomp";
+    case Stage::Exec: return "execve";
+    case Stage::Protocol: return "protocol";
+  }
+  return "?";
+}
+
+namespace {
+
+void putU32(std::string& out, uint32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); }
+void putString(std::string& out, std::string_view s) {
+  putU32(out, static_cast<uint32_t>(s.size()));
+  out.append(s);
+}
+void putList(std::string& out, const std::vector<std::string>& list) {
+  putU32(out, static_cast<uint32_t>(list.size()));
+  for (const auto& s : list) putString(out, s);
+}
+
+struct Reader {
+  std::string_view data;
+  bool ok = true;
+  uint32_t u32() {
+    if (data.size() < 4) {
+      ok = false;
+      return 0;
+    }
+    uint32_t v;
+    std::memcpy(&v, data.data(), 4);
+    data.remove_prefix(4);
+    return v;
+  }
+  std::string str() {
+    const uint32_t n = u32();
+    if (!ok || data.size() < n) {
+      ok = false;
+      return {};
+    }
+    std::string s(data.substr(0, n));
+    data.remove_prefix(n);
+    return s;
+  }
+  std::vector<std::string> list() {
+    const uint32_t n = u32();
+    std::vector<std::string> out;
+    if (n > 65536) ok = false;
+    for (uint32_t i = 0; ok && i < n; ++i) out.push_back(str());
+    return out;
+  }
+};
+
+}  // namespace
+
+std::string encodeRequest(const SpawnRequest& r) {
+  std::string out;
+  putU32(out, r.stub);
+  putList(out, r.argv);
+  putList(out, r.env);
+  putString(out, r.cwd);
+  putList(out, r.cgroup_procs);
+  putU32(out, r.nofile);
+  putU32(out, (r.seccomp ? 1u : 0u) | (r.drop_capabilities ? 2u : 0u));
+  return out;
+}
+
+Result<SpawnRequest> decodeRequest(std::string_view data) {
+  Reader in{data};
+  SpawnRequest r;
+  r.stub = in.u32();
+  r.argv = in.list();
+  r.env = in.list();
+  r.cwd = in.str();
+  r.cgroup_procs = in.list();
+  r.nofile = in.u32();
+  const uint32_t flags = in.u32();
+  r.seccomp = flags & 1u;
+  r.drop_capabilities = flags & 2u;
+  if (!in.ok || !in.data.empty() || r.argv.empty()) {
+    return makeError(ErrorCode::Internal, "spawner: malformed request");
+  }
+  return r;
+}
+
+std::string encodePrepare(const PrepareRequest& r) {
+  std::string out;
+  putList(out, r.cgroup_procs);
+  return out;
+}
+
+Result<PrepareRequest> decodePrepare(std::string_view data) {
+  Reader in{data};
+  PrepareRequest r;
+  r.cgroup_procs = in.list();
+  if (!in.ok || !in.data.empty()) return makeError(ErrorCode::Internal, "spawner: malformed prepare");
+  return r;
+}
+
+Status sendMessage(int sock, std::string_view data, const std::vector<int>& fds) {
+  iovec iov{const_cast<char*>(data.data()), data.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 3)] = {};
+  if (!fds.empty()) {
+    msg.msg_control = control;
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  ssize_t n;
+  do {
+    n = ::sendmsg(sock, &msg, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errnoError("sendmsg(spawner)");
+  return {};
+}
+
+Result<Message> receiveMessage(int sock, size_t max_bytes) {
+  Message out;
+  out.data.resize(max_bytes);
+  iovec iov{out.data.data(), out.data.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 3)] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errnoError("recvmsg(spawner)");
+  out.data.resize(static_cast<size_t>(n));
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (size_t i = 0; i < count; ++i) {
+        int fd;
+        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+        out.fds.emplace_back(fd);
+      }
+    }
+  }
+  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+    return makeError(ErrorCode::Internal, "recvmsg(spawner): message truncated");
+  }
+  return out;
+}
+
+}  // namespace kindling::spawner

@@ -1,0 +1,76 @@
+// The daemon <-> spawner protocol: one SOCK_SEQPACKET message per request and per reply.
+// Request: a flat list of length-prefixed strings (argv, env, cwd, cgroup.procs files, limits).
+// Reply: {pid, stage, errno} plus, on success, three fds via SCM_RIGHTS (pidfd, stdout and
+// stderr read ends). The spawned process is a child of the daemon (CLONE_PARENT), so the daemon
+// reaps it and reads its exit status itself.
+#pragma once
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+#include "sys/unique_fd.h"
+
+namespace kindling::spawner {
+
+struct SpawnRequest {
+  // 0: create a new process. Otherwise: the id of a stub prepared earlier (prepareStub), a
+  // process already inside its cgroup and waiting for this request.
+  uint32_t stub = 0;
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  std::string cwd;
+  std::vector<std::string> cgroup_procs;  // files the child writes "0" into (joins the cgroup)
+  uint32_t nofile = 1024;                 // RLIMIT_NOFILE, Lambda's limit
+  bool seccomp = true;
+  bool drop_capabilities = true;
+};
+
+// Where a failed spawn stopped (the child's facet steps, in order).
+enum class Stage : int32_t {
+  None = 0, Clone, Setpgid, Cgroup, Stdio, Chdir, Rlimits, Capabilities, NoNewPrivs, Seccomp,
+  Exec, Protocol,
+};
+const char* stageName(Stage stage);
+
+struct SpawnReply {
+  int32_t pid = -1;    // set even on failure when a child was created (the daemon reaps it)
+  Stage stage = Stage::None;
+  int32_t err = 0;
+};
+
+// Message kinds (first byte of a request).
+inline constexpr char kSpawnMessage = 'S';
+inline constexpr char kPrepareMessage = 'P';
+
+// Prepares a stub: a process that joins the given cgroups (cgroup.procs files) and then waits
+// for a SpawnRequest naming it. Joining a v1 cgroup costs an RCU grace period (~10-20 ms here),
+// paid by the stub ahead of time instead of on a cold start.
+struct PrepareRequest {
+  std::vector<std::string> cgroup_procs;
+};
+struct PrepareReply {
+  uint32_t stub = 0;   // 0 on failure
+  int32_t pid = -1;
+  int32_t err = 0;
+};
+
+std::string encodeRequest(const SpawnRequest& request);
+Result<SpawnRequest> decodeRequest(std::string_view data);
+std::string encodePrepare(const PrepareRequest& request);
+Result<PrepareRequest> decodePrepare(std::string_view data);
+
+// sendmsg/recvmsg of one message with up to 3 fds.
+Status sendMessage(int sock, std::string_view data, const std::vector<int>& fds);
+struct Message {
+  std::string data;
+  std::vector<sys::UniqueFd> fds;
+};
+// Returns an empty message with no error on EOF.
+Result<Message> receiveMessage(int sock, size_t max_bytes);
+
+}  // namespace kindling::spawner

@@ -1,0 +1,49 @@
+// The spawner: a small single-threaded process forked by the daemon before it starts any thread.
+// It receives spawn requests over a SOCK_SEQPACKET socket and creates each environment process
+// with clone(CLONE_PARENT), applying the isolation facets in a fixed order in the child (see
+// spawner.cc: childMain). The multi-threaded daemon never forks into facet work itself.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <mutex>
+
+#include "common/result.h"
+#include "spawner/protocol.h"
+#include "sys/unique_fd.h"
+
+namespace kindling::spawner {
+
+// A process created by the spawner. It is a child of the daemon (CLONE_PARENT): the daemon
+// reaps it with waitpid.
+struct SpawnedProcess {
+  pid_t pid = -1;
+  sys::UniqueFd pidfd;
+  sys::UniqueFd stdout_read;
+  sys::UniqueFd stderr_read;
+};
+
+class SpawnerClient {
+ public:
+  // Forks the spawner. Must be called while the calling process is still single-threaded.
+  static Result<std::unique_ptr<SpawnerClient>> launch();
+  // Closes the socket (the spawner exits on EOF) and reaps the spawner.
+  ~SpawnerClient();
+
+  // Spawns one process. Thread-safe (requests are serialised; a spawn takes well under 1 ms).
+  // On a failed facet step the error names the step and errno; the failed child is reaped.
+  Result<SpawnedProcess> spawn(const SpawnRequest& request);
+  // Starts a stub that joins the given cgroups and waits; spawn() with request.stub set turns
+  // it into the environment. The stub is a child of the daemon: reap it if it is not used.
+  Result<PrepareReply> prepareStub(const PrepareRequest& request);
+  pid_t spawnerPid() const { return spawner_pid_; }
+
+ private:
+  SpawnerClient(pid_t pid, sys::UniqueFd sock) : spawner_pid_(pid), sock_(std::move(sock)) {}
+  const pid_t spawner_pid_;
+  std::mutex mu_;
+  sys::UniqueFd sock_;  // guarded by mu_
+};
+
+}  // namespace kindling::spawner

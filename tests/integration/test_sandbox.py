@@ -1,0 +1,124 @@
+"""The Linux sandbox (issue 3 slice): spawner, cgroups, seccomp, capabilities, rlimits.
+
+Runs only where the daemon uses the spawner sandbox (root); skipped with a reason otherwise."""
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+import kindling_harness as kh
+
+
+@pytest.fixture(scope="module")
+def sandboxed(daemon):
+    log = daemon.log_path.read_text()
+    if "sandbox: spawner pid" not in log:
+        pytest.skip("the daemon is not using the Linux sandbox here (not root, or no cgroups): "
+                    + "\n".join(l for l in log.splitlines() if "sandbox" in l))
+    return daemon
+
+
+def _cgroup_dirs(sandboxed, fname, memory):
+    """Deploys a `read:/proc/self/cgroup` function and returns {controller: host dir}."""
+    sandboxed.deploy(fname, kh.payload_zip(), handler="read:/proc/self/cgroup", memory=memory)
+    r = json.loads(sandboxed.invoke(fname, {})["payload"])
+    dirs = {}
+    for line in r["content"].splitlines():
+        _, controllers, path = line.split(":", 2)
+        if not controllers:  # cgroup v2 (or the controller-less hybrid mount)
+            if not any(k != "unified" for k in dirs):
+                dirs["unified"] = Path("/sys/fs/cgroup") / path.lstrip("/")
+            continue
+        for c in controllers.split(","):
+            dirs[c] = Path("/sys/fs/cgroup") / c / path.lstrip("/")
+    return dirs
+
+
+@pytest.mark.parametrize("memory,quota", [(128, 7236), (1769, 100000), (3008, 170040)])
+def test_cgroup_limits_follow_memory_size(sandboxed, fname, memory, quota):
+    dirs = _cgroup_dirs(sandboxed, fname, memory)
+    cores = os.cpu_count()
+    expected_quota = min(quota, cores * 100000)
+    if "memory" in dirs:  # cgroup v1
+        assert int((dirs["memory"] / "memory.limit_in_bytes").read_text()) == memory << 20
+        assert int((dirs["cpu"] / "cpu.cfs_period_us").read_text()) == 100000
+        assert int((dirs["cpu"] / "cpu.cfs_quota_us").read_text()) == expected_quota
+        assert (dirs["pids"] / "pids.max").read_text().strip() == "1024"
+    else:  # cgroup v2
+        d = dirs["unified"]
+        assert int((d / "memory.max").read_text()) == memory << 20
+        assert (d / "cpu.max").read_text().split() == [str(expected_quota), "100000"]
+
+
+def test_out_of_memory_is_reported_as_lambda_does(sandboxed, fname):
+    sandboxed.deploy(fname, kh.payload_zip(), handler="memhog:400", memory=128)
+    r = sandboxed.invoke(fname, {}, tail=True)
+    rid = r["headers"]["x-amzn-requestid"]
+    assert r["function_error"] == "Unhandled"
+    assert json.loads(r["payload"]) == {
+        "errorType": "Runtime.OutOfMemory",
+        "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: signal: killed"}
+    used = int(re.search(r"Max Memory Used: (\d+) MB", kh.report_line(r["log"])).group(1))
+    assert used >= 120  # the cgroup's peak, close to the limit
+    sandboxed.deploy(fname + "-ok", kh.payload_zip(), handler="echo")
+    assert sandboxed.invoke(fname + "-ok", {"still": "serving"})["status"] == 200
+
+
+def test_max_memory_used_comes_from_the_cgroup(sandboxed, fname):
+    sandboxed.deploy(fname, kh.payload_zip(), handler="memhog:100", memory=512)
+    r = sandboxed.invoke(fname, {}, tail=True)
+    used = int(re.search(r"Max Memory Used: (\d+) MB", kh.report_line(r["log"])).group(1))
+    assert 100 <= used < 200
+
+
+def test_forkbomb_is_contained_by_the_pids_limit(sandboxed, fname):
+    sandboxed.deploy(fname, kh.payload_zip(), handler="forkbomb", memory=1024, timeout=30)
+    r = sandboxed.invoke(fname, {})
+    assert r["function_error"] is None, r["payload"]
+    body = json.loads(r["payload"])
+    assert body["forked"] < 1024
+    assert body["errno"] == 11  # EAGAIN from the pids controller
+
+
+def test_privileged_operations_are_denied(sandboxed, fname):
+    sandboxed.deploy(fname, kh.payload_zip(), handler="mount")
+    body = json.loads(sandboxed.invoke(fname, {})["payload"])
+    assert body["ok"] is False and body["errno"] == 1  # EPERM (seccomp)
+    sandboxed.deploy(fname + "-status", kh.payload_zip(), handler="read:/proc/self/status")
+    status = json.loads(sandboxed.invoke(fname + "-status", {})["payload"])["content"]
+    assert re.search(r"^CapEff:\s+0+$", status, re.M)
+    assert re.search(r"^CapBnd:\s+0+$", status, re.M)
+    assert re.search(r"^NoNewPrivs:\s+1$", status, re.M)
+    assert re.search(r"^Seccomp:\s+2$", status, re.M)
+    sandboxed.deploy(fname + "-limits", kh.payload_zip(), handler="read:/proc/self/limits")
+    limits = json.loads(sandboxed.invoke(fname + "-limits", {})["payload"])["content"]
+    assert re.search(r"^Max open files\s+1024\s+1024", limits, re.M)
+
+
+def test_threads_still_work_under_seccomp(sandboxed, fname):
+    sandboxed.deploy(fname, kh.payload_zip(), handler="threads:8")
+    body = json.loads(sandboxed.invoke(fname, {})["payload"])
+    assert body["started"] == 8 and body["joined"] == 8
+
+
+def test_no_cgroup_or_process_leaks(sandboxed, fname):
+    names = [f"{fname}-{i}" for i in range(20)]
+    for n in names:
+        sandboxed.deploy(n, kh.payload_zip(), handler="echo")
+        sandboxed.invoke(n, {})
+    for n in names:
+        sandboxed.client().delete_function(FunctionName=n)
+    pid = sandboxed.proc.pid
+    leftovers = []
+    for root in Path("/sys/fs/cgroup").glob(f"**/kindling-{pid}"):
+        leftovers += [p for p in root.iterdir() if p.is_dir() and p.name.startswith("env-")]
+    # Environments of other tests in this session may still be alive; none of these may be.
+    out = os.popen(f"ps -o args= --ppid {pid}").read()
+    assert "read:" not in out  # sanity: ps works
+    for d in leftovers:
+        procs = (d / "cgroup.procs").read_text().split()
+        for p in procs:
+            env = Path(f"/proc/{p}/environ").read_bytes().split(b"\0")
+            assert not any(e.startswith(b"AWS_LAMBDA_FUNCTION_NAME=" + fname.encode()) for e in env)

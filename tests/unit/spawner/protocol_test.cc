@@ -1,0 +1,78 @@
+#include "spawner/protocol.h"
+
+#include <sys/socket.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace kindling::spawner {
+namespace {
+
+TEST(SpawnerProtocol, RequestRoundTrips) {
+  SpawnRequest r;
+  r.stub = 7;
+  r.argv = {"/var/task/bootstrap", "arg with spaces", ""};
+  r.env = {"A=1", "EMPTY=", std::string("BIN=\0x", 6)};
+  r.cwd = "/var/task";
+  r.cgroup_procs = {"/sys/fs/cgroup/memory/k/env-1/cgroup.procs"};
+  r.nofile = 1024;
+  r.seccomp = false;
+  r.drop_capabilities = true;
+  auto decoded = decodeRequest(encodeRequest(r));
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->stub, 7u);
+  EXPECT_EQ(decoded->argv, r.argv);
+  EXPECT_EQ(decoded->env, r.env);
+  EXPECT_EQ(decoded->cwd, r.cwd);
+  EXPECT_EQ(decoded->cgroup_procs, r.cgroup_procs);
+  EXPECT_EQ(decoded->nofile, 1024u);
+  EXPECT_FALSE(decoded->seccomp);
+  EXPECT_TRUE(decoded->drop_capabilities);
+}
+
+TEST(SpawnerProtocol, MalformedRequestsAreRejected) {
+  SpawnRequest r;
+  r.argv = {"/bin/true"};
+  const std::string good = encodeRequest(r);
+  EXPECT_TRUE(decodeRequest(good).has_value());
+  EXPECT_FALSE(decodeRequest(good.substr(0, good.size() - 1)).has_value());  // truncated
+  EXPECT_FALSE(decodeRequest(good + "x").has_value());                      // trailing bytes
+  EXPECT_FALSE(decodeRequest("").has_value());
+  SpawnRequest empty;  // no argv
+  EXPECT_FALSE(decodeRequest(encodeRequest(empty)).has_value());
+}
+
+TEST(SpawnerProtocol, PrepareRoundTrips) {
+  PrepareRequest p{{"/a/cgroup.procs", "/b/cgroup.procs"}};
+  auto decoded = decodePrepare(encodePrepare(p));
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_EQ(decoded->cgroup_procs, p.cgroup_procs);
+  EXPECT_FALSE(decodePrepare("\x05").has_value());
+}
+
+TEST(SpawnerProtocol, MessagesCarryFileDescriptors) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+  sys::UniqueFd a(pair[0]), b(pair[1]);
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe2(pipe_fds, O_CLOEXEC), 0);
+  sys::UniqueFd r(pipe_fds[0]), w(pipe_fds[1]);
+  ASSERT_TRUE(sendMessage(a.get(), "hello", {r.get(), w.get()}).has_value());
+  auto msg = receiveMessage(b.get(), 64);
+  ASSERT_TRUE(msg.has_value());
+  EXPECT_EQ(msg->data, "hello");
+  ASSERT_EQ(msg->fds.size(), 2u);
+  // The received write end feeds the original read end.
+  ASSERT_EQ(::write(msg->fds[1].get(), "x", 1), 1);
+  char c = 0;
+  ASSERT_EQ(::read(r.get(), &c, 1), 1);
+  EXPECT_EQ(c, 'x');
+  a.reset();
+  auto eof = receiveMessage(b.get(), 64);
+  ASSERT_TRUE(eof.has_value());
+  EXPECT_TRUE(eof->data.empty());
+}
+
+}  // namespace
+}  // namespace kindling::spawner
