@@ -57,7 +57,8 @@ namespace {
 
 // "process": plain child processes (no isolation); "linux": the spawner + cgroups + seccomp
 // (needs root); "auto": linux when running as root, else process.
-Result<std::unique_ptr<sandbox::Sandbox>> makeSandbox(const std::string& mode) {
+Result<std::unique_ptr<sandbox::Sandbox>> makeSandbox(const std::string& mode,
+                                                      const fs::path& data_dir) {
   if (mode != "process" && mode != "linux" && mode != "auto") {
     return makeError(ErrorCode::InvalidArgument,
                      "sandbox mode must be auto, linux or process, got '" + mode + "'");
@@ -80,8 +81,13 @@ Result<std::unique_ptr<sandbox::Sandbox>> makeSandbox(const std::string& mode) {
     spdlog::warn("sandbox: no usable cgroups ({}); memory/CPU/pids limits are not enforced",
                  cgroups.error().message());
   }
+  spawner::LinuxSandboxOptions sandbox_options;
+  sandbox_options.work_dir = data_dir / "sandbox";
+  if (const char* isolate = std::getenv("KINDLING_ISOLATE"); isolate && std::string(isolate) == "0") {
+    sandbox_options.isolate = false;
+  }
   return std::unique_ptr<sandbox::Sandbox>(std::make_unique<spawner::LinuxSandbox>(
-      std::move(*spawner), std::move(manager), cores));
+      std::move(*spawner), std::move(manager), cores, sandbox_options));
 }
 
 }  // namespace
@@ -145,7 +151,8 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonOptions options) {
   }
   // The spawner must be forked while this process is still single-threaded: before Impl
   // (whose blocking pool starts threads) and before any I/O thread.
-  auto sandbox = makeSandbox(options.sandbox);
+  if (options.data_dir.empty()) options.data_dir = defaultDataDir();
+  auto sandbox = makeSandbox(options.sandbox, options.data_dir);
   if (!sandbox) return tl::unexpected(std::move(sandbox.error()));
   auto impl = std::make_unique<Impl>();
   impl->sandbox = std::move(*sandbox);

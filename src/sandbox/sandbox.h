@@ -18,12 +18,22 @@
 
 namespace kindling::sandbox {
 
+// What an isolating sandbox mounts into the environment's root (host paths). argv, env and cwd
+// of a SpawnSpec then use the paths inside: /var/task, /var/runtime, /var/lang.
+struct FilesystemView {
+  std::filesystem::path task_root;    // -> /var/task
+  std::filesystem::path runtime_dir;  // -> /var/runtime (may be empty)
+  std::filesystem::path lang_dir;     // -> /var/lang (may be empty)
+  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> extra_read_only;
+};
+
 struct SpawnSpec {
   std::vector<std::string> argv;   // argv[0] is the executable path
   std::vector<std::string> env;    // "KEY=VALUE"
   std::filesystem::path cwd;
   int memory_mb = 128;             // limits (enforced by isolating sandboxes)
   int ephemeral_storage_mb = 512;
+  FilesystemView view;             // used by sandboxes whose isolatesFilesystem() is true
 };
 
 // A running environment process (and whatever it forked).
@@ -54,6 +64,8 @@ class Sandbox {
   virtual ~Sandbox() = default;
   // Starts the process; errors name the failing step (e.g. execve of a missing bootstrap).
   virtual Result<std::unique_ptr<SandboxProcess>> spawn(const SpawnSpec& spec) = 0;
+  // True when environments get their own root filesystem (argv/env must use /var/task, ...).
+  virtual bool isolatesFilesystem() const { return false; }
 };
 
 // Plain child processes in their own process group: no isolation (engine-core issue).

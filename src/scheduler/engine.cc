@@ -303,7 +303,7 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
                     "/opt/bootstrap]");
   }
   LaunchContext ctx{code_dir, wiring->runtime_api->port(), options_.runtime_api_host, stream_name,
-                    options_.region};
+                    options_.region, sandbox_.isolatesFilesystem()};
   auto spec = catalog_.launch(*config, ctx);
   if (!spec) return fail("Runtime.InvalidRuntime", spec.error().message());
   const std::string request_id = request.request_id;

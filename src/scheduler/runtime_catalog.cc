@@ -110,28 +110,48 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
   }
   const RuntimeInfo& rt = it->second;
   sandbox::SpawnSpec spec;
-  spec.cwd = ctx.code_dir;
   spec.memory_mb = fn.memory_mb;
   spec.ephemeral_storage_mb = fn.ephemeral_storage_mb;
+  spec.view.task_root = ctx.code_dir;
+  // Paths as the runtime sees them: the host's, or the sandbox's own root.
+  const fs::path task_root = ctx.isolated ? fs::path("/var/task") : ctx.code_dir;
+  auto runtimeDir = [&](const char* lang) {
+    spec.view.runtime_dir = paths_.runtimes_dir / lang;
+    return ctx.isolated ? fs::path("/var/runtime") : spec.view.runtime_dir;
+  };
+  auto interpreter = [&]() {
+    // Interpreters outside /usr (pyenv's, the official Node builds) are mounted at /var/lang.
+    if (!ctx.isolated || startsWith(rt.interpreter.string(), "/usr/")) return rt.interpreter;
+    spec.view.lang_dir = rt.interpreter.parent_path().parent_path();
+    return fs::path("/var/lang/bin") / rt.interpreter.filename();
+  };
+  if (ctx.isolated) {
+    const fs::path sdk_root = paths_.python_sdk_dir.parent_path();  // /opt/kindling/sdk
+    std::error_code ec;
+    if (fs::is_directory(sdk_root, ec)) spec.view.extra_read_only.emplace_back(sdk_root, sdk_root);
+  }
+  spec.cwd = task_root;
 
   std::string path = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
-  std::string ld_library_path = "/lib64:/usr/lib64:" + ctx.code_dir.string() + ":" +
-                                ctx.code_dir.string() + "/lib:/opt/lib";
+  std::string ld_library_path = "/lib64:/usr/lib64:" + task_root.string() + ":" +
+                                task_root.string() + "/lib:/opt/lib";
   std::vector<std::string> extra;
   if (rt.family == "provided") {
-    spec.argv = {(ctx.code_dir / "bootstrap").string()};
+    spec.argv = {(task_root / "bootstrap").string()};
   } else if (rt.family == "python") {
-    const fs::path dir = paths_.runtimes_dir / "python";
+    const fs::path dir = runtimeDir("python");
+    const fs::path exe = interpreter();
     // -S -s: no site module and no user site-packages (measured: the largest start-up saving);
     // the runtime adds the task root, layers and the SDK directory to sys.path itself. -E is
     // not used so a function's own PYTHONPATH works, as on AWS.
-    spec.argv = {rt.interpreter.string(), "-S", "-s", (dir / "bootstrap.py").string()};
-    path = rt.interpreter.parent_path().string() + ":" + path;
+    spec.argv = {exe.string(), "-S", "-s", (dir / "bootstrap.py").string()};
+    path = exe.parent_path().string() + ":" + path;
     extra.push_back("PYTHONPATH=" + dir.string());
     extra.push_back("LAMBDA_RUNTIME_DIR=" + dir.string());
   } else if (rt.family == "nodejs") {
-    const fs::path dir = paths_.runtimes_dir / "node";
-    spec.argv = {rt.interpreter.string(), "--expose-gc", "--max-http-header-size=81920"};
+    const fs::path dir = runtimeDir("node");
+    const fs::path exe = interpreter();
+    spec.argv = {exe.string(), "--expose-gc", "--max-http-header-size=81920"};
     // Heap sized from the function's memory as AWS's Node runtime does: semi-space = M/10/2,
     // old space = M - M/10 (128 MB -> 6 and 116), unless NODE_OPTIONS already sets either.
     const auto node_options = fn.environment.find("NODE_OPTIONS");
@@ -147,13 +167,16 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
       spec.argv.push_back("--max-old-space-size=" + std::to_string(m - m / 10));
     }
     spec.argv.push_back((dir / "bootstrap.cjs").string());
-    path = rt.interpreter.parent_path().string() + ":" + path;
-    std::string node_path = "/opt/nodejs/node_modules:" + ctx.code_dir.string() + "/node_modules";
+    path = exe.parent_path().string() + ":" + path;
+    std::string node_path = "/opt/nodejs/node_modules:" + task_root.string() + "/node_modules";
     if (fs::exists(paths_.node_sdk_dir)) node_path += ":" + paths_.node_sdk_dir.string();
     extra.push_back("NODE_PATH=" + node_path);
     extra.push_back("LAMBDA_RUNTIME_DIR=" + dir.string());
   }
 
+  // AWS's order: the interpreter's own libraries first (pyenv builds find libpython through
+  // it: their RUNPATH names the host path, which the sandbox does not show).
+  if (!spec.view.lang_dir.empty()) ld_library_path = "/var/lang/lib:" + ld_library_path;
   std::map<std::string, std::string> env;
   // The function's own variables first; the platform's reserved ones override them.
   for (const auto& [k, v] : fn.environment) env[k] = v;
@@ -163,7 +186,7 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
   env["TZ"] = env.count("TZ") ? env["TZ"] : ":UTC";
   env["AWS_LAMBDA_RUNTIME_API"] = ctx.runtime_api_host + ":" + std::to_string(ctx.runtime_api_port);
   env["_HANDLER"] = fn.handler;
-  env["LAMBDA_TASK_ROOT"] = ctx.code_dir.string();
+  env["LAMBDA_TASK_ROOT"] = task_root.string();
   env["AWS_LAMBDA_FUNCTION_NAME"] = fn.name;
   env["AWS_LAMBDA_FUNCTION_VERSION"] = fn.version;
   env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = std::to_string(fn.memory_mb);

@@ -27,6 +27,8 @@ struct LaunchContext {
   std::string runtime_api_host = "127.0.0.1";
   std::string log_stream_name;
   std::string region;
+  // The sandbox gives the environment its own root: use the paths inside it (/var/task, ...).
+  bool isolated = false;
 };
 
 class RuntimeCatalog {

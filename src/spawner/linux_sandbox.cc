@@ -1,6 +1,7 @@
 #include "spawner/linux_sandbox.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,10 +16,25 @@ namespace kindling::spawner {
 
 namespace {
 
+// What an isolated environment holds besides its process: its uid and its /tmp directory,
+// returned when the environment is gone.
+struct Lease {
+  std::shared_ptr<sandbox::UidPool> uids;
+  uid_t uid = 0;
+  std::filesystem::path tmp_dir;
+  ~Lease() {
+    std::error_code ec;
+    if (!tmp_dir.empty()) std::filesystem::remove_all(tmp_dir, ec);
+    if (uids && uid != 0) uids->release(uid);
+  }
+};
+
 class LinuxProcess final : public sandbox::SandboxProcess {
  public:
-  LinuxProcess(SpawnedProcess p, std::unique_ptr<sandbox::Cgroup> cgroup)
-      : pid_(p.pid),
+  LinuxProcess(SpawnedProcess p, std::unique_ptr<sandbox::Cgroup> cgroup,
+               std::unique_ptr<Lease> lease)
+      : lease_(std::move(lease)),
+        pid_(p.pid),
         pidfd_(std::move(p.pidfd)),
         stdout_(std::move(p.stdout_read)),
         stderr_(std::move(p.stderr_read)),
@@ -88,6 +104,7 @@ class LinuxProcess final : public sandbox::SandboxProcess {
   sys::UniqueFd takeStderr() override { return std::move(stderr_); }
 
  private:
+  std::unique_ptr<Lease> lease_;  // destroyed last: after the process and its cgroup are gone
   const pid_t pid_;
   sys::UniqueFd pidfd_;
   sys::UniqueFd stdout_;
@@ -106,6 +123,14 @@ LinuxSandbox::LinuxSandbox(std::unique_ptr<SpawnerClient> spawner,
       cgroups_(std::move(cgroups)),
       host_cores_(host_cores),
       options_(options) {
+  isolate_ = cgroups_ && options_.isolate && !options_.work_dir.empty();
+  if (isolate_) {
+    std::error_code ec;
+    std::filesystem::create_directories(options_.work_dir / "root", ec);
+    std::filesystem::create_directories(options_.work_dir / "tmp", ec);
+    uids_ = std::make_shared<sandbox::UidPool>(sandbox::kDefaultSandboxUidFirst,
+                                               sandbox::kDefaultSandboxUidCount);
+  }
   refill();
   if (cgroups_) {
     refiller_ = std::thread([this] {
@@ -210,11 +235,37 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
     request.stub = ready->stub;
     cgroup = std::move(ready->cgroup);
   }
+  std::unique_ptr<Lease> lease;
+  if (isolate_ && request.stub != 0) {
+    lease = std::make_unique<Lease>();
+    auto uid = uids_->acquire();
+    if (!uid) return tl::unexpected(std::move(uid.error()).wrap("sandbox uid"));
+    lease->uids = uids_;
+    lease->uid = *uid;
+    lease->tmp_dir = options_.work_dir / "tmp" / ("env-" + std::to_string(next_id_.fetch_add(1)));
+    if (::mkdir(lease->tmp_dir.c_str(), 0700) != 0 ||
+        ::chown(lease->tmp_dir.c_str(), *uid, *uid) != 0) {
+      return errnoError("mkdir/chown(" + lease->tmp_dir.string() + ")");
+    }
+    request.isolate = true;
+    request.uid = *uid;
+    request.gid = *uid;
+    request.hostname = "kindling";
+    request.staging = (options_.work_dir / "root").string();
+    request.task_root = spec.view.task_root.string();
+    request.runtime_dir = spec.view.runtime_dir.string();
+    request.lang_dir = spec.view.lang_dir.string();
+    request.tmp_dir = lease->tmp_dir.string();
+    for (const auto& [source, target] : spec.view.extra_read_only) {
+      request.ro_sources.push_back(source.string());
+      request.ro_targets.push_back(target.string());
+    }
+  }
   auto spawned = spawner_->spawn(request);
   if (!spawned) return tl::unexpected(std::move(spawned.error()));
   pool_cv_.notify_one();  // the refiller thread replaces the stub, off the cold-start path
-  return std::unique_ptr<sandbox::SandboxProcess>(
-      std::make_unique<LinuxProcess>(std::move(*spawned), std::move(cgroup)));
+  return std::unique_ptr<sandbox::SandboxProcess>(std::make_unique<LinuxProcess>(
+      std::move(*spawned), std::move(cgroup), std::move(lease)));
 }
 
 }  // namespace kindling::spawner

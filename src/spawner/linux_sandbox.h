@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "sandbox/cgroup.h"
+#include "sandbox/privileges.h"
 #include "sandbox/sandbox.h"
 #include "spawner/spawner.h"
 
@@ -24,6 +25,10 @@ struct LinuxSandboxOptions {
   // Stubs kept ready inside fresh cgroups: joining a v1 cgroup costs an RCU grace period
   // (10-20 ms here), so it is paid ahead of time, off the cold-start path (SOCK-style pooling).
   size_t warm_stubs = 4;
+  // Own root filesystem (mount, UTS, IPC namespaces) and uid per environment. Needs cgroups
+  // (the stubs) and work_dir (the new roots' mount point and the environments' /tmp dirs).
+  bool isolate = true;
+  std::filesystem::path work_dir;
 };
 
 class LinuxSandbox final : public sandbox::Sandbox {
@@ -35,6 +40,7 @@ class LinuxSandbox final : public sandbox::Sandbox {
                std::unique_ptr<sandbox::CgroupManager> cgroups, int host_cores,
                LinuxSandboxOptions options = {});
   Result<std::unique_ptr<sandbox::SandboxProcess>> spawn(const sandbox::SpawnSpec& spec) override;
+  bool isolatesFilesystem() const override { return isolate_; }
   bool hasCgroups() const { return cgroups_ != nullptr; }
 
  private:
@@ -56,6 +62,8 @@ class LinuxSandbox final : public sandbox::Sandbox {
   const int host_cores_;
   const LinuxSandboxOptions options_;
   std::atomic<uint64_t> next_id_{1};
+  bool isolate_ = false;
+  std::shared_ptr<sandbox::UidPool> uids_;  // shared with processes, which return their uid
 };
 
 }  // namespace kindling::spawner

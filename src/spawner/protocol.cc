@@ -21,6 +21,9 @@ const char* stageName(Stage stage) {
     case Stage::Seccomp: return "seccomp";
     case Stage::Exec: return "execve";
     case Stage::Protocol: return "protocol";
+    case Stage::Namespaces: return "unshare";
+    case Stage::Mounts: return "mount";
+    case Stage::User: return "setresuid";
   }
   return "?";
 }
@@ -79,7 +82,15 @@ std::string encodeRequest(const SpawnRequest& r) {
   putString(out, r.cwd);
   putList(out, r.cgroup_procs);
   putU32(out, r.nofile);
-  putU32(out, (r.seccomp ? 1u : 0u) | (r.drop_capabilities ? 2u : 0u));
+  putU32(out, (r.seccomp ? 1u : 0u) | (r.drop_capabilities ? 2u : 0u) | (r.isolate ? 4u : 0u));
+  putU32(out, r.uid);
+  putU32(out, r.gid);
+  for (const std::string* s : {&r.hostname, &r.staging, &r.task_root, &r.runtime_dir,
+                               &r.lang_dir, &r.tmp_dir}) {
+    putString(out, *s);
+  }
+  putList(out, r.ro_sources);
+  putList(out, r.ro_targets);
   return out;
 }
 
@@ -95,6 +106,16 @@ Result<SpawnRequest> decodeRequest(std::string_view data) {
   const uint32_t flags = in.u32();
   r.seccomp = flags & 1u;
   r.drop_capabilities = flags & 2u;
+  r.isolate = flags & 4u;
+  r.uid = in.u32();
+  r.gid = in.u32();
+  for (std::string* s : {&r.hostname, &r.staging, &r.task_root, &r.runtime_dir, &r.lang_dir,
+                         &r.tmp_dir}) {
+    *s = in.str();
+  }
+  r.ro_sources = in.list();
+  r.ro_targets = in.list();
+  if (r.ro_sources.size() != r.ro_targets.size()) in.ok = false;
   if (!in.ok || !in.data.empty() || r.argv.empty()) {
     return makeError(ErrorCode::Internal, "spawner: malformed request");
   }

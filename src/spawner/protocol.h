@@ -28,12 +28,21 @@ struct SpawnRequest {
   uint32_t nofile = 1024;                 // RLIMIT_NOFILE, Lambda's limit
   bool seccomp = true;
   bool drop_capabilities = true;
+  // Isolation (stubs only): new mount, UTS and IPC namespaces with a minimal root built from
+  // read-only binds (sandbox/mounts.h), then the environment's own uid.
+  bool isolate = false;
+  uint32_t uid = 0;                       // 0: stays uid 0 (without capabilities)
+  uint32_t gid = 0;
+  std::string hostname;
+  std::string staging;                    // host mount point of the new root
+  std::string task_root, runtime_dir, lang_dir, tmp_dir;  // host dirs
+  std::vector<std::string> ro_sources, ro_targets;        // extra read-only binds
 };
 
 // Where a failed spawn stopped (the child's facet steps, in order).
 enum class Stage : int32_t {
   None = 0, Clone, Setpgid, Cgroup, Stdio, Chdir, Rlimits, Capabilities, NoNewPrivs, Seccomp,
-  Exec, Protocol,
+  Exec, Protocol, Namespaces, Mounts, User,
 };
 const char* stageName(Stage stage);
 

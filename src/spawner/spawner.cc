@@ -14,6 +14,7 @@
 #include <map>
 #include <optional>
 
+#include "sandbox/mounts.h"
 #include "sandbox/privileges.h"
 #include "sandbox/seccomp.h"
 #include "sys/process.h"
@@ -31,6 +32,8 @@ struct ChildPlan {
   const char* cwd;
   std::vector<const char*> cgroup_procs;
   rlim_t nofile;
+  uid_t uid;  // 0: keep uid 0
+  gid_t gid;
   bool drop_capabilities;
   const sandbox::SeccompProgram* seccomp;  // null: no filter
   int stdout_write;
@@ -77,15 +80,21 @@ struct ChildPlan {
   if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0 || ::setrlimit(RLIMIT_CORE, &core) != 0) {
     childFail(report, Stage::Rlimits, errno);
   }
-  // 6. No capabilities (bounding, ambient, effective/permitted/inheritable).
+  // 6. The environment's own uid (keeps the permitted capabilities for step 7).
+  if (plan.uid != 0) {
+    if (int err = sandbox::dropToUser(plan.uid, plan.gid); err != 0) {
+      childFail(report, Stage::User, err);
+    }
+  }
+  // 7. No capabilities (bounding, ambient, effective/permitted/inheritable).
   if (plan.drop_capabilities) {
     if (int err = sandbox::dropCapabilities(); err != 0) {
       childFail(report, Stage::Capabilities, err);
     }
   }
-  // 7. no_new_privs (also required for an unprivileged seccomp filter).
+  // 8. no_new_privs (also required for an unprivileged seccomp filter).
   if (int err = sandbox::setNoNewPrivs(); err != 0) childFail(report, Stage::NoNewPrivs, err);
-  // 8. seccomp: the last step, so every step above may still use what it denies.
+  // 9. seccomp: the last step, so every step above may still use what it denies.
   if (plan.seccomp) {
     if (int err = plan.seccomp->install(); err != 0) childFail(report, Stage::Seccomp, err);
   }
@@ -123,6 +132,42 @@ bool writeFull(int fd, const void* buf, size_t n) {
   return true;
 }
 
+// Namespaces and the root filesystem, in the stub (it may allocate: its parent, the spawner,
+// is single-threaded). Mount, UTS and IPC namespaces; the minimal root of sandbox/mounts.h.
+void isolate(const SpawnRequest& r, int report_write, int stderr_write) {
+  sandbox::RootfsSpec spec;
+  spec.staging = r.staging;
+  spec.task_root = r.task_root;
+  spec.runtime_dir = r.runtime_dir;
+  spec.lang_dir = r.lang_dir;
+  spec.tmp_dir = r.tmp_dir;
+  for (size_t i = 0; i < r.ro_sources.size(); ++i) {
+    spec.extra_read_only.emplace_back(r.ro_sources[i], r.ro_targets[i]);
+  }
+  // Built before unshare: the plan records the host's mount namespace and refuses to run in it.
+  auto plan = sandbox::MountPlan::build(spec);
+  if (!plan) {
+    const std::string why = "kindling: " + plan.error().message() + "\n";
+    ssize_t ignored = ::write(stderr_write, why.data(), why.size());
+    (void)ignored;
+    childFail(report_write, Stage::Mounts, plan.error().sys_errno ? plan.error().sys_errno : EINVAL);
+  }
+  if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) != 0) {
+    childFail(report_write, Stage::Namespaces, errno);
+  }
+  if (!r.hostname.empty() && ::sethostname(r.hostname.data(), r.hostname.size()) != 0) {
+    childFail(report_write, Stage::Namespaces, errno);
+  }
+  int step = -1;
+  if (int err = plan->apply(&step); err != 0) {
+    // The failing step goes to the environment's log (its stderr pipe) for the operator.
+    const std::string why = "kindling: sandbox mount step failed: " + plan->describe(step) + "\n";
+    ssize_t ignored = ::write(stderr_write, why.data(), why.size());
+    (void)ignored;
+    childFail(report_write, Stage::Mounts, err);
+  }
+}
+
 // A stub: joins its cgroup ahead of time, then waits for the request that turns it into an
 // environment. It is a child of the single-threaded spawner, so it may allocate.
 [[noreturn]] void stubMain(int plan_read, int stdout_write, int stderr_write, int report_write,
@@ -142,6 +187,7 @@ bool writeFull(int fd, const void* buf, size_t n) {
   auto request = decodeRequest(data);
   if (!request) childFail(report_write, Stage::Protocol, EINVAL);
   if (request->seccomp && !seccomp) childFail(report_write, Stage::Seccomp, EINVAL);
+  if (request->isolate) isolate(*request, report_write, stderr_write);
   ChildPlan plan{};
   for (auto& a : request->argv) plan.argv.push_back(a.data());
   plan.argv.push_back(nullptr);
@@ -149,6 +195,8 @@ bool writeFull(int fd, const void* buf, size_t n) {
   plan.envp.push_back(nullptr);
   plan.cwd = request->cwd.c_str();
   plan.nofile = request->nofile;
+  plan.uid = request->uid;
+  plan.gid = request->gid;
   plan.drop_capabilities = request->drop_capabilities;
   plan.seccomp = request->seccomp ? seccomp : nullptr;
   plan.stdout_write = stdout_write;
@@ -288,6 +336,7 @@ void Spawner::handleDirect(int sock, const std::string& data,
   if (request->seccomp && !seccomp) {
     return reply(sock, SpawnReply{-1, Stage::Seccomp, seccomp_error}, {});
   }
+  if (request->isolate) return reply(sock, SpawnReply{-1, Stage::Namespaces, ENOTSUP}, {});
   ChildPlan plan{};
   for (auto& a : request->argv) plan.argv.push_back(a.data());
   plan.argv.push_back(nullptr);
@@ -296,6 +345,8 @@ void Spawner::handleDirect(int sock, const std::string& data,
   plan.cwd = request->cwd.c_str();
   for (auto& p : request->cgroup_procs) plan.cgroup_procs.push_back(p.c_str());
   plan.nofile = request->nofile;
+  plan.uid = request->uid;
+  plan.gid = request->gid;
   plan.drop_capabilities = request->drop_capabilities;
   plan.seccomp = request->seccomp ? seccomp : nullptr;
 

@@ -122,3 +122,48 @@ def test_no_cgroup_or_process_leaks(sandboxed, fname):
         for p in procs:
             env = Path(f"/proc/{p}/environ").read_bytes().split(b"\0")
             assert not any(e.startswith(b"AWS_LAMBDA_FUNCTION_NAME=" + fname.encode()) for e in env)
+
+
+# --- filesystem, uid and process isolation ------------------------------------------------
+
+def _run(sandboxed, name, handler, memory=128):
+    sandboxed.deploy(name, kh.payload_zip(), handler=handler, memory=memory)
+    return json.loads(sandboxed.invoke(name, {})["payload"])
+
+
+def test_environment_runs_as_its_own_unprivileged_uid(sandboxed, fname):
+    status = _run(sandboxed, fname, "read:/proc/self/status")["content"]
+    uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))
+    assert uid >= 100000
+    other = _run(sandboxed, fname + "-2", "read:/proc/self/status")["content"]
+    assert int(re.search(r"^Uid:\s+(\d+)", other, re.M).group(1)) != uid
+
+
+def test_host_files_are_not_visible(sandboxed, fname):
+    shadow = _run(sandboxed, fname + "-shadow", "read:/etc/shadow")
+    assert "content" not in shadow and shadow["errno"] == 13  # EACCES
+    for i, path in enumerate(["/root", str(kh.REPO), str(sandboxed.data_dir), "/work"]):
+        r = _run(sandboxed, f"{fname}-p{i}", f"read:{path}")
+        assert "content" not in r and r["errno"] == 2, (path, r)  # ENOENT: not in the sandbox
+
+
+def test_task_root_is_mounted_and_tmp_is_private(sandboxed, fname):
+    env = _run(sandboxed, fname + "-env", "print_env")
+    assert env["LAMBDA_TASK_ROOT"] == "/var/task"
+    sandboxed.deploy(fname, kh.payload_zip(), handler="fill_tmp:1")
+    r = json.loads(sandboxed.invoke(fname, {})["payload"])
+    assert r["written_bytes"] == 1 << 20
+    # Another environment does not see the first one's /tmp/fill.
+    other = _run(sandboxed, fname + "-other", "read:/tmp/fill")
+    assert "content" not in other and other["errno"] == 2
+    bootstrap = _run(sandboxed, fname + "-ro", "read:/var/task/bootstrap")
+    assert "errno" not in bootstrap, bootstrap
+
+
+def test_other_processes_are_invisible_and_unkillable(sandboxed, fname):
+    # The daemon's pid is a host process: invisible (hidepid) and not signalable (no caps).
+    r = _run(sandboxed, fname, f"read:/proc/{sandboxed.proc.pid}/status")
+    assert "content" not in r and r["errno"] == 2
+    k = _run(sandboxed, fname + "-kill", f"kill:{sandboxed.proc.pid}")
+    assert k["ok"] is False and k["errno"] in (1, 3)  # EPERM or ESRCH
+    assert sandboxed.invoke(fname, {})["status"] == 200  # the daemon is fine
