@@ -11,6 +11,15 @@
 //            log capture).
 //  3. cold:  per runtime, N samples; every sample is a fresh function (so its one invoke must
 //            start an environment): end-to-end cold latency and the REPORT Init Duration.
+//  4. isolation (with --baseline-endpoint, a second daemon started with KINDLING_SANDBOX=process):
+//            the phase-3 measurement against both daemons, samples interleaved (baseline,
+//            sandboxed, baseline, ...) so background load on a shared host hits both alike; the
+//            difference of the two is what the sandbox (namespaces, root fs, cgroup, seccomp,
+//            uid) adds to a cold start.
+//  5. cpu:   the test payload's `cpu:<n>` handler (a single-threaded loop) at several
+//            MemorySizes, 1 cold + W warm invokes each; the REPORT Duration median against the
+//            1,769 MB one shows whether the CPU quota follows memory as on Lambda. n is
+//            calibrated so the 1,769 MB run takes --cpu-target-ms unless --cpu-n is given.
 // The client runs on the same host as the daemon and shares its cores: figures are for this
 // machine, not absolute.
 #include <unistd.h>
@@ -57,6 +66,15 @@ struct Options {
                                        "python3.13",      "nodejs20.x", "nodejs22.x",
                                        "nodejs24.x"};
   std::string json_out;
+  // phase 4
+  std::string baseline_endpoint;  // daemon with KINDLING_SANDBOX=process; empty = skip
+  size_t isolation_samples = 20;
+  std::vector<std::string> isolation_runtimes = {"provided.al2023", "python3.11"};
+  // phase 5
+  std::vector<int> cpu_memories = {128, 512, 1769, 3008};
+  size_t cpu_warm = 5;
+  uint64_t cpu_n = 0;  // 0 = calibrate
+  double cpu_target_ms = 150;
 };
 
 double elapsedUs(SteadyClock::time_point from, SteadyClock::time_point to) {

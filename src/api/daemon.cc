@@ -184,6 +184,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonOptions options) {
   impl->timers = std::make_unique<scheduler::AsioTimers>(impl->io);
   scheduler::EngineOptions engine_options;
   engine_options.keep_alive = std::chrono::seconds(options.keep_alive_s);
+  engine_options.environment.freeze_after = std::chrono::milliseconds(options.freeze_after_ms);
   engine_options.region = options.region;
   impl->engine = std::make_unique<scheduler::Engine>(impl->io, *impl->sandbox, *impl->logs,
                                                      impl->metrics, impl->catalog, impl->clock,

@@ -21,6 +21,7 @@ struct DaemonOptions {
   std::filesystem::path data_dir;       // "" = $XDG_DATA_HOME/kindling or ~/.local/share/kindling
   std::filesystem::path runtimes_dir;   // "" = <repo>/runtimes found from the executable
   int keep_alive_s = 600;
+  int freeze_after_ms = 1000;           // idle environments are frozen after this; 0 = never
   int io_threads = 0;                   // 0 = number of cores
   std::string region = "us-east-1";
   uint64_t max_log_stream_bytes = 64ull << 20;

@@ -15,6 +15,7 @@ struct ServeOptions {
   std::string data_dir;  // "" = default
   std::string log_level = "info";
   int keep_alive_s = 600;
+  int freeze_after_ms = 1000;  // idle environments are frozen after this; 0 = never
 };
 
 struct CliHooks {

@@ -28,6 +28,7 @@ kindling::Result<DaemonOptions> toDaemonOptions(const kindling::cli::ServeOption
   options.port = static_cast<uint16_t>(std::stoi(serve.listen.substr(colon + 1)));
   options.data_dir = serve.data_dir;
   options.keep_alive_s = serve.keep_alive_s;
+  options.freeze_after_ms = serve.freeze_after_ms;
   if (const char* mode = std::getenv("KINDLING_SANDBOX"); mode && *mode) options.sandbox = mode;
   return options;
 }

@@ -47,6 +47,10 @@ ParseOutcome parseCommandLine(int argc, const char* const* argv, std::ostream& o
                     "seconds an idle environment is kept warm")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  serve->add_option("--freeze-after", opts.serve.freeze_after_ms,
+                    "milliseconds of idleness after which an environment is frozen (0: never)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
 
   CLI::App* deploy = app.add_subcommand("deploy", "create a function from a directory or zip");
   std::vector<std::string> env_args;

@@ -54,6 +54,10 @@ class SandboxProcess {
   // The runtime finished its init phase: from now on the function's CPU share applies (init
   // runs with burst CPU, as on Lambda). Default: nothing to do.
   virtual void onInitDone() {}
+  // Freezing an idle environment (cgroup freezer: zero CPU while idle, as on Lambda).
+  virtual bool canFreeze() const { return false; }
+  virtual Status freeze() { return {}; }
+  virtual Status thaw() { return {}; }
   // The read ends of its stdout and stderr pipes (non-blocking), taken once by the engine.
   virtual sys::UniqueFd takeStdout() = 0;
   virtual sys::UniqueFd takeStderr() = 0;

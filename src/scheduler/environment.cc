@@ -69,6 +69,7 @@ Environment::Environment(uint64_t id, std::shared_ptr<const store::FunctionConfi
 
 Environment::~Environment() {
   if (init_timer_) timers_.cancel(init_timer_);
+  if (freeze_timer_) timers_.cancel(freeze_timer_);
   if (queue_timer_) timers_.cancel(queue_timer_);
   if (current_ && current_->timer) timers_.cancel(current_->timer);
 }
@@ -76,6 +77,29 @@ Environment::~Environment() {
 EnvState Environment::state() const {
   std::lock_guard lock(mu_);
   return state_;
+}
+
+bool Environment::frozen() const {
+  std::lock_guard lock(mu_);
+  return frozen_;
+}
+
+void Environment::scheduleFreeze() {
+  if (options_.freeze_after <= Clock::Duration::zero() || !process_ || !process_->canFreeze()) {
+    return;
+  }
+  if (freeze_timer_) timers_.cancel(freeze_timer_);
+  std::weak_ptr<Environment> weak = weak_from_this();
+  freeze_timer_ = timers_.schedule(options_.freeze_after, [weak] {
+    auto self = weak.lock();
+    if (!self) return;
+    std::lock_guard lock(self->mu_);
+    self->freeze_timer_ = 0;
+    if (self->state_ != EnvState::Idle || self->frozen_ || !self->process_) return;
+    if (auto st = self->process_->freeze(); st) {
+      self->frozen_ = true;
+    }
+  });
 }
 
 Clock::TimePoint Environment::lastUsed() const {
@@ -111,6 +135,10 @@ void Environment::setState(EnvState to, After& after) {
     if (queue_timer_) {
       timers_.cancel(queue_timer_);
       queue_timer_ = 0;
+    }
+    if (freeze_timer_) {
+      timers_.cancel(freeze_timer_);
+      freeze_timer_ = 0;
     }
   }
   state_ = to;
@@ -206,6 +234,7 @@ void Environment::completeInit(Deliver deliver, After& after) {
     parked_ = std::move(deliver);
     setState(EnvState::Idle, after);
     after.idle = true;
+    scheduleFreeze();
   }
 }
 
@@ -360,6 +389,14 @@ bool Environment::dispatch(InvokeRequest& request) {
   {
     std::lock_guard lock(mu_);
     if (state_ != EnvState::Idle || !parked_) return false;
+    if (freeze_timer_) {
+      timers_.cancel(freeze_timer_);
+      freeze_timer_ = 0;
+    }
+    if (frozen_) {
+      if (auto st = process_->thaw(); !st) return false;  // placed elsewhere; env reaped later
+      frozen_ = false;
+    }
     beginInvocation(std::move(request), false, std::move(parked_), after);
     parked_ = nullptr;
   }
@@ -398,6 +435,7 @@ void Environment::onNext(Deliver deliver) {
           parked_ = std::move(deliver);
           setState(EnvState::Idle, after);
           after.idle = true;
+          scheduleFreeze();
         } else {
           parked_ = std::move(deliver);
         }

@@ -93,6 +93,10 @@ class LinuxProcess final : public sandbox::SandboxProcess {
     return kills && *kills > 0;
   }
 
+  bool canFreeze() const override { return cgroup_ != nullptr; }
+  Status freeze() override { return cgroup_ ? cgroup_->freeze() : Status{}; }
+  Status thaw() override { return cgroup_ ? cgroup_->thaw() : Status{}; }
+
   void onInitDone() override {
     if (!cgroup_) return;
     if (auto st = cgroup_->setCpuQuota(cgroup_->proportionalCpuQuota()); !st) {

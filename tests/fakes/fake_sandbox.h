@@ -24,6 +24,9 @@ struct FakeProcessState {
   std::atomic<bool> oom_killed{false};
   std::atomic<int> kill_calls{0};
   std::atomic<int> reap_calls{0};
+  std::atomic<bool> can_freeze{false};
+  std::atomic<int> freeze_calls{0};
+  std::atomic<int> thaw_calls{0};
   std::mutex mu;
   Result<sys::ExitStatus> exit_status = sys::ExitStatus{};  // guarded by mu; returned by reap()
 
@@ -50,6 +53,15 @@ class FakeSandboxProcess final : public sandbox::SandboxProcess {
   void kill() override { state_->kill_calls.fetch_add(1); }
   uint64_t peakMemoryBytes() const override { return state_->peak_memory_bytes.load(); }
   bool oomKilled() const override { return state_->oom_killed.load(); }
+  bool canFreeze() const override { return state_->can_freeze.load(); }
+  Status freeze() override {
+    state_->freeze_calls.fetch_add(1);
+    return {};
+  }
+  Status thaw() override {
+    state_->thaw_calls.fetch_add(1);
+    return {};
+  }
   sys::UniqueFd takeStdout() override { return {}; }
   sys::UniqueFd takeStderr() override { return {}; }
 

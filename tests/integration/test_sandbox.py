@@ -4,6 +4,7 @@ Runs only where the daemon uses the spawner sandbox (root); skipped with a reaso
 import json
 import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -167,3 +168,19 @@ def test_other_processes_are_invisible_and_unkillable(sandboxed, fname):
     k = _run(sandboxed, fname + "-kill", f"kill:{sandboxed.proc.pid}")
     assert k["ok"] is False and k["errno"] in (1, 3)  # EPERM or ESRCH
     assert sandboxed.invoke(fname, {})["status"] == 200  # the daemon is fine
+
+
+def test_idle_environment_is_frozen_and_thawed_by_a_warm_invoke(sandboxed, fname):
+    dirs = _cgroup_dirs(sandboxed, fname, 256)  # one cold invoke; the environment is now idle
+    if "freezer" in dirs:
+        state_file, frozen, thawed = dirs["freezer"] / "freezer.state", "FROZEN", "THAWED"
+    else:
+        state_file, frozen, thawed = dirs["unified"] / "cgroup.freeze", "1", "0"
+    deadline = time.time() + 10  # default --freeze-after is 1 s
+    while time.time() < deadline and state_file.read_text().strip() != frozen:
+        time.sleep(0.1)
+    assert state_file.read_text().strip() == frozen
+    r = sandboxed.invoke(fname, {}, tail=True)
+    assert r["function_error"] is None
+    assert "Init Duration" not in kh.report_line(r["log"])  # the same, thawed environment
+    assert state_file.read_text().strip() == thawed

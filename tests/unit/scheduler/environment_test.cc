@@ -886,3 +886,53 @@ TEST(EnvStateNameTest, NamesEveryState) {
 
 }  // namespace
 }  // namespace kindling::scheduler
+
+namespace kindling::scheduler {
+namespace {
+
+TEST_F(EnvironmentTest, IdleEnvironmentIsFrozenAfterTheGraceAndThawedByDispatch) {
+  process_->can_freeze = true;
+  EnvironmentOptions options;
+  options.freeze_after = std::chrono::seconds(1);
+  makeEnv(options);
+  coldInvoke("req-1", 100ms, 10ms);
+  env_->onNext(deliverer());
+  ASSERT_EQ(env_->state(), EnvState::Idle);
+  timers_.advance(999ms);
+  EXPECT_EQ(process_->freeze_calls.load(), 0);
+  EXPECT_FALSE(env_->frozen());
+  timers_.advance(1ms);
+  EXPECT_EQ(process_->freeze_calls.load(), 1);
+  EXPECT_TRUE(env_->frozen());
+
+  InvokeRequest second = request("req-2");
+  EXPECT_TRUE(env_->dispatch(second));
+  EXPECT_EQ(process_->thaw_calls.load(), 1);
+  EXPECT_FALSE(env_->frozen());
+  ASSERT_EQ(delivered_.size(), 2u);
+  EXPECT_EQ(delivered_[1].request_id, "req-2");
+}
+
+TEST_F(EnvironmentTest, ADispatchWithinTheGraceNeverFreezes) {
+  process_->can_freeze = true;
+  makeEnv();
+  coldInvoke("req-1", 100ms, 10ms);
+  env_->onNext(deliverer());
+  timers_.advance(500ms);
+  InvokeRequest second = request("req-2");
+  EXPECT_TRUE(env_->dispatch(second));
+  timers_.advance(5s);  // busy: the cancelled timer must not freeze it
+  EXPECT_EQ(process_->freeze_calls.load(), 0);
+  EXPECT_EQ(process_->thaw_calls.load(), 0);
+}
+
+TEST_F(EnvironmentTest, FreezingIsOffWhenTheSandboxCannotFreezeOrGraceIsZero) {
+  makeEnv();  // can_freeze is false
+  coldInvoke("req-1", 100ms, 10ms);
+  env_->onNext(deliverer());
+  timers_.advance(10s);
+  EXPECT_EQ(process_->freeze_calls.load(), 0);
+}
+
+}  // namespace
+}  // namespace kindling::scheduler
