@@ -263,6 +263,16 @@ TailResult runTail(const Endpoint& endpoint, const std::string& function, size_t
 
 // ---- phase 3: cold starts ----
 
+// Raw samples of the cold starts of one runtime against one daemon (ms).
+struct ColdSamples {
+  std::vector<double> e2e;
+  std::vector<double> init;
+  std::vector<double> duration;
+  std::vector<double> overhead;  // e2e - init - duration: spawn, HTTP, scheduling
+  size_t missing_init = 0;
+  ClientOutcome out;
+};
+
 struct ColdResult {
   std::string runtime;
   std::string skipped;  // reason, when the runtime could not be benchmarked
@@ -272,8 +282,21 @@ struct ColdResult {
   Summary e2e_ms;
   Summary init_ms;
   Summary duration_ms;
-  Summary overhead_ms;  // e2e - init - duration: spawn, HTTP, scheduling
+  Summary overhead_ms;
 };
+
+ColdResult summarizeCold(const std::string& runtime, ColdSamples& samples) {
+  ColdResult result;
+  result.runtime = runtime;
+  result.errors = samples.out.errors;
+  result.first_error = samples.out.first_error;
+  result.missing_init = samples.missing_init;
+  result.e2e_ms = summarize(samples.e2e);
+  result.init_ms = summarize(samples.init);
+  result.duration_ms = summarize(samples.duration);
+  result.overhead_ms = summarize(samples.overhead);
+  return result;
+}
 
 struct RuntimeSource {
   std::string handler;
@@ -293,71 +316,263 @@ Result<RuntimeSource> sourceFor(const std::string& runtime, const Options& opts)
   return makeError(ErrorCode::InvalidArgument, "no benchmark function for runtime " + runtime);
 }
 
+// A runtime's cold-start benchmark function, packaged once and deployed per sample.
+struct ColdFunction {
+  std::string runtime;
+  std::string tag;  // the runtime with every non-alphanumeric as '-', for function names
+  RuntimeSource source;
+  std::string zip_base64;
+};
+
+Result<ColdFunction> prepareCold(const std::string& runtime, const Options& opts) {
+  auto source = sourceFor(runtime, opts);
+  if (!source) return tl::unexpected(std::move(source.error()));
+  auto zip = packageBase64(source->code);
+  if (!zip) return tl::unexpected(std::move(zip.error()));
+  ColdFunction fn{runtime, {}, std::move(*source), std::move(*zip)};
+  for (char ch : runtime) fn.tag += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '-';
+  return fn;
+}
+
+// One cold start: creates the fresh function `name`, invokes it once over a new connection
+// (as a new client would), deletes it, and adds the figures to `samples`. Returns false only
+// when the daemon refused the runtime (the reason in `refused`): the caller skips the runtime.
+bool coldSample(const Endpoint& endpoint, Connection& mgmt, const ColdFunction& fn,
+                const std::string& name, int memory_mb, ColdSamples& samples,
+                std::string& refused) {
+  FunctionSpec spec;
+  spec.name = name;
+  spec.runtime = fn.runtime;
+  spec.handler = fn.source.handler;
+  spec.memory_mb = memory_mb;
+  spec.timeout_s = 30;
+  spec.zip_base64 = fn.zip_base64;
+  if (auto st = createFunction(mgmt, endpoint, spec); !st) {
+    if (st.error().code == ErrorCode::InvalidRuntime) {
+      refused = st.error().message();
+      return false;
+    }
+    samples.out.fail(st.error().message());
+    return true;
+  }
+  const std::string request = invokeRequestBytes(endpoint, spec.name, fn.source.payload, true);
+  auto conn = Connection::open(endpoint);
+  if (!conn) {
+    samples.out.fail(conn.error().message());
+  } else {
+    Reply reply;
+    const auto t0 = SteadyClock::now();
+    const bool ok = invokeOnce(**conn, request, reply, samples.out);
+    const double ms = elapsedUs(t0, SteadyClock::now()) / 1000;
+    if (ok) {
+      samples.e2e.push_back(ms);
+      auto log = base64Decode(reply.log_result);
+      auto report = log ? parseReportLine(*log) : std::nullopt;
+      if (report && report->init_duration_ms) {
+        samples.init.push_back(*report->init_duration_ms);
+        samples.duration.push_back(report->duration_ms);
+        samples.overhead.push_back(ms - *report->init_duration_ms - report->duration_ms);
+      } else {
+        ++samples.missing_init;
+      }
+    }
+  }
+  if (auto st = deleteFunction(mgmt, endpoint, spec.name); !st) {
+    samples.out.fail(st.error().message());
+  }
+  return true;
+}
+
 ColdResult runCold(const Endpoint& endpoint, Connection& mgmt, const std::string& runtime,
                    const Options& opts, const std::string& run_id) {
-  ColdResult result;
+  auto fn = prepareCold(runtime, opts);
+  if (!fn) {
+    ColdResult skipped;
+    skipped.runtime = runtime;
+    skipped.skipped = fn.error().message();
+    return skipped;
+  }
+  ColdSamples samples;
+  std::string refused;
+  for (size_t i = 0; i < opts.cold_samples && samples.out.errors <= 3; ++i) {
+    const std::string name = "kdb-cold-" + fn->tag + "-" + run_id + "-" + std::to_string(i);
+    if (!coldSample(endpoint, mgmt, *fn, name, opts.memory_mb, samples, refused)) break;
+  }
+  ColdResult result = summarizeCold(runtime, samples);
+  result.skipped = std::move(refused);
+  return result;
+}
+
+// ---- phase 4: what isolation adds to a cold start ----
+
+struct IsolationResult {
+  std::string runtime;
+  std::string skipped;
+  ColdResult baseline;   // the KINDLING_SANDBOX=process daemon
+  ColdResult sandboxed;  // the default daemon
+};
+
+IsolationResult runIsolation(const Endpoint& sandboxed, Connection& sandboxed_mgmt,
+                             const Endpoint& baseline, Connection& baseline_mgmt,
+                             const std::string& runtime, const Options& opts,
+                             const std::string& run_id) {
+  IsolationResult result;
   result.runtime = runtime;
-  auto source = sourceFor(runtime, opts);
-  if (!source) {
-    result.skipped = source.error().message();
+  auto fn = prepareCold(runtime, opts);
+  if (!fn) {
+    result.skipped = fn.error().message();
     return result;
   }
-  auto zip = packageBase64(source->code);
-  if (!zip) {
-    result.skipped = zip.error().message();
-    return result;
-  }
-  std::string tag;
-  for (char ch : runtime) tag += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '-';
-  std::vector<double> e2e, init, duration, overhead;
-  ClientOutcome out;
-  for (size_t i = 0; i < opts.cold_samples && out.errors <= 3; ++i) {
-    FunctionSpec spec;
-    spec.name = "kdb-cold-" + tag + "-" + run_id + "-" + std::to_string(i);
-    spec.runtime = runtime;
-    spec.handler = source->handler;
-    spec.memory_mb = opts.memory_mb;
-    spec.timeout_s = 30;
-    spec.zip_base64 = *zip;
-    if (auto st = createFunction(mgmt, endpoint, spec); !st) {
-      if (st.error().code == ErrorCode::InvalidRuntime) {
-        result.skipped = st.error().message();
+  ColdSamples base_samples;
+  ColdSamples box_samples;
+  std::string refused;
+  for (size_t i = 0; i < opts.isolation_samples; ++i) {
+    if (base_samples.out.errors > 3 || box_samples.out.errors > 3) break;
+    const std::string suffix = fn->tag + "-" + run_id + "-" + std::to_string(i);
+    // Alternate which daemon goes first, so neither always follows the other's teardown.
+    for (int k = 0; k < 2; ++k) {
+      const bool base_turn = (i % 2 == 0) == (k == 0);
+      const bool ok = base_turn ? coldSample(baseline, baseline_mgmt, *fn, "kdb-iso-p-" + suffix,
+                                             opts.memory_mb, base_samples, refused)
+                                : coldSample(sandboxed, sandboxed_mgmt, *fn,
+                                             "kdb-iso-s-" + suffix, opts.memory_mb, box_samples,
+                                             refused);
+      if (!ok) {
+        result.skipped = (base_turn ? "process daemon: " : "sandboxed daemon: ") + refused;
         return result;
       }
-      out.fail(st.error().message());
-      continue;
     }
-    // A fresh connection per sample, as a new client would open.
-    const std::string request = invokeRequestBytes(endpoint, spec.name, source->payload, true);
-    auto conn = Connection::open(endpoint);
-    if (!conn) {
-      out.fail(conn.error().message());
-    } else {
-      Reply reply;
-      const auto t0 = SteadyClock::now();
-      const bool ok = invokeOnce(**conn, request, reply, out);
-      const double ms = elapsedUs(t0, SteadyClock::now()) / 1000;
-      if (ok) {
-        e2e.push_back(ms);
-        auto log = base64Decode(reply.log_result);
-        auto report = log ? parseReportLine(*log) : std::nullopt;
-        if (report && report->init_duration_ms) {
-          init.push_back(*report->init_duration_ms);
-          duration.push_back(report->duration_ms);
-          overhead.push_back(ms - *report->init_duration_ms - report->duration_ms);
-        } else {
-          ++result.missing_init;
-        }
+  }
+  result.baseline = summarizeCold(runtime, base_samples);
+  result.sandboxed = summarizeCold(runtime, box_samples);
+  return result;
+}
+
+// ---- phase 5: CPU share follows memory ----
+
+// The CPU quota the engine gives a function (docs/design.md): MemorySize x 100,000 / 1,769 us
+// per 100,000 us period, capped at the host's cores. In cores.
+double quotaCores(int memory_mb, unsigned cores) {
+  return std::min(static_cast<double>(memory_mb) / kFullCoreMemoryMb, static_cast<double>(cores));
+}
+
+struct CpuRow {
+  int memory_mb = 0;
+  double quota_cores = 0;
+  std::optional<double> cold_duration_ms;  // the first (cold) invoke's REPORT Duration
+  Summary warm_duration_ms;
+  size_t errors = 0;
+  std::string first_error;
+};
+
+struct CpuResult {
+  uint64_t n = 0;
+  std::optional<double> calibration_ms;  // Duration of cpu:<calibration n> at 1,769 MB
+  uint64_t calibration_n = 0;
+  std::string error;  // why the phase could not run (calibration failure)
+  std::vector<CpuRow> rows;
+};
+
+// Invokes with Tail and returns the REPORT figures; nullopt (recorded in `out`) on failure.
+std::optional<ReportFigures> invokeForReport(Connection& conn, const std::string& request,
+                                             Reply& reply, ClientOutcome& out) {
+  if (!invokeOnce(conn, request, reply, out)) return std::nullopt;
+  auto log = base64Decode(reply.log_result);
+  auto report = log ? parseReportLine(*log) : std::nullopt;
+  if (!report) out.fail("reply without a REPORT line");
+  return report;
+}
+
+// Deploys cpu:<n> at `memory_mb`, invokes it once cold and `warm` times warm, deletes it.
+CpuRow runCpuSize(const Endpoint& endpoint, Connection& mgmt, const std::string& zip_base64,
+                  const std::string& name, uint64_t n, int memory_mb, size_t warm,
+                  unsigned cores) {
+  CpuRow row;
+  row.memory_mb = memory_mb;
+  row.quota_cores = quotaCores(memory_mb, cores);
+  ClientOutcome out;
+  FunctionSpec spec;
+  spec.name = name;
+  spec.runtime = "provided.al2023";
+  spec.handler = "cpu:" + std::to_string(n);
+  spec.memory_mb = memory_mb;
+  spec.timeout_s = 120;
+  spec.zip_base64 = zip_base64;
+  if (auto st = createFunction(mgmt, endpoint, spec); !st) {
+    row.errors = 1;
+    row.first_error = st.error().message();
+    return row;
+  }
+  const std::string request = invokeRequestBytes(endpoint, name, "{}", true);
+  std::vector<double> durations;
+  durations.reserve(warm);
+  if (auto conn = Connection::open(endpoint); !conn) {
+    out.fail(conn.error().message());
+  } else {
+    Reply reply;
+    if (auto cold = invokeForReport(**conn, request, reply, out)) {
+      row.cold_duration_ms = cold->duration_ms;
+      if (!cold->init_duration_ms) out.fail("the first invoke was not a cold start");
+    }
+    for (size_t i = 0; i < warm && out.errors <= 3; ++i) {
+      if (auto report = invokeForReport(**conn, request, reply, out)) {
+        durations.push_back(report->duration_ms);
       }
     }
-    if (auto st = deleteFunction(mgmt, endpoint, spec.name); !st) out.fail(st.error().message());
   }
-  result.errors = out.errors;
-  result.first_error = out.first_error;
-  result.e2e_ms = summarize(e2e);
-  result.init_ms = summarize(init);
-  result.duration_ms = summarize(duration);
-  result.overhead_ms = summarize(overhead);
+  if (auto st = deleteFunction(mgmt, endpoint, name); !st) out.fail(st.error().message());
+  row.errors = out.errors;
+  row.first_error = std::move(out.first_error);
+  row.warm_duration_ms = summarize(durations);
+  return row;
+}
+
+// Finds n for which cpu:<n> takes about opts.cpu_target_ms at 1,769 MB (one core): measures a
+// start n (x10 until it runs >= 20 ms, so timer resolution does not dominate) and scales.
+Status calibrateCpu(const Endpoint& endpoint, Connection& mgmt, const std::string& zip_base64,
+                    const Options& opts, const std::string& run_id, CpuResult& result) {
+  uint64_t n = 20'000'000;
+  for (int attempt = 0; attempt < 4; ++attempt, n *= 10) {
+    const std::string name = "kdb-cpucal-" + run_id + "-" + std::to_string(attempt);
+    CpuRow probe = runCpuSize(endpoint, mgmt, zip_base64, name, n, kFullCoreMemoryMb, 2,
+                              std::thread::hardware_concurrency());
+    if (probe.errors > 0 || probe.warm_duration_ms.count == 0) {
+      return makeError(ErrorCode::Internal, "calibration cpu:" + std::to_string(n) + ": " +
+                                                probe.first_error);
+    }
+    const double ms = probe.warm_duration_ms.min;
+    if (ms < 20 && attempt + 1 < 4) continue;
+    result.calibration_n = n;
+    result.calibration_ms = ms;
+    const double scaled = static_cast<double>(n) * opts.cpu_target_ms / std::max(ms, 0.01);
+    // Round to a million so the handler name is readable.
+    result.n = std::max<uint64_t>(1'000'000, static_cast<uint64_t>(scaled / 1e6 + 0.5) * 1'000'000);
+    return {};
+  }
+  return makeError(ErrorCode::Internal, "calibration: cpu:<n> stayed under 20 ms");
+}
+
+CpuResult runCpu(const Endpoint& endpoint, Connection& mgmt, const Options& opts,
+                 const std::string& run_id) {
+  CpuResult result;
+  auto zip = packageBase64(opts.payload_zip);
+  if (!zip) {
+    result.error = zip.error().message();
+    return result;
+  }
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  result.n = opts.cpu_n;
+  if (result.n == 0) {
+    if (auto st = calibrateCpu(endpoint, mgmt, *zip, opts, run_id, result); !st) {
+      result.error = st.error().message();
+      return result;
+    }
+  }
+  for (int memory_mb : opts.cpu_memories) {
+    const std::string name = "kdb-cpu-" + std::to_string(memory_mb) + "-" + run_id;
+    result.rows.push_back(
+        runCpuSize(endpoint, mgmt, *zip, name, result.n, memory_mb, opts.cpu_warm, cores));
+  }
   return result;
 }
 
