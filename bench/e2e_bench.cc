@@ -24,14 +24,17 @@
 // machine, not absolute.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <latch>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,6 +54,9 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
+
+// The MemorySize that buys one full vCPU (Lambda's figure, used by the engine's CPU quota).
+constexpr int kFullCoreMemoryMb = 1769;
 
 struct Options {
   std::string endpoint;
@@ -581,6 +587,156 @@ json summaryJson(const Summary& s) {
           {"p99", s.p99},     {"max", s.max}, {"mean", s.mean}};
 }
 
+json coldJson(const ColdResult& c) {
+  return {{"errors", c.errors},
+          {"missing_init", c.missing_init},
+          {"e2e_ms", summaryJson(c.e2e_ms)},
+          {"init_ms", summaryJson(c.init_ms)},
+          {"duration_ms", summaryJson(c.duration_ms)},
+          {"overhead_ms", summaryJson(c.overhead_ms)}};
+}
+
+// Phase 4 with its table; false when a sample failed or the baseline daemon is unusable.
+bool runIsolationPhase(const Endpoint& endpoint, Connection& mgmt, const Options& opts,
+                       const std::string& run_id, json& report) {
+  auto baseline = parseEndpoint(opts.baseline_endpoint);
+  if (!baseline) {
+    fmt::print(stderr, "kindling-bench: --baseline-endpoint: {}\n", baseline.error().message());
+    return false;
+  }
+  auto baseline_mgmt = Connection::open(*baseline);
+  if (!baseline_mgmt) {
+    fmt::print(stderr, "kindling-bench: baseline daemon: {}\n", baseline_mgmt.error().message());
+    return false;
+  }
+  fmt::print("\n== Isolation cost per cold start: {} samples per runtime and daemon, interleaved, "
+             "MemorySize {}, times in ms ==\n",
+             opts.isolation_samples, opts.memory_mb);
+  fmt::print("   process = {} (KINDLING_SANDBOX=process: fork+exec, no isolation)\n",
+             opts.baseline_endpoint);
+  fmt::print("   sandbox = {} (default daemon)\n", opts.endpoint);
+  fmt::print("{:<16} {:<14} {:>3} {:>4} {:>9} {:>9} {:>9} {:>9}\n", "runtime", "daemon", "n",
+             "err", "init p50", "init p90", "e2e p50", "e2e p90");
+  bool ok = true;
+  json rows = json::array();
+  for (const auto& runtime : opts.isolation_runtimes) {
+    IsolationResult r = runIsolation(endpoint, mgmt, *baseline, **baseline_mgmt, runtime, opts,
+                                     run_id);
+    if (!r.skipped.empty()) {
+      fmt::print("{:<16} skipped: {}\n", runtime, r.skipped);
+      rows.push_back({{"runtime", runtime}, {"skipped", r.skipped}});
+      continue;
+    }
+    auto line = [&](const char* daemon, const ColdResult& c) {
+      fmt::print("{:<16} {:<14} {:>3} {:>4} {:>9.2f} {:>9.2f} {:>9.2f} {:>9.2f}\n", runtime,
+                 daemon, c.e2e_ms.count, c.errors, c.init_ms.p50, c.init_ms.p90, c.e2e_ms.p50,
+                 c.e2e_ms.p90);
+    };
+    line("process", r.baseline);
+    line("sandbox", r.sandboxed);
+    const double init_p50 = r.sandboxed.init_ms.p50 - r.baseline.init_ms.p50;
+    const double init_p90 = r.sandboxed.init_ms.p90 - r.baseline.init_ms.p90;
+    const double e2e_p50 = r.sandboxed.e2e_ms.p50 - r.baseline.e2e_ms.p50;
+    const double e2e_p90 = r.sandboxed.e2e_ms.p90 - r.baseline.e2e_ms.p90;
+    fmt::print("{:<16} {:<14} {:>3} {:>4} {:>+9.2f} {:>+9.2f} {:>+9.2f} {:>+9.2f}\n", runtime,
+               "isolation adds", "", "", init_p50, init_p90, e2e_p50, e2e_p90);
+    for (const ColdResult* c : {&r.baseline, &r.sandboxed}) {
+      if (c->missing_init > 0) {
+        fmt::print("{:<16} {} sample(s) had no Init Duration in REPORT (not cold?)\n", "",
+                   c->missing_init);
+      }
+      if (!c->first_error.empty()) {
+        fmt::print("{:<16} first error ({}): {}\n", "",
+                   c == &r.baseline ? "process" : "sandbox", c->first_error);
+        ok = false;
+      }
+    }
+    rows.push_back({{"runtime", runtime},
+                    {"process", coldJson(r.baseline)},
+                    {"sandbox", coldJson(r.sandboxed)},
+                    {"added_ms",
+                     {{"init_p50", init_p50},
+                      {"init_p90", init_p90},
+                      {"e2e_p50", e2e_p50},
+                      {"e2e_p90", e2e_p90}}}});
+  }
+  fmt::print("(differences of percentiles: sandbox minus process; the two daemons share this "
+             "host and its background load)\n");
+  report["isolation"] = {{"baseline_endpoint", opts.baseline_endpoint}, {"rows", std::move(rows)}};
+  return ok;
+}
+
+// Phase 5 with its table; false when the calibration or an invoke failed.
+bool runCpuPhase(const Endpoint& endpoint, Connection& mgmt, const Options& opts,
+                 const std::string& run_id, json& report) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  CpuResult r = runCpu(endpoint, mgmt, opts, run_id);
+  fmt::print("\n== CPU share follows memory: provided.al2023 `cpu:{}` (single-threaded loop), 1 "
+             "cold + {} warm invokes per MemorySize ==\n",
+             r.n, opts.cpu_warm);
+  if (r.calibration_ms) {
+    fmt::print("   n calibrated for ~{:.0f} ms at {} MB: cpu:{} took {:.2f} ms\n", opts.cpu_target_ms,
+               kFullCoreMemoryMb, r.calibration_n, *r.calibration_ms);
+  }
+  if (!r.error.empty()) {
+    fmt::print("   failed: {}\n", r.error);
+    report["cpu"] = {{"error", r.error}};
+    return false;
+  }
+  fmt::print("   quota = MemorySize x 100,000 / 1,769 us per 100,000 us period, capped at {} "
+             "cores; expected ratio = 1-core share / min(quota, 1 core)\n",
+             cores);
+  fmt::print("{:>6} {:>11} {:>3} {:>11} {:>11} {:>9} {:>9} {:>9} {:>9} {:>9}\n", "memory",
+             "quota us", "err", "cold dur ms", "warm p50 ms", "min ms", "max ms", "ratio",
+             "min ratio", "expected");
+  // Reference: the warm median (and minimum) at 1,769 MB (one core), when that size is listed.
+  double reference = 0;
+  double reference_min = 0;
+  for (const CpuRow& row : r.rows) {
+    if (row.memory_mb == kFullCoreMemoryMb && row.warm_duration_ms.count > 0) {
+      reference = row.warm_duration_ms.p50;
+      reference_min = row.warm_duration_ms.min;
+    }
+  }
+  const double full_share = std::min(1.0, quotaCores(kFullCoreMemoryMb, cores));
+  bool ok = true;
+  json rows = json::array();
+  for (const CpuRow& row : r.rows) {
+    const Summary& s = row.warm_duration_ms;
+    // A single thread cannot use more than one core, whatever the quota.
+    const double expected = full_share / std::min(1.0, row.quota_cores);
+    const double ratio = reference > 0 && s.count > 0 ? s.p50 / reference : 0;
+    const double min_ratio = reference_min > 0 && s.count > 0 ? s.min / reference_min : 0;
+    const double quota_us = std::round(row.quota_cores * 100'000);
+    auto optional2 = [](double v) { return v > 0 ? fmt::format("{:.2f}", v) : std::string("-"); };
+    fmt::print("{:>6} {:>11.0f} {:>3} {:>11} {:>11.2f} {:>9.2f} {:>9.2f} {:>9} {:>9} {:>9.2f}\n",
+               row.memory_mb, quota_us, row.errors, optional2(row.cold_duration_ms.value_or(0)),
+               s.p50, s.min, s.max, optional2(ratio), optional2(min_ratio), expected);
+    if (!row.first_error.empty()) {
+      fmt::print("{:>6} first error: {}\n", "", row.first_error);
+      ok = false;
+    }
+    json j = {{"memory_mb", row.memory_mb},
+              {"quota_us", quota_us},
+              {"errors", row.errors},
+              {"warm_duration_ms", summaryJson(s)},
+              {"expected_ratio", expected}};
+    if (row.cold_duration_ms) j["cold_duration_ms"] = *row.cold_duration_ms;
+    if (ratio > 0) j["ratio_to_1769"] = ratio;
+    if (min_ratio > 0) j["min_ratio_to_1769"] = min_ratio;
+    rows.push_back(std::move(j));
+  }
+  fmt::print("(ratio = warm Duration p50 / the {} MB one, min ratio = the same for the minima: "
+             "less sensitive to other load on a shared host; CFS enforces the quota per 100 ms "
+             "period, so at small sizes the loop runs in bursts)\n",
+             kFullCoreMemoryMb);
+  report["cpu"] = {{"handler", "cpu:" + std::to_string(r.n)}, {"rows", std::move(rows)}};
+  if (r.calibration_ms) {
+    report["cpu"]["calibration"] = {{"n", r.calibration_n}, {"duration_ms", *r.calibration_ms}};
+  }
+  return ok;
+}
+
 int run(const Options& opts) {
   auto endpoint = parseEndpoint(opts.endpoint);
   if (!endpoint) {
@@ -701,16 +857,21 @@ int run(const Options& opts) {
         fmt::print("{:<16} first error: {}\n", "", c.first_error);
         exit_code = 1;
       }
-      rows.push_back({{"runtime", runtime},
-                      {"errors", c.errors},
-                      {"missing_init", c.missing_init},
-                      {"e2e_ms", summaryJson(c.e2e_ms)},
-                      {"init_ms", summaryJson(c.init_ms)},
-                      {"duration_ms", summaryJson(c.duration_ms)},
-                      {"overhead_ms", summaryJson(c.overhead_ms)}});
+      json row = coldJson(c);
+      row["runtime"] = runtime;
+      rows.push_back(std::move(row));
     }
     report["cold"] = std::move(rows);
     fmt::print("(with n samples, p99 is the largest sample when n < 100)\n");
+  }
+
+  if (!opts.baseline_endpoint.empty() && opts.isolation_samples > 0 &&
+      !opts.isolation_runtimes.empty()) {
+    if (!runIsolationPhase(*endpoint, **mgmt, opts, run_id, report)) exit_code = 1;
+  }
+
+  if (!opts.cpu_memories.empty() && opts.cpu_warm > 0) {
+    if (!runCpuPhase(*endpoint, **mgmt, opts, run_id, report)) exit_code = 1;
   }
 
   if (!opts.json_out.empty()) {
@@ -749,6 +910,20 @@ int main(int argc, char** argv) {
   app.add_option("--runtimes", opts.runtimes, "runtimes of the cold-start phase")->delimiter(',');
   scalar("--memory", opts.memory_mb, "MemorySize of every benchmark function");
   scalar("--json-out", opts.json_out, "also write the figures as JSON to this file");
+  scalar("--baseline-endpoint", opts.baseline_endpoint,
+         "a second daemon started with KINDLING_SANDBOX=process: enables the isolation-cost "
+         "phase (cold starts against both)");
+  scalar("--isolation-samples", opts.isolation_samples,
+         "cold starts per runtime and daemon in the isolation phase (0 = skip)");
+  app.add_option("--isolation-runtimes", opts.isolation_runtimes,
+                 "runtimes of the isolation phase (default provided.al2023,python3.11)")
+      ->delimiter(',');
+  app.add_option("--cpu-memories", opts.cpu_memories,
+                 "MemorySizes of the CPU-share phase (default 128,512,1769,3008)")
+      ->delimiter(',');
+  scalar("--cpu-warm", opts.cpu_warm, "warm invokes per MemorySize in the CPU phase (0 = skip)");
+  scalar("--cpu-n", opts.cpu_n, "n of the cpu:<n> handler (0 = calibrate to --cpu-target-ms)");
+  scalar("--cpu-target-ms", opts.cpu_target_ms, "calibration target at 1769 MB");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -52,14 +52,7 @@ class PlainProcess final : public SandboxProcess {
     reaped_ = true;
     // The runtime's children die with it, as on Lambda when the environment is reset.
     ::kill(-pid_, SIGKILL);
-    sys::ExitStatus out;
-    if (WIFSIGNALED(status)) {
-      out.signaled = true;
-      out.code = WTERMSIG(status);
-    } else {
-      out.code = WEXITSTATUS(status);
-    }
-    return out;
+    return sys::exitStatusFromWait(status);
   }
   void kill() override {
     if (reaped_) return;

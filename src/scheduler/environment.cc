@@ -112,6 +112,15 @@ pid_t Environment::pid() const {
   return process_ ? process_->pid() : -1;
 }
 
+void Environment::drainOutput() {
+  std::function<void()> drain;
+  {
+    std::lock_guard lock(mu_);
+    drain = drain_;
+  }
+  if (drain) drain();  // outside the lock: it calls onOutput()
+}
+
 void Environment::setOutputDrain(std::function<void()> drain) {
   std::lock_guard lock(mu_);
   drain_ = std::move(drain);
@@ -282,12 +291,7 @@ void Environment::beginInvocation(InvokeRequest&& request, bool cold, Deliver de
       timers_.schedule(std::chrono::seconds(config_->timeout_s), [weak, request_id] {
         auto self = weak.lock();
         if (!self) return;
-        std::function<void()> drain;
-        {
-          std::lock_guard lock(self->mu_);
-          drain = self->drain_;
-        }
-        if (drain) drain();
+        self->drainOutput();
         After late;
         {
           std::lock_guard lock(self->mu_);
@@ -474,12 +478,7 @@ rapi::PostOutcome Environment::onResponse(const std::string& request_id, std::st
 
 rapi::PostOutcome Environment::onError(const std::string& request_id, std::string&& body,
                                        const std::string& error_type) {
-  std::function<void()> drain;
-  {
-    std::lock_guard lock(mu_);
-    drain = drain_;
-  }
-  if (drain) drain();
+  drainOutput();
   After after;
   {
     std::lock_guard lock(mu_);
@@ -530,12 +529,7 @@ void Environment::onOutput(std::string_view data) {
 }
 
 void Environment::onProcessExit() {
-  std::function<void()> drain;
-  {
-    std::lock_guard lock(mu_);
-    drain = drain_;
-  }
-  if (drain) drain();
+  drainOutput();
   After after;
   {
     std::lock_guard lock(mu_);

@@ -140,6 +140,8 @@ class Environment : public runtime_api::Backend,
   // The init phase ends with this /next: deliver the pending invocation or go idle.
   void completeInit(Deliver deliver, After& after);
   void appendLog(std::string_view data);
+  // Pulls what the runtime already wrote (so it precedes END/REPORT). Call without mu_ held.
+  void drainOutput();
   void run(After& after);
   InvokeResult errorResult(std::string_view error_type, const std::string& message) const;
 

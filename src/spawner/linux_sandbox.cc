@@ -63,14 +63,7 @@ class LinuxProcess final : public sandbox::SandboxProcess {
     } else {
       ::kill(-pid_, SIGKILL);
     }
-    sys::ExitStatus out;
-    if (WIFSIGNALED(status)) {
-      out.signaled = true;
-      out.code = WTERMSIG(status);
-    } else {
-      out.code = WEXITSTATUS(status);
-    }
-    return out;
+    return sys::exitStatusFromWait(status);
   }
 
   void kill() override {

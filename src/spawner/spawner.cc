@@ -41,6 +41,22 @@ struct ChildPlan {
   int report_write;
 };
 
+// The child's plan from a request: pointers into `request`, which must outlive the child's exec.
+ChildPlan planFor(SpawnRequest& request, const sandbox::SeccompProgram* seccomp) {
+  ChildPlan plan{};
+  for (auto& a : request.argv) plan.argv.push_back(a.data());
+  plan.argv.push_back(nullptr);
+  for (auto& e : request.env) plan.envp.push_back(e.data());
+  plan.envp.push_back(nullptr);
+  plan.cwd = request.cwd.c_str();
+  plan.nofile = request.nofile;
+  plan.uid = request.uid;
+  plan.gid = request.gid;
+  plan.drop_capabilities = request.drop_capabilities;
+  plan.seccomp = request.seccomp ? seccomp : nullptr;
+  return plan;
+}
+
 [[noreturn]] void childFail(int report_fd, Stage stage, int err) {
   int32_t msg[2] = {static_cast<int32_t>(stage), err};
   ssize_t ignored = ::write(report_fd, msg, sizeof msg);
@@ -188,17 +204,7 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write) {
   if (!request) childFail(report_write, Stage::Protocol, EINVAL);
   if (request->seccomp && !seccomp) childFail(report_write, Stage::Seccomp, EINVAL);
   if (request->isolate) isolate(*request, report_write, stderr_write);
-  ChildPlan plan{};
-  for (auto& a : request->argv) plan.argv.push_back(a.data());
-  plan.argv.push_back(nullptr);
-  for (auto& e : request->env) plan.envp.push_back(e.data());
-  plan.envp.push_back(nullptr);
-  plan.cwd = request->cwd.c_str();
-  plan.nofile = request->nofile;
-  plan.uid = request->uid;
-  plan.gid = request->gid;
-  plan.drop_capabilities = request->drop_capabilities;
-  plan.seccomp = request->seccomp ? seccomp : nullptr;
+  ChildPlan plan = planFor(*request, seccomp);
   plan.stdout_write = stdout_write;
   plan.stderr_write = stderr_write;
   plan.report_write = report_write;
@@ -337,18 +343,8 @@ void Spawner::handleDirect(int sock, const std::string& data,
     return reply(sock, SpawnReply{-1, Stage::Seccomp, seccomp_error}, {});
   }
   if (request->isolate) return reply(sock, SpawnReply{-1, Stage::Namespaces, ENOTSUP}, {});
-  ChildPlan plan{};
-  for (auto& a : request->argv) plan.argv.push_back(a.data());
-  plan.argv.push_back(nullptr);
-  for (auto& e : request->env) plan.envp.push_back(e.data());
-  plan.envp.push_back(nullptr);
-  plan.cwd = request->cwd.c_str();
+  ChildPlan plan = planFor(*request, seccomp);
   for (auto& p : request->cgroup_procs) plan.cgroup_procs.push_back(p.c_str());
-  plan.nofile = request->nofile;
-  plan.uid = request->uid;
-  plan.gid = request->gid;
-  plan.drop_capabilities = request->drop_capabilities;
-  plan.seccomp = request->seccomp ? seccomp : nullptr;
 
   int out[2], err[2], report[2];
   if (!makePipe(out, true)) return reply(sock, SpawnReply{-1, Stage::Stdio, errno}, {});

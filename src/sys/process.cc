@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -63,6 +64,17 @@ std::string signalName(int sig) {
     case SIGSYS: return "bad system call";
     default: return "signal " + std::to_string(sig);
   }
+}
+
+ExitStatus exitStatusFromWait(int wait_status) {
+  ExitStatus out;
+  if (WIFSIGNALED(wait_status)) {
+    out.signaled = true;
+    out.code = WTERMSIG(wait_status);
+  } else {
+    out.code = WEXITSTATUS(wait_status);
+  }
+  return out;
 }
 
 std::string describeExit(const ExitStatus& status) {

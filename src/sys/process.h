@@ -28,6 +28,8 @@ struct ExitStatus {
   bool signaled = false;
   int code = 0;  // exit status, or the signal number when signaled
 };
+// Decodes a waitpid() status.
+ExitStatus exitStatusFromWait(int wait_status);
 // "exit status 3", "signal: killed" (Go's signal names, as Lambda prints them).
 std::string describeExit(const ExitStatus& status);
 // Lambda's short signal names: "killed", "aborted", "segmentation fault", ...

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "unit/observe/temp_dir.h"
+#include "fakes/temp_dir.h"
 
 namespace kindling::observe {
 namespace {
@@ -16,7 +16,7 @@ void setMtime(const fs::path& p, int64_t seconds_from_now) {
 }
 
 TEST(LogStoreTest, LayoutAndListing) {
-  testing::TempDir dir;
+  fakes::TempDir dir;
   LogStore store(dir.path(), 1 << 20, 10);
   auto s = store.openStream("my-fn", "2026/11/26/[$LATEST]0123456789abcdef0123456789abcdef");
   ASSERT_TRUE(s) << s.error().message();
@@ -36,7 +36,7 @@ TEST(LogStoreTest, LayoutAndListing) {
 }
 
 TEST(LogStoreTest, StreamsGetTheStoreCap) {
-  testing::TempDir dir;
+  fakes::TempDir dir;
   LogStore store(dir.path(), 8, 10);
   auto s = store.openStream("f", "2026/01/01/[$LATEST]a");
   ASSERT_TRUE(s);
@@ -49,7 +49,7 @@ TEST(LogStoreTest, StreamsGetTheStoreCap) {
 }
 
 TEST(LogStoreTest, ListIsOldestFirstAndPruningDropsTheOldest) {
-  testing::TempDir dir;
+  fakes::TempDir dir;
   LogStore store(dir.path(), 1 << 20, 2);
   const fs::path fn = dir.path() / "f";
   ASSERT_TRUE(store.openStream("f", "2026/01/01/[$LATEST]a"));
@@ -97,7 +97,7 @@ TEST(LogStoreTest, ListIsOldestFirstAndPruningDropsTheOldest) {
 }
 
 TEST(LogStoreTest, ReadWithOffsets) {
-  testing::TempDir dir;
+  fakes::TempDir dir;
   LogStore store(dir.path(), 1 << 20, 10);
   const std::string name = "2026/11/26/[$LATEST]s";
   auto s = store.openStream("f", name);
@@ -128,7 +128,7 @@ TEST(LogStoreTest, ReadWithOffsets) {
 }
 
 TEST(LogStoreTest, UnknownStreamIsNotFound) {
-  testing::TempDir dir;
+  fakes::TempDir dir;
   LogStore store(dir.path(), 1 << 20, 10);
   ASSERT_TRUE(store.openStream("f", "2026/11/26/[$LATEST]s"));
   auto r = store.read("f", "2026/11/26/[$LATEST]nope", 0, 10);
@@ -146,7 +146,7 @@ TEST(LogStoreTest, UnknownStreamIsNotFound) {
 }
 
 TEST(LogStoreTest, PathTraversalIsRefused) {
-  testing::TempDir dir;
+  fakes::TempDir dir;
   const fs::path root = dir.path() / "logs";
   LogStore store(root, 1 << 20, 10);
   ASSERT_TRUE(store.openStream("f", "2026/11/26/[$LATEST]s"));
@@ -180,7 +180,7 @@ TEST(LogStoreTest, PathTraversalIsRefused) {
 }
 
 TEST(LogStoreTest, SymlinkedStreamIsNotFollowed) {
-  testing::TempDir dir;
+  fakes::TempDir dir;
   LogStore store(dir.path() / "logs", 1 << 20, 10);
   ASSERT_TRUE(store.openStream("f", "2026/11/26/[$LATEST]s"));
   {
@@ -198,7 +198,7 @@ TEST(LogStoreTest, SymlinkedStreamIsNotFollowed) {
 }
 
 TEST(LogStoreTest, RemoveFunction) {
-  testing::TempDir dir;
+  fakes::TempDir dir;
   LogStore store(dir.path(), 1 << 20, 10);
   ASSERT_TRUE(store.openStream("f", "2026/11/26/[$LATEST]a"));
   ASSERT_TRUE(store.openStream("g", "2026/11/26/[$LATEST]b"));

@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "unit/observe/temp_dir.h"
+#include "fakes/temp_dir.h"
 
 namespace kindling::observe {
 namespace {
@@ -20,7 +20,7 @@ std::string slurp(const std::filesystem::path& p) {
 }
 
 TEST(LogStreamTest, AppendsAreVisibleImmediately) {
-  testing::TempDir dir;
+  fakes::TempDir dir;
   auto s = LogStream::create(dir.path() / "s", 1024);
   ASSERT_TRUE(s) << s.error().message();
   (*s)->append("START RequestId: a Version: $LATEST\n");
@@ -33,7 +33,7 @@ TEST(LogStreamTest, AppendsAreVisibleImmediately) {
 }
 
 TEST(LogStreamTest, CapDropsLaterWritesAndWritesMarkerOnce) {
-  testing::TempDir dir;
+  fakes::TempDir dir;
   const auto file = dir.path() / "s";
   auto s = LogStream::create(file, 20);
   ASSERT_TRUE(s);
@@ -51,7 +51,7 @@ TEST(LogStreamTest, CapDropsLaterWritesAndWritesMarkerOnce) {
 }
 
 TEST(LogStreamTest, CrossingAppendKeepsWhatFitsAndPutsMarkerOnItsOwnLine) {
-  testing::TempDir dir;
+  fakes::TempDir dir;
   const auto file = dir.path() / "s";
   auto s = LogStream::create(file, 10);
   ASSERT_TRUE(s);
@@ -70,7 +70,7 @@ TEST(LogStreamTest, CrossingAppendKeepsWhatFitsAndPutsMarkerOnItsOwnLine) {
 }
 
 TEST(LogStreamTest, ReopenCountsExistingBytesTowardsTheCap) {
-  testing::TempDir dir;
+  fakes::TempDir dir;
   const auto file = dir.path() / "s";
   {
     auto s = LogStream::create(file, 16);
@@ -85,7 +85,7 @@ TEST(LogStreamTest, ReopenCountsExistingBytesTowardsTheCap) {
 }
 
 TEST(LogStreamTest, ConcurrentAppendsRespectTheCapAndWriteOneMarker) {
-  testing::TempDir dir;
+  fakes::TempDir dir;
   const auto file = dir.path() / "s";
   constexpr uint64_t kCap = 64 * 1024;
   auto s = LogStream::create(file, kCap);
@@ -124,7 +124,7 @@ TEST(LogStreamTest, ConcurrentAppendsRespectTheCapAndWriteOneMarker) {
 }
 
 TEST(LogStreamTest, CreateFailsForMissingDirectory) {
-  testing::TempDir dir;
+  fakes::TempDir dir;
   auto s = LogStream::create(dir.path() / "nope" / "s", 10);
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().sys_errno, ENOENT);

@@ -19,7 +19,7 @@
 #include "fakes/fake_sandbox.h"
 #include "fakes/fake_timers.h"
 #include "runtime_api/wire.h"
-#include "unit/scheduler/temp_dir.h"
+#include "fakes/temp_dir.h"
 
 namespace kindling::scheduler {
 namespace {
@@ -133,7 +133,7 @@ class EnvironmentTest : public ::testing::Test {
   std::filesystem::path log_path() const { return dir_.path() / "stream.log"; }
   std::string log() const { return readFile(log_path()); }
 
-  testing::TempDir dir_;
+  fakes::TempDir dir_;
   fakes::FakeClock clock_{kEpoch};
   fakes::FakeTimers timers_{clock_};
   std::shared_ptr<const store::FunctionConfig> config_;

@@ -12,7 +12,7 @@
 
 #include <gtest/gtest.h>
 
-#include "unit/scheduler/temp_dir.h"
+#include "fakes/temp_dir.h"
 
 namespace kindling::scheduler {
 namespace {
@@ -65,7 +65,7 @@ class RuntimeCatalogTest : public ::testing::Test {
     ctx.region = "eu-west-1";
     return ctx;
   }
-  testing::TempDir dir_;
+  fakes::TempDir dir_;
 };
 
 TEST_F(RuntimeCatalogTest, UnknownRuntimeIdIsInvalidArgument) {

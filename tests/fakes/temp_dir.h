@@ -1,20 +1,19 @@
 // A unique temporary directory per test, removed on destruction.
 #pragma once
 
-#include <stdlib.h>
-
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <system_error>
 
 #include <gtest/gtest.h>
 
-namespace kindling::scheduler::testing {
+namespace kindling::fakes {
 
 class TempDir {
  public:
   TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "kd-scheduler-XXXXXX").string();
+    std::string tmpl = (std::filesystem::temp_directory_path() / "kd-test-XXXXXX").string();
     if (::mkdtemp(tmpl.data()) == nullptr) ADD_FAILURE() << "mkdtemp(" << tmpl << ") failed";
     path_ = tmpl;
   }
@@ -30,4 +29,4 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-}  // namespace kindling::scheduler::testing
+}  // namespace kindling::fakes
