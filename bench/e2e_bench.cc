@@ -675,8 +675,8 @@ bool runCpuPhase(const Endpoint& endpoint, Connection& mgmt, const Options& opts
              "cold + {} warm invokes per MemorySize ==\n",
              r.n, opts.cpu_warm);
   if (r.calibration_ms) {
-    fmt::print("   n calibrated for ~{:.0f} ms at {} MB: cpu:{} took {:.2f} ms\n", opts.cpu_target_ms,
-               kFullCoreMemoryMb, r.calibration_n, *r.calibration_ms);
+    fmt::print("   n calibrated for ~{:.0f} ms at {} MB: cpu:{} took {:.2f} ms\n",
+               opts.cpu_target_ms, kFullCoreMemoryMb, r.calibration_n, *r.calibration_ms);
   }
   if (!r.error.empty()) {
     fmt::print("   failed: {}\n", r.error);

@@ -63,7 +63,8 @@ start_daemon() {
   local name="$1"; shift
   local port; port="$(free_port)"
   local endpoint="http://127.0.0.1:$port"
-  echo "== daemon '$name': ${*:+$* }$build/kindling serve --listen 127.0.0.1:$port --data-dir $tmp/$name/data =="
+  echo "== daemon '$name': ${*:+$* }$build/kindling serve --listen 127.0.0.1:$port" \
+       "--data-dir $tmp/$name/data =="
   mkdir -p "$tmp/$name"
   env "$@" "$build/kindling" serve --listen "127.0.0.1:$port" --data-dir "$tmp/$name/data" \
     >"$tmp/$name/daemon.log" 2>&1 &
@@ -100,6 +101,13 @@ report_daemon() {
   grep -Ei '\b(warn|warning|error|critical)\b' "$tmp/$name/daemon.log" | head -20 || echo "  (none)"
   echo "last lines:"
   tail -n 3 "$tmp/$name/daemon.log"
+  # A stopped daemon must leave no cgroup behind (its groups live under kindling-<pid>).
+  local leftovers
+  leftovers="$(ls -d /sys/fs/cgroup/*/kindling-"$pid" /sys/fs/cgroup/kindling-"$pid" \
+    2>/dev/null || true)"
+  if [[ -n "$leftovers" ]]; then
+    echo "leftover cgroups after stop:" $leftovers
+  fi
   [[ $rc == 0 ]]
 }
 

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <csignal>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -23,6 +25,8 @@
 #include "store/code_store.h"
 #include "store/registry.h"
 #include "sys/process.h"
+#include "sys/sock_diag.h"
+#include "sandbox/privileges.h"
 
 namespace kindling::api {
 
@@ -55,6 +59,30 @@ Result<fs::path> findRepoRoot() {
 
 namespace {
 
+// Parent groups "kindling-<pid>" of daemons that are gone (killed, crashed): their
+// environments' groups and the parents themselves are removed.
+void removeStaleCgroupParents() {
+  auto layout = sandbox::detectCgroupLayout(sandbox::CgroupRoots{});
+  if (!layout) return;
+  std::set<std::string> stale;
+  for (const auto& root : {layout->unified, layout->memory, layout->cpu, layout->freezer,
+                           layout->pids}) {
+    std::error_code ec;
+    if (root.empty() || !fs::is_directory(root, ec)) continue;
+    for (const auto& entry : fs::directory_iterator(root, ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.rfind("kindling-", 0) != 0) continue;
+      const long pid = std::strtol(name.c_str() + 9, nullptr, 10);
+      if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) stale.insert(name);
+    }
+  }
+  for (const auto& name : stale) {
+    // open() removes the groups left below the parent; destroying the manager removes it.
+    auto manager = sandbox::CgroupManager::open(sandbox::CgroupRoots{}, name);
+    if (manager) spdlog::info("cgroup: removed {} left by a daemon that is gone", name);
+  }
+}
+
 // "process": plain child processes (no isolation); "linux": the spawner + cgroups + seccomp
 // (needs root); "auto": linux when running as root, else process.
 Result<std::unique_ptr<sandbox::Sandbox>> makeSandbox(const std::string& mode,
@@ -70,6 +98,7 @@ Result<std::unique_ptr<sandbox::Sandbox>> makeSandbox(const std::string& mode,
   auto spawner = spawner::SpawnerClient::launch();
   if (!spawner) return tl::unexpected(std::move(spawner.error()).wrap("spawner"));
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  removeStaleCgroupParents();
   auto cgroups = sandbox::CgroupManager::open(sandbox::CgroupRoots{},
                                               "kindling-" + std::to_string(::getpid()));
   std::unique_ptr<sandbox::CgroupManager> manager;
@@ -195,12 +224,23 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonOptions options) {
   if (auto st = impl->api->loadFunctions(); !st) return tl::unexpected(std::move(st.error()));
 
   ApiService* api = impl->api.get();
+  http::ServerOptions server_options = api->serverOptions();
+  // Functions must not drive the daemon: connections from sandbox uids are refused.
+  if (impl->sandbox->isSandboxUid(sandbox::kDefaultSandboxUidFirst)) {
+    server_options.accept_filter = [sandbox = impl->sandbox.get()](
+                                       const boost::asio::ip::tcp::endpoint& peer,
+                                       const boost::asio::ip::tcp::endpoint& local) {
+      auto uid = sys::tcpPeerUid(peer, local);
+      if (!uid) return true;  // not a local socket we can see (e.g. another host): no sandbox
+      return !sandbox->isSandboxUid(*uid);
+    };
+  }
   auto server = http::Server::listen(
       impl->io, options.host, options.port,
       [api](http::Request&& req, http::Responder responder) {
         api->handle(std::move(req), std::move(responder));
       },
-      api->serverOptions());
+      std::move(server_options));
   if (!server) return tl::unexpected(std::move(server.error()));
   impl->server = std::move(*server);
 

@@ -189,6 +189,15 @@ void Server::Impl::accept() {
   acceptor.async_accept(asio::make_strand(io),
                         [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
                           if (self->stopped) return;
+                          if (!ec && self->options.accept_filter) {
+                            beast::error_code e1, e2;
+                            const auto peer = socket.remote_endpoint(e1);
+                            const auto local = socket.local_endpoint(e2);
+                            if (e1 || e2 || !self->options.accept_filter(peer, local)) {
+                              socket.close(e1);
+                              return self->accept();
+                            }
+                          }
                           if (!ec) {
                             auto session = std::make_shared<Session>(std::move(socket), self);
                             {

@@ -45,6 +45,10 @@ struct ServerOptions {
   uint64_t default_body_limit = 1 << 20;
   // Called instead of the handler when a body exceeds its limit; the header is complete.
   std::function<Response(const RequestHeader&)> on_body_too_large;
+  // Decides on each accepted connection (peer, local endpoint); a refused one is closed at once.
+  std::function<bool(const boost::asio::ip::tcp::endpoint& peer,
+                     const boost::asio::ip::tcp::endpoint& local)>
+      accept_filter;
 };
 
 class Server {

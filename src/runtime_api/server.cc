@@ -111,10 +111,11 @@ void handleRuntimeRequest(http::Request&& req, http::Responder responder, Backen
   responder.send(jsonResponse(req, 404, errorEnvelope(kErrNotFound, "Not Found")));
 }
 
-Result<std::unique_ptr<RuntimeApiServer>> RuntimeApiServer::start(boost::asio::io_context& io,
-                                                                  const std::string& host,
-                                                                  std::weak_ptr<Backend> backend) {
+Result<std::unique_ptr<RuntimeApiServer>> RuntimeApiServer::start(
+    boost::asio::io_context& io, const std::string& host, std::weak_ptr<Backend> backend,
+    decltype(http::ServerOptions::accept_filter) accept_filter) {
   http::ServerOptions options;
+  options.accept_filter = std::move(accept_filter);
   options.default_body_limit = kMaxResponseBytes;
   options.body_limit_for = [](const http::RequestHeader&) -> uint64_t { return kMaxResponseBytes; };
   options.on_body_too_large = [backend](const http::RequestHeader& header) {

@@ -56,9 +56,10 @@ class RuntimeApiServer {
  public:
   // Listens on host:0 and serves the Runtime API for `backend` (held weakly: calls stop once the
   // backend is gone).
-  static Result<std::unique_ptr<RuntimeApiServer>> start(boost::asio::io_context& io,
-                                                         const std::string& host,
-                                                         std::weak_ptr<Backend> backend);
+  // `accept_filter` (optional) decides on each connection, e.g. only the environment's uid.
+  static Result<std::unique_ptr<RuntimeApiServer>> start(
+      boost::asio::io_context& io, const std::string& host, std::weak_ptr<Backend> backend,
+      decltype(http::ServerOptions::accept_filter) accept_filter = nullptr);
   ~RuntimeApiServer();
   uint16_t port() const { return server_->port(); }
   void stop() { server_->stop(); }

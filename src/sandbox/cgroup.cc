@@ -374,6 +374,15 @@ void CgroupManager::removeChildren(const std::shared_ptr<const CgroupShared>& sh
 CgroupManager::CgroupManager(std::shared_ptr<const CgroupShared> shared)
     : shared_(std::move(shared)) {}
 
+CgroupManager::~CgroupManager() {
+  for (const auto& dir : parentDirectories()) {
+    if (dir.empty()) continue;
+    if (::rmdir(dir.c_str()) != 0 && errno != ENOENT) {
+      spdlog::warn("rmdir({}): {}", dir.string(), std::strerror(errno));
+    }
+  }
+}
+
 Result<std::unique_ptr<CgroupManager>> CgroupManager::open(const CgroupRoots& roots,
                                                            std::string parent) {
   if (!isSingleComponent(parent)) {

@@ -154,6 +154,8 @@ class CgroupManager {
   // another open() of the same parent.
   static Result<std::unique_ptr<CgroupManager>> open(const CgroupRoots& roots,
                                                      std::string parent = "kindling");
+  // Removes the parent group's directories (its groups must be gone by then; failures logged).
+  ~CgroupManager();
   // True on a cgroup v2 (unified) host. Thread-safe.
   bool isV2() const;
   // The detected layout. Thread-safe.

@@ -34,6 +34,7 @@ struct SpawnSpec {
   int memory_mb = 128;             // limits (enforced by isolating sandboxes)
   int ephemeral_storage_mb = 512;
   FilesystemView view;             // used by sandboxes whose isolatesFilesystem() is true
+  uid_t uid = 0;                   // from Sandbox::reserveUid(); spawn() takes it over
 };
 
 // A running environment process (and whatever it forked).
@@ -70,6 +71,13 @@ class Sandbox {
   virtual Result<std::unique_ptr<SandboxProcess>> spawn(const SpawnSpec& spec) = 0;
   // True when environments get their own root filesystem (argv/env must use /var/task, ...).
   virtual bool isolatesFilesystem() const { return false; }
+  // A uid for the next environment (0: this sandbox has none). Reserve it before the
+  // environment's Runtime API listener exists, so the listener knows whom to accept; pass it in
+  // SpawnSpec::uid (spawn() then owns it) or give it back with releaseUid().
+  virtual uid_t reserveUid() { return 0; }
+  virtual void releaseUid(uid_t) {}
+  // True for uids this sandbox gives environments (the daemon refuses them as API clients).
+  virtual bool isSandboxUid(uid_t) const { return false; }
 };
 
 // Plain child processes in their own process group: no isolation (engine-core issue).

@@ -10,6 +10,7 @@
 
 #include "observe/report.h"
 #include "runtime_api/wire.h"
+#include "sys/sock_diag.h"
 
 namespace kindling::scheduler {
 
@@ -288,7 +289,33 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
                                            timers_, std::move(hooks), options_.environment);
   auto wiring = std::make_shared<Wiring>();
   wiring->env = env;
-  auto rapi = runtime_api::RuntimeApiServer::start(io_, options_.runtime_api_host, env);
+  // Host network mode: the environment's Runtime API accepts only the environment's own uid
+  // (and the host's non-sandbox users); other environments are refused at accept.
+  const uid_t uid = sandbox_.reserveUid();
+  bool uid_handed_over = false;
+  struct ReleaseUid {
+    sandbox::Sandbox& sandbox;
+    uid_t uid;
+    bool* handed_over;
+    ~ReleaseUid() {
+      if (!*handed_over) sandbox.releaseUid(uid);
+    }
+  } release_uid{sandbox_, uid, &uid_handed_over};
+  decltype(http::ServerOptions::accept_filter) filter;
+  if (uid != 0) {
+    filter = [uid, &sandbox = sandbox_](const boost::asio::ip::tcp::endpoint& peer,
+                                         const boost::asio::ip::tcp::endpoint& local) {
+      auto peer_uid = sys::tcpPeerUid(peer, local);
+      if (!peer_uid) {
+        spdlog::warn("runtime api: refusing {}:{}: {}", peer.address().to_string(), peer.port(),
+                     peer_uid.error().message());
+        return false;
+      }
+      return *peer_uid == uid || !sandbox.isSandboxUid(*peer_uid);
+    };
+  }
+  auto rapi = runtime_api::RuntimeApiServer::start(io_, options_.runtime_api_host, env,
+                                                   std::move(filter));
   if (!rapi) {
     spdlog::error("runtime api for {}: {}", config->name, rapi.error().message());
     return fail("ServiceException", "kindling could not start the Runtime API listener");
@@ -312,6 +339,8 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
     pool->all[id] = wiring;
   }
   env->begin(std::move(request), clock_.now());
+  spec->uid = uid;
+  uid_handed_over = true;  // spawn() owns the uid from here, whatever it returns
   auto process = sandbox_.spawn(*spec);
   if (!process) {
     spdlog::warn("spawn({}): {}", config->name, process.error().message());

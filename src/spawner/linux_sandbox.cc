@@ -162,6 +162,21 @@ LinuxSandbox::~LinuxSandbox() {
   }
 }
 
+uid_t LinuxSandbox::reserveUid() {
+  if (!isolate_) return 0;
+  auto uid = uids_->acquire();
+  return uid ? *uid : 0;
+}
+
+void LinuxSandbox::releaseUid(uid_t uid) {
+  if (isolate_ && uid != 0) uids_->release(uid);
+}
+
+bool LinuxSandbox::isSandboxUid(uid_t uid) const {
+  return isolate_ && uid >= sandbox::kDefaultSandboxUidFirst &&
+         uid - sandbox::kDefaultSandboxUidFirst < sandbox::kDefaultSandboxUidCount;
+}
+
 Result<LinuxSandbox::Prepared> LinuxSandbox::prepare() {
   sandbox::CgroupLimits limits;
   limits.pids_max = options_.pids_max;
@@ -198,6 +213,14 @@ void LinuxSandbox::refill() {
 
 Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
     const sandbox::SpawnSpec& spec) {
+  // The environment's uid: reserved by the caller (its Runtime API listener accepts only it),
+  // else taken below. The lease returns it when the environment is gone, or on any failure.
+  std::unique_ptr<Lease> lease;
+  if (isolate_ && spec.uid != 0) {
+    lease = std::make_unique<Lease>();
+    lease->uids = uids_;
+    lease->uid = spec.uid;
+  }
   SpawnRequest request;
   request.argv = spec.argv;
   request.env = spec.env;
@@ -232,13 +255,15 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
     request.stub = ready->stub;
     cgroup = std::move(ready->cgroup);
   }
-  std::unique_ptr<Lease> lease;
   if (isolate_ && request.stub != 0) {
-    lease = std::make_unique<Lease>();
-    auto uid = uids_->acquire();
-    if (!uid) return tl::unexpected(std::move(uid.error()).wrap("sandbox uid"));
-    lease->uids = uids_;
-    lease->uid = *uid;
+    if (!lease) {
+      auto uid = uids_->acquire();
+      if (!uid) return tl::unexpected(std::move(uid.error()).wrap("sandbox uid"));
+      lease = std::make_unique<Lease>();
+      lease->uids = uids_;
+      lease->uid = *uid;
+    }
+    const uid_t* uid = &lease->uid;
     lease->tmp_dir = options_.work_dir / "tmp" / ("env-" + std::to_string(next_id_.fetch_add(1)));
     if (::mkdir(lease->tmp_dir.c_str(), 0700) != 0 ||
         ::chown(lease->tmp_dir.c_str(), *uid, *uid) != 0) {

@@ -41,6 +41,9 @@ class LinuxSandbox final : public sandbox::Sandbox {
                LinuxSandboxOptions options = {});
   Result<std::unique_ptr<sandbox::SandboxProcess>> spawn(const sandbox::SpawnSpec& spec) override;
   bool isolatesFilesystem() const override { return isolate_; }
+  uid_t reserveUid() override;
+  void releaseUid(uid_t uid) override;
+  bool isSandboxUid(uid_t uid) const override;
   bool hasCgroups() const { return cgroups_ != nullptr; }
 
  private:

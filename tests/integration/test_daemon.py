@@ -5,6 +5,7 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -69,6 +70,7 @@ def test_sigterm_stops_every_environment(tmp_path):
     alive = [p for p in everything if os.path.exists(f"/proc/{p}") and
              open(f"/proc/{p}/stat").read().split()[2] != "Z"]
     assert alive == [], alive
+    assert not list(Path("/sys/fs/cgroup").glob(f"*/kindling-{pid}")), "cgroups left behind"
 
 
 def test_idle_environments_are_reaped_after_keep_alive(tmp_path):

@@ -186,3 +186,14 @@ def test_idle_environment_is_frozen_and_thawed_by_a_warm_invoke(sandboxed, fname
     assert r["function_error"] is None
     assert "Init Duration" not in kh.report_line(r["log"])  # the same, thawed environment
     assert state_file.read_text().strip() == thawed
+
+
+def test_functions_cannot_use_the_daemon_api_or_other_runtime_apis(sandboxed, fname):
+    api = _run(sandboxed, fname + "-api", f"net:127.0.0.1:{sandboxed.port}")
+    assert api["connected"] is True          # TCP is accepted by the kernel ...
+    assert api["http_answered"] is False     # ... and the daemon closes it at once
+    other = _run(sandboxed, fname + "-a", "print_env")["AWS_LAMBDA_RUNTIME_API"]
+    probe = _run(sandboxed, fname + "-b", f"net:{other}")
+    assert probe["http_answered"] is False   # another environment's Runtime API refuses us
+    # The host's own users (this test, as root) are served as before.
+    assert sandboxed.http("GET", "/kindling/v1/health")[0] == 200

@@ -339,9 +339,29 @@ std::string netConnect(const std::string& target) {
       }
     }
   }
+  j["connected"] = err == 0;
+  if (err == 0) {
+    // Then one HTTP request: a listener may accept the TCP connection and still refuse the
+    // peer (kindling closes connections from other sandboxes at accept).
+    static constexpr char kRequest[] =
+        "GET / HTTP/1.1\r\nHost: payload\r\nConnection: close\r\n\r\n";
+    std::string answer;
+    if (::send(fd, kRequest, sizeof kRequest - 1, MSG_NOSIGNAL) == sizeof kRequest - 1) {
+      char buf[512];
+      while (answer.find("\r\n") == std::string::npos) {
+        pollfd p{fd, POLLIN, 0};
+        if (::poll(&p, 1, kConnectTimeoutMs) <= 0) break;
+        const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        answer.append(buf, static_cast<std::size_t>(n));
+      }
+    }
+    const std::size_t eol = answer.find("\r\n");
+    j["http_answered"] = eol != std::string::npos;
+    if (eol != std::string::npos) j["http_status_line"] = answer.substr(0, eol);
+  }
   if (fd >= 0) ::close(fd);
   ::freeaddrinfo(result);
-  j["connected"] = err == 0;
   addErrno(j, err);
   return dump(j);
 }
