@@ -95,6 +95,8 @@ def test_privileged_operations_are_denied(sandboxed, fname):
     assert re.search(r"^CapBnd:\s+0+$", status, re.M)
     assert re.search(r"^NoNewPrivs:\s+1$", status, re.M)
     assert re.search(r"^Seccomp:\s+2$", status, re.M)
+    setuid = _run(sandboxed, fname + "-setuid", "setuid")
+    assert setuid["ok"] is False and setuid["errno"] == 1  # EPERM
     sandboxed.deploy(fname + "-limits", kh.payload_zip(), handler="read:/proc/self/limits")
     limits = json.loads(sandboxed.invoke(fname + "-limits", {})["payload"])["content"]
     assert re.search(r"^Max open files\s+1024\s+1024", limits, re.M)
@@ -197,3 +199,33 @@ def test_functions_cannot_use_the_daemon_api_or_other_runtime_apis(sandboxed, fn
     assert probe["http_answered"] is False   # another environment's Runtime API refuses us
     # The host's own users (this test, as root) are served as before.
     assert sandboxed.http("GET", "/kindling/v1/health")[0] == 200
+
+
+def test_cold_starts_and_teardowns_leave_nothing_behind(tmp_path):
+    """60 environments created and destroyed: no cgroup, process or mount left."""
+    d = kh.Daemon(tmp_path / "data").start()
+    try:
+        if "sandbox: spawner pid" not in d.log_path.read_text():
+            pytest.skip("the daemon is not using the Linux sandbox here")
+        d.deploy("churn", kh.payload_zip(), handler="exit:0")  # every invoke ends its environment
+        for _ in range(60):
+            r = d.invoke("churn", {})
+            assert json.loads(r["payload"])["errorType"] == "Runtime.ExitError"
+        pid = d.proc.pid
+        deadline = time.time() + 10
+        def env_groups():
+            return [p for p in Path("/sys/fs/cgroup").glob(f"*/kindling-{pid}/env-*")]
+        def env_processes():
+            out = os.popen(f"ps -o pid= --ppid {pid}").read().split()
+            return [p for p in out if os.path.exists(f"/proc/{p}/exe")
+                    and os.readlink(f"/proc/{p}/exe") != os.path.realpath(kh.BIN)]
+        while time.time() < deadline and (env_processes() or len({g.name for g in env_groups()}) > 4):
+            time.sleep(0.1)
+        assert env_processes() == []
+        # Only the warm stubs' groups (4) remain while the daemon runs.
+        assert len({g.name for g in env_groups()}) <= 4
+        mounts_before = open("/proc/self/mountinfo").read().count("\n")
+    finally:
+        assert d.stop() == 0
+    assert not list(Path("/sys/fs/cgroup").glob(f"*/kindling-{pid}"))
+    assert open("/proc/self/mountinfo").read().count("\n") == mounts_before
