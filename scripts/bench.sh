@@ -146,5 +146,25 @@ if [[ "${MICRO:-1}" != 0 ]]; then
   timeout 60 "$build/kindling-micro-bench" --benchmark_min_time=0.2 || status=$?
 fi
 
+# Cold-start cost split of the sandbox by stage (bench/sandbox_split_bench.cc): root only.
+# SANDBOX_SPLIT=0 skips it; SANDBOX_SPLIT_SAMPLES sets the samples per row (default 50). Run
+# unpinned (as the daemon runs) and pinned to CPU 0 (no cross-CPU wakeups in the fork/exec rows).
+if [[ "${SANDBOX_SPLIT:-1}" != 0 ]]; then
+  echo
+  echo "== sandbox cold-start split (kindling-sandbox-bench) =="
+  if [[ $(id -u) != 0 ]]; then
+    echo "skipped: needs root (namespaces, mounts, cgroups, setuid)"
+  else
+    if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+      cmake --build "$build" -j "${JOBS:-2}" --target kindling-sandbox-bench >/dev/null || status=$?
+    fi
+    for pin in "" "--pin-cpu 0"; do
+      # shellcheck disable=SC2086  # $pin is empty or two words on purpose
+      timeout 60 "$build/kindling-sandbox-bench" --samples "${SANDBOX_SPLIT_SAMPLES:-50}" $pin \
+        || status=$?
+    done
+  fi
+fi
+
 if [[ $status != 0 ]]; then echo "bench.sh: exit status $status" >&2; fi
 exit "$status"

@@ -405,7 +405,13 @@ Result<std::unique_ptr<CgroupManager>> CgroupManager::open(const CgroupRoots& ro
     shared->parent_dirs = {l.memory / shared->parent, l.cpu / shared->parent,
                            l.freezer / shared->parent, l.pids / shared->parent};
   }
-  for (const auto& d : shared->parent_dirs) KD_TRY_STATUS(ensureDir(*shared, d));
+  for (size_t i = 0; i < shared->parent_dirs.size(); ++i) {
+    if (auto st = ensureDir(*shared, shared->parent_dirs[i]); !st) {
+      // Do not leave the parents already made in the other controllers behind.
+      for (size_t j = 0; j < i; ++j) ::rmdir(shared->parent_dirs[j].c_str());
+      return tl::unexpected(std::move(st.error()));
+    }
+  }
   removeChildren(shared, shared->parent_dirs);
   // After the cleanup: v2 refuses subtree_control while the parent itself has members.
   if (l.v2) KD_TRY_STATUS(enableSubtreeControllers(shared->parent_dirs[0]));
