@@ -126,7 +126,16 @@ class MountPlan::Builder {
       KD_TRY_STATUS(addReadOnly(source, *target, "rootfs extra_read_only", false));
     }
     std::string tmp_source;
-    if (!spec.tmp_dir.empty()) {
+    if (!spec.tmp_device.empty()) {
+      auto dev = normalAbsolute(spec.tmp_device, "rootfs tmp_device");
+      if (!dev) return tl::unexpected(std::move(dev.error()));
+      auto st = statSource(*dev, "rootfs tmp_device");
+      if (!st) return tl::unexpected(std::move(st.error()));
+      if (!S_ISBLK(st->st_mode)) {
+        return invalid("rootfs tmp_device: \"" + *dev + "\" is not a block device", ENOTBLK);
+      }
+      tmp_device_ = std::move(*dev);
+    } else if (!spec.tmp_dir.empty()) {
       auto tmp = normalAbsolute(spec.tmp_dir, "rootfs tmp_dir");
       if (!tmp) return tl::unexpected(std::move(tmp.error()));
       auto st = statSource(*tmp, "rootfs tmp_dir");
@@ -313,7 +322,10 @@ class MountPlan::Builder {
                "make " + bind.inside + " read-only (ro,nosuid,nodev, recursive)");
     }
 
-    if (!tmp_source.empty()) {
+    if (!tmp_device_.empty()) {
+      mountStep(tmp_device_, at("/tmp"), "ext4", MS_NOSUID | MS_NODEV, {},
+                "mount " + tmp_device_ + " (ext4) on /tmp (rw,nosuid,nodev)");
+    } else if (!tmp_source.empty()) {
       mountStep(tmp_source, at("/tmp"), {}, MS_BIND, {}, "bind " + tmp_source + " -> /tmp (rw)");
       mountStep({}, at("/tmp"), {}, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, {},
                 "remount /tmp rw,nosuid,nodev");
@@ -356,6 +368,7 @@ class MountPlan::Builder {
   }
 
   std::string staging_;
+  std::string tmp_device_;
   dev_t namespace_dev_ = 0;
   ino_t namespace_ino_ = 0;
   std::vector<std::string> claimed_;  // inside mount points of binds and symlinks

@@ -49,6 +49,10 @@ struct RootfsSpec {
   // -> /tmp (read-write, nosuid, nodev; must be writable by the sandbox uid), may be empty (then
   // a small tmpfs of kDefaultTmpSize, charged to the memory cgroup).
   std::filesystem::path tmp_dir;
+  // Or a block device holding an ext4 filesystem (a loop device over a sized image) mounted
+  // rw,nosuid,nodev on /tmp: disk-backed and size-limited, outside the memory limit as on
+  // Lambda. Takes precedence over tmp_dir.
+  std::filesystem::path tmp_device;
   // Other read-only binds, host path -> path inside (e.g. /opt/kindling -> /opt/kindling). A
   // source may be a directory or a file.
   std::vector<std::pair<std::filesystem::path, std::filesystem::path>> extra_read_only;

@@ -16,6 +16,8 @@ namespace kindling::spawner {
 
 namespace {
 
+constexpr int kDefaultEphemeralMb = 512;  // Lambda's default EphemeralStorage
+
 // What an isolated environment holds besides its process: its uid and its /tmp directory,
 // returned when the environment is gone.
 struct Lease {
@@ -177,6 +179,19 @@ bool LinuxSandbox::isSandboxUid(uid_t uid) const {
          uid - sandbox::kDefaultSandboxUidFirst < sandbox::kDefaultSandboxUidCount;
 }
 
+std::optional<TmpVolume> LinuxSandbox::volumeFor(int size_mb) {
+  if (!isolate_ || volumes_broken_) return std::nullopt;
+  auto volume = makeTmpVolume(options_.work_dir / "volumes", size_mb);
+  if (!volume) {
+    if (!volumes_broken_.exchange(true)) {
+      spdlog::warn("sandbox: /tmp volumes unavailable ({}); /tmp is a plain directory without a "
+                   "size limit", volume.error().message());
+    }
+    return std::nullopt;
+  }
+  return std::move(*volume);
+}
+
 Result<LinuxSandbox::Prepared> LinuxSandbox::prepare() {
   sandbox::CgroupLimits limits;
   limits.pids_max = options_.pids_max;
@@ -189,7 +204,7 @@ Result<LinuxSandbox::Prepared> LinuxSandbox::prepare() {
   }
   auto stub = spawner_->prepareStub(request);
   if (!stub) return tl::unexpected(std::move(stub.error()));
-  return Prepared{std::move(*created), stub->stub, stub->pid};
+  return Prepared{std::move(*created), stub->stub, stub->pid, volumeFor(kDefaultEphemeralMb)};
 }
 
 void LinuxSandbox::refill() {
@@ -228,6 +243,7 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
   request.seccomp = options_.seccomp;
   request.drop_capabilities = options_.drop_capabilities;
   std::unique_ptr<sandbox::Cgroup> cgroup;
+  std::optional<TmpVolume> volume;  // its loop fd is held until the environment has mounted it
   if (cgroups_) {
     std::optional<Prepared> ready;
     {
@@ -254,6 +270,9 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
     }
     request.stub = ready->stub;
     cgroup = std::move(ready->cgroup);
+    if (ready->volume && ready->volume->size_mb == spec.ephemeral_storage_mb) {
+      volume = std::move(ready->volume);
+    }
   }
   if (isolate_ && request.stub != 0) {
     if (!lease) {
@@ -264,10 +283,17 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
       lease->uid = *uid;
     }
     const uid_t* uid = &lease->uid;
-    lease->tmp_dir = options_.work_dir / "tmp" / ("env-" + std::to_string(next_id_.fetch_add(1)));
-    if (::mkdir(lease->tmp_dir.c_str(), 0700) != 0 ||
-        ::chown(lease->tmp_dir.c_str(), *uid, *uid) != 0) {
-      return errnoError("mkdir/chown(" + lease->tmp_dir.string() + ")");
+    if (!volume) volume = volumeFor(spec.ephemeral_storage_mb);
+    if (volume) {
+      request.tmp_device = volume->device;
+    } else {
+      lease->tmp_dir =
+          options_.work_dir / "tmp" / ("env-" + std::to_string(next_id_.fetch_add(1)));
+      if (::mkdir(lease->tmp_dir.c_str(), 0700) != 0 ||
+          ::chown(lease->tmp_dir.c_str(), *uid, *uid) != 0) {
+        return errnoError("mkdir/chown(" + lease->tmp_dir.string() + ")");
+      }
+      request.tmp_dir = lease->tmp_dir.string();
     }
     request.isolate = true;
     request.uid = *uid;
@@ -277,7 +303,6 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
     request.task_root = spec.view.task_root.string();
     request.runtime_dir = spec.view.runtime_dir.string();
     request.lang_dir = spec.view.lang_dir.string();
-    request.tmp_dir = lease->tmp_dir.string();
     for (const auto& [source, target] : spec.view.extra_read_only) {
       request.ro_sources.push_back(source.string());
       request.ro_targets.push_back(target.string());

@@ -8,6 +8,7 @@
 #include <memory>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "sandbox/privileges.h"
 #include "sandbox/sandbox.h"
 #include "spawner/spawner.h"
+#include "spawner/tmp_volume.h"
 
 namespace kindling::spawner {
 
@@ -51,7 +53,10 @@ class LinuxSandbox final : public sandbox::Sandbox {
     std::unique_ptr<sandbox::Cgroup> cgroup;
     uint32_t stub = 0;
     pid_t pid = -1;
+    std::optional<TmpVolume> volume;  // /tmp of the default ephemeral size (512 MB)
   };
+  // A /tmp volume of size_mb, or nullopt (logged once) where loop devices are unavailable.
+  std::optional<TmpVolume> volumeFor(int size_mb);
   Result<Prepared> prepare();
   void refill();
 
@@ -66,6 +71,7 @@ class LinuxSandbox final : public sandbox::Sandbox {
   const LinuxSandboxOptions options_;
   std::atomic<uint64_t> next_id_{1};
   bool isolate_ = false;
+  std::atomic<bool> volumes_broken_{false};  // loop devices failed once: plain dirs for /tmp
   std::shared_ptr<sandbox::UidPool> uids_;  // shared with processes, which return their uid
 };
 

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -157,6 +158,7 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write) {
   spec.runtime_dir = r.runtime_dir;
   spec.lang_dir = r.lang_dir;
   spec.tmp_dir = r.tmp_dir;
+  spec.tmp_device = r.tmp_device;
   for (size_t i = 0; i < r.ro_sources.size(); ++i) {
     spec.extra_read_only.emplace_back(r.ro_sources[i], r.ro_targets[i]);
   }
@@ -181,6 +183,10 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write) {
     ssize_t ignored = ::write(stderr_write, why.data(), why.size());
     (void)ignored;
     childFail(report_write, Stage::Mounts, err);
+  }
+  // A fresh ext4 root directory is 0755 root: make /tmp what functions expect (sticky, 1777).
+  if (!r.tmp_device.empty() && ::chmod("/tmp", 01777) != 0) {
+    childFail(report_write, Stage::Mounts, errno);
   }
 }
 

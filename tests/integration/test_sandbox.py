@@ -229,3 +229,21 @@ def test_cold_starts_and_teardowns_leave_nothing_behind(tmp_path):
         assert d.stop() == 0
     assert not list(Path("/sys/fs/cgroup").glob(f"*/kindling-{pid}"))
     assert open("/proc/self/mountinfo").read().count("\n") == mounts_before
+
+
+def test_tmp_is_disk_backed_and_sized_by_ephemeral_storage(sandboxed, fname):
+    # 600 MB into the default 512 MB of ephemeral storage: ENOSPC inside, nothing on the host.
+    sandboxed.deploy(fname, kh.payload_zip(), handler="fill_tmp:600", memory=1769, timeout=120)
+    r = json.loads(sandboxed.invoke(fname, {})["payload"])
+    assert r["errno"] == 28, r  # ENOSPC
+    assert 400 << 20 < r["written_bytes"] < 512 << 20
+    mounts = _run(sandboxed, fname + "-m", "read:/proc/self/mounts")["content"]
+    assert re.search(r"^/dev/loop\d+ /tmp ext4 rw,nosuid,nodev", mounts, re.M), mounts
+
+
+def test_tmp_writes_do_not_count_against_memory(sandboxed, fname):
+    # 200 MB written to /tmp by a 128 MB function: disk, not memory (a tmpfs would OOM-kill).
+    sandboxed.deploy(fname, kh.payload_zip(), handler="fill_tmp:200", memory=128, timeout=120)
+    r = sandboxed.invoke(fname, {})
+    assert r["function_error"] is None, r["payload"]
+    assert json.loads(r["payload"])["written_bytes"] == 200 << 20

@@ -455,6 +455,11 @@ def test_init_error(start):
                                     "errorType": "Runtime.TestInitError"}
     assert req.body == b'{"errorMessage":"init failed","errorType":"Runtime.TestInitError"}'
     assert req.header("Lambda-Runtime-Function-Error-Type") == "Runtime.TestInitError"
+    # The fake records the status after its reply is sent, which may be after the payload
+    # read it and exited: wait for the record instead of racing it.
+    deadline = time.monotonic() + 5
+    while not fake.post_statuses and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert fake.post_statuses == [202]
     assert fake.requests_to("/next") == []
 
