@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include <unistd.h>
+
 #include <mutex>
 #include <limits>
 #include <optional>
@@ -232,6 +234,22 @@ Result<std::shared_ptr<Server>> Server::listen(asio::io_context& io, const std::
   }
   auto server = std::shared_ptr<Server>(new Server());
   server->port_ = impl->acceptor.local_endpoint().port();
+  server->impl_ = impl;
+  asio::post(impl->acceptor.get_executor(), [impl] { impl->accept(); });
+  return server;
+}
+
+Result<std::shared_ptr<Server>> Server::adopt(asio::io_context& io, int listening_fd,
+                                              Handler handler, ServerOptions options) {
+  auto impl = std::make_shared<Impl>(io, std::move(handler), std::move(options));
+  beast::error_code ec;
+  impl->acceptor.assign(tcp::v4(), listening_fd, ec);
+  if (ec) {
+    ::close(listening_fd);
+    return tl::unexpected(Error{ErrorCode::Io, ec.value(), "adopt(listening socket)"});
+  }
+  auto server = std::shared_ptr<Server>(new Server());
+  server->port_ = impl->acceptor.local_endpoint(ec).port();
   server->impl_ = impl;
   asio::post(impl->acceptor.get_executor(), [impl] { impl->accept(); });
   return server;

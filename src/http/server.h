@@ -58,6 +58,10 @@ class Server {
   static Result<std::shared_ptr<Server>> listen(boost::asio::io_context& io, const std::string& host,
                                                 uint16_t port, Handler handler,
                                                 ServerOptions options = {});
+  // Serves on an already listening IPv4 TCP socket (taken over), e.g. one created inside an
+  // environment's own network namespace.
+  static Result<std::shared_ptr<Server>> adopt(boost::asio::io_context& io, int listening_fd,
+                                               Handler handler, ServerOptions options = {});
   ~Server();
   uint16_t port() const { return port_; }
   // Stops accepting and closes idle connections; a connection whose request is being handled

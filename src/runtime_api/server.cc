@@ -111,11 +111,10 @@ void handleRuntimeRequest(http::Request&& req, http::Responder responder, Backen
   responder.send(jsonResponse(req, 404, errorEnvelope(kErrNotFound, "Not Found")));
 }
 
-Result<std::unique_ptr<RuntimeApiServer>> RuntimeApiServer::start(
-    boost::asio::io_context& io, const std::string& host, std::weak_ptr<Backend> backend,
-    decltype(http::ServerOptions::accept_filter) accept_filter) {
+namespace {
+
+http::ServerOptions runtimeApiOptions(std::weak_ptr<Backend> backend) {
   http::ServerOptions options;
-  options.accept_filter = std::move(accept_filter);
   options.default_body_limit = kMaxResponseBytes;
   options.body_limit_for = [](const http::RequestHeader&) -> uint64_t { return kMaxResponseBytes; };
   options.on_body_too_large = [backend](const http::RequestHeader& header) {
@@ -135,18 +134,38 @@ Result<std::unique_ptr<RuntimeApiServer>> RuntimeApiServer::start(
                                "Exceeded maximum allowed payload size (6291556 bytes).");
     return res;
   };
-  auto server = http::Server::listen(
-      io, host, 0,
-      [backend](http::Request&& req, http::Responder responder) {
-        auto b = backend.lock();
-        if (!b) {
-          return responder.send(http::makeResponse(
-              req, bhttp::status::internal_server_error, "application/json",
-              errorEnvelope("InternalServerError", "Internal Server Error")));
-        }
-        handleRuntimeRequest(std::move(req), std::move(responder), *b);
-      },
-      std::move(options));
+  return options;
+}
+
+http::Server::Handler runtimeApiHandler(std::weak_ptr<Backend> backend) {
+  return [backend](http::Request&& req, http::Responder responder) {
+    auto b = backend.lock();
+    if (!b) {
+      return responder.send(http::makeResponse(
+          req, bhttp::status::internal_server_error, "application/json",
+          errorEnvelope("InternalServerError", "Internal Server Error")));
+    }
+    handleRuntimeRequest(std::move(req), std::move(responder), *b);
+  };
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RuntimeApiServer>> RuntimeApiServer::start(
+    boost::asio::io_context& io, const std::string& host, std::weak_ptr<Backend> backend,
+    decltype(http::ServerOptions::accept_filter) accept_filter) {
+  http::ServerOptions options = runtimeApiOptions(backend);
+  options.accept_filter = std::move(accept_filter);
+  auto server = http::Server::listen(io, host, 0, runtimeApiHandler(backend), std::move(options));
+  if (!server) return tl::unexpected(std::move(server.error()).wrap("runtime api"));
+  return std::unique_ptr<RuntimeApiServer>(new RuntimeApiServer(std::move(*server)));
+}
+
+Result<std::unique_ptr<RuntimeApiServer>> RuntimeApiServer::adopt(boost::asio::io_context& io,
+                                                                  int listening_fd,
+                                                                  std::weak_ptr<Backend> backend) {
+  auto server = http::Server::adopt(io, listening_fd, runtimeApiHandler(backend),
+                                    runtimeApiOptions(backend));
   if (!server) return tl::unexpected(std::move(server.error()).wrap("runtime api"));
   return std::unique_ptr<RuntimeApiServer>(new RuntimeApiServer(std::move(*server)));
 }

@@ -60,6 +60,11 @@ class RuntimeApiServer {
   static Result<std::unique_ptr<RuntimeApiServer>> start(
       boost::asio::io_context& io, const std::string& host, std::weak_ptr<Backend> backend,
       decltype(http::ServerOptions::accept_filter) accept_filter = nullptr);
+  // Serves the Runtime API on an already listening socket (network mode `none`: the socket was
+  // created inside the environment's own network namespace).
+  static Result<std::unique_ptr<RuntimeApiServer>> adopt(boost::asio::io_context& io,
+                                                         int listening_fd,
+                                                         std::weak_ptr<Backend> backend);
   ~RuntimeApiServer();
   uint16_t port() const { return server_->port(); }
   void stop() { server_->stop(); }

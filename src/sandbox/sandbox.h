@@ -35,7 +35,12 @@ struct SpawnSpec {
   int ephemeral_storage_mb = 512;
   FilesystemView view;             // used by sandboxes whose isolatesFilesystem() is true
   uid_t uid = 0;                   // from Sandbox::reserveUid(); spawn() takes it over
+  // Network mode `none`: own network namespace with loopback only; the Runtime API listens
+  // on 127.0.0.1:kNoneModeRuntimeApiPort inside it (SandboxProcess::takeRuntimeApiListener).
+  bool network_none = false;
 };
+
+inline constexpr uint16_t kNoneModeRuntimeApiPort = 9001;  // Lambda's own value
 
 // A running environment process (and whatever it forked).
 class SandboxProcess {
@@ -59,6 +64,9 @@ class SandboxProcess {
   virtual bool canFreeze() const { return false; }
   virtual Status freeze() { return {}; }
   virtual Status thaw() { return {}; }
+  // Network mode `none`: the listening socket created inside the environment's network
+  // namespace, served by the engine as its Runtime API. Taken once; invalid otherwise.
+  virtual sys::UniqueFd takeRuntimeApiListener() { return {}; }
   // The read ends of its stdout and stderr pipes (non-blocking), taken once by the engine.
   virtual sys::UniqueFd takeStdout() = 0;
   virtual sys::UniqueFd takeStderr() = 0;
@@ -76,6 +84,8 @@ class Sandbox {
   // SpawnSpec::uid (spawn() then owns it) or give it back with releaseUid().
   virtual uid_t reserveUid() { return 0; }
   virtual void releaseUid(uid_t) {}
+  // True when SpawnSpec::network_none is honoured.
+  virtual bool supportsNetworkNone() const { return false; }
   // True for uids this sandbox gives environments (the daemon refuses them as API clients).
   virtual bool isSandboxUid(uid_t) const { return false; }
 };

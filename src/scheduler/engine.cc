@@ -266,7 +266,7 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
       }
     }
     // The exit watcher keeps the wiring alive until the process is reaped.
-    if (wiring) wiring->runtime_api->stop();
+    if (wiring && wiring->runtime_api) wiring->runtime_api->stop();
   };
   hooks.on_returning = [weak_pool](const std::shared_ptr<Environment>& env) {
     auto p = weak_pool.lock();
@@ -314,13 +314,20 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
       return *peer_uid == uid || !sandbox.isSandboxUid(*peer_uid);
     };
   }
-  auto rapi = runtime_api::RuntimeApiServer::start(io_, options_.runtime_api_host, env,
-                                                   std::move(filter));
-  if (!rapi) {
-    spdlog::error("runtime api for {}: {}", config->name, rapi.error().message());
-    return fail("ServiceException", "kindling could not start the Runtime API listener");
+  // Network mode `none`: the environment gets its own network namespace and the Runtime API
+  // listens inside it (the sandbox hands the socket over after the spawn).
+  auto network = config->tags.find("kindling:network");
+  const bool network_none = network != config->tags.end() && network->second == "none" &&
+                            sandbox_.supportsNetworkNone();
+  if (!network_none) {
+    auto rapi = runtime_api::RuntimeApiServer::start(io_, options_.runtime_api_host, env,
+                                                     std::move(filter));
+    if (!rapi) {
+      spdlog::error("runtime api for {}: {}", config->name, rapi.error().message());
+      return fail("ServiceException", "kindling could not start the Runtime API listener");
+    }
+    wiring->runtime_api = std::move(*rapi);
   }
-  wiring->runtime_api = std::move(*rapi);
 
   if (pool->config->runtime.rfind("provided", 0) == 0 &&
       ::access((code_dir / "bootstrap").c_str(), X_OK) != 0) {
@@ -329,8 +336,10 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
                     " Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap "
                     "/opt/bootstrap]");
   }
-  LaunchContext ctx{code_dir, wiring->runtime_api->port(), options_.runtime_api_host, stream_name,
-                    options_.region, sandbox_.isolatesFilesystem()};
+  const uint16_t runtime_api_port =
+      network_none ? sandbox::kNoneModeRuntimeApiPort : wiring->runtime_api->port();
+  LaunchContext ctx{code_dir, runtime_api_port, network_none ? "127.0.0.1" : options_.runtime_api_host,
+                    stream_name, options_.region, sandbox_.isolatesFilesystem()};
   auto spec = catalog_.launch(*config, ctx);
   if (!spec) return fail("Runtime.InvalidRuntime", spec.error().message());
   const std::string request_id = request.request_id;
@@ -340,12 +349,24 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
   }
   env->begin(std::move(request), clock_.now());
   spec->uid = uid;
+  spec->network_none = network_none;
   uid_handed_over = true;  // spawn() owns the uid from here, whatever it returns
   auto process = sandbox_.spawn(*spec);
   if (!process) {
     spdlog::warn("spawn({}): {}", config->name, process.error().message());
     return env->abandon(runtime_api::kFnInvalidEntrypoint,
                         "RequestId: " + request_id + " Error: " + process.error().message());
+  }
+  if (network_none) {
+    sys::UniqueFd listener = (*process)->takeRuntimeApiListener();
+    auto rapi = runtime_api::RuntimeApiServer::adopt(io_, listener.release(), env);
+    if (!rapi) {
+      spdlog::error("runtime api for {}: {}", config->name, rapi.error().message());
+      (*process)->kill();
+      env->attach(std::move(*process));
+      return env->abandon("ServiceException", "kindling could not serve the Runtime API");
+    }
+    wiring->runtime_api = std::move(*rapi);
   }
   pool->metrics->cold_starts.fetch_add(1, std::memory_order_relaxed);
 

@@ -40,6 +40,7 @@ class LinuxProcess final : public sandbox::SandboxProcess {
         pidfd_(std::move(p.pidfd)),
         stdout_(std::move(p.stdout_read)),
         stderr_(std::move(p.stderr_read)),
+        runtime_api_listener_(std::move(p.runtime_api_listener)),
         cgroup_(std::move(cgroup)),
         probe_(p.pid) {}
 
@@ -99,6 +100,7 @@ class LinuxProcess final : public sandbox::SandboxProcess {
     }
   }
 
+  sys::UniqueFd takeRuntimeApiListener() override { return std::move(runtime_api_listener_); }
   sys::UniqueFd takeStdout() override { return std::move(stdout_); }
   sys::UniqueFd takeStderr() override { return std::move(stderr_); }
 
@@ -108,6 +110,7 @@ class LinuxProcess final : public sandbox::SandboxProcess {
   sys::UniqueFd pidfd_;
   sys::UniqueFd stdout_;
   sys::UniqueFd stderr_;
+  sys::UniqueFd runtime_api_listener_;
   std::unique_ptr<sandbox::Cgroup> cgroup_;
   mutable sys::ProcessMemoryProbe probe_;  // used under the environment's lock only
   bool reaped_ = false;
@@ -296,6 +299,7 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
       request.tmp_dir = lease->tmp_dir.string();
     }
     request.isolate = true;
+    request.network_none = spec.network_none;
     request.uid = *uid;
     request.gid = *uid;
     request.hostname = "kindling";

@@ -43,6 +43,7 @@ class LinuxSandbox final : public sandbox::Sandbox {
                LinuxSandboxOptions options = {});
   Result<std::unique_ptr<sandbox::SandboxProcess>> spawn(const sandbox::SpawnSpec& spec) override;
   bool isolatesFilesystem() const override { return isolate_; }
+  bool supportsNetworkNone() const override { return isolate_; }
   uid_t reserveUid() override;
   void releaseUid(uid_t uid) override;
   bool isSandboxUid(uid_t uid) const override;

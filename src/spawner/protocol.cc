@@ -82,7 +82,8 @@ std::string encodeRequest(const SpawnRequest& r) {
   putString(out, r.cwd);
   putList(out, r.cgroup_procs);
   putU32(out, r.nofile);
-  putU32(out, (r.seccomp ? 1u : 0u) | (r.drop_capabilities ? 2u : 0u) | (r.isolate ? 4u : 0u));
+  putU32(out, (r.seccomp ? 1u : 0u) | (r.drop_capabilities ? 2u : 0u) | (r.isolate ? 4u : 0u) |
+                 (r.network_none ? 8u : 0u));
   putU32(out, r.uid);
   putU32(out, r.gid);
   for (const std::string* s : {&r.hostname, &r.staging, &r.task_root, &r.runtime_dir,
@@ -107,6 +108,7 @@ Result<SpawnRequest> decodeRequest(std::string_view data) {
   r.seccomp = flags & 1u;
   r.drop_capabilities = flags & 2u;
   r.isolate = flags & 4u;
+  r.network_none = flags & 8u;
   r.uid = in.u32();
   r.gid = in.u32();
   for (std::string* s : {&r.hostname, &r.staging, &r.task_root, &r.runtime_dir, &r.lang_dir,
@@ -141,7 +143,7 @@ Status sendMessage(int sock, std::string_view data, const std::vector<int>& fds)
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 3)] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
   if (!fds.empty()) {
     msg.msg_control = control;
     msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
@@ -166,7 +168,7 @@ Result<Message> receiveMessage(int sock, size_t max_bytes) {
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 3)] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
   msg.msg_control = control;
   msg.msg_controllen = sizeof control;
   ssize_t n;

@@ -31,6 +31,7 @@ struct SpawnRequest {
   // Isolation (stubs only): new mount, UTS and IPC namespaces with a minimal root built from
   // read-only binds (sandbox/mounts.h), then the environment's own uid.
   bool isolate = false;
+  bool network_none = false;              // own network namespace, loopback only
   uint32_t uid = 0;                       // 0: stays uid 0 (without capabilities)
   uint32_t gid = 0;
   std::string hostname;
@@ -74,7 +75,7 @@ Result<SpawnRequest> decodeRequest(std::string_view data);
 std::string encodePrepare(const PrepareRequest& request);
 Result<PrepareRequest> decodePrepare(std::string_view data);
 
-// sendmsg/recvmsg of one message with up to 3 fds.
+// sendmsg/recvmsg of one message with up to 4 fds.
 Status sendMessage(int sock, std::string_view data, const std::vector<int>& fds);
 struct Message {
   std::string data;

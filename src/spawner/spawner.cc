@@ -6,6 +6,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -17,6 +20,7 @@
 
 #include "sandbox/mounts.h"
 #include "sandbox/privileges.h"
+#include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
 #include "sys/process.h"
 
@@ -151,7 +155,32 @@ bool writeFull(int fd, const void* buf, size_t n) {
 
 // Namespaces and the root filesystem, in the stub (it may allocate: its parent, the spawner,
 // is single-threaded). Mount, UTS and IPC namespaces; the minimal root of sandbox/mounts.h.
-void isolate(const SpawnRequest& r, int report_write, int stderr_write) {
+// Network mode `none`: brings loopback up in the new network namespace and hands a listening
+// socket on 127.0.0.1:9001 to the spawner (then the daemon), which serves the Runtime API on it.
+void isolateNetwork(int report_write, int fdpass) {
+  const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (s < 0 || ::ioctl(s, SIOCGIFFLAGS, &ifr) != 0) childFail(report_write, Stage::Namespaces, errno);
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+  if (::ioctl(s, SIOCSIFFLAGS, &ifr) != 0) childFail(report_write, Stage::Namespaces, errno);
+  ::close(s);
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(sandbox::kNoneModeRuntimeApiPort);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int one = 1;
+  if (listener < 0 || ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(listener, 128) != 0) {
+    childFail(report_write, Stage::Namespaces, errno);
+  }
+  if (!sendMessage(fdpass, "L", {listener})) childFail(report_write, Stage::Protocol, EPIPE);
+  ::close(listener);
+}
+
+void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpass) {
   sandbox::RootfsSpec spec;
   spec.staging = r.staging;
   spec.task_root = r.task_root;
@@ -170,9 +199,11 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write) {
     (void)ignored;
     childFail(report_write, Stage::Mounts, plan.error().sys_errno ? plan.error().sys_errno : EINVAL);
   }
-  if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) != 0) {
+  const int network = r.network_none ? CLONE_NEWNET : 0;
+  if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | network) != 0) {
     childFail(report_write, Stage::Namespaces, errno);
   }
+  if (r.network_none) isolateNetwork(report_write, fdpass);
   if (!r.hostname.empty() && ::sethostname(r.hostname.data(), r.hostname.size()) != 0) {
     childFail(report_write, Stage::Namespaces, errno);
   }
@@ -193,7 +224,7 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write) {
 // A stub: joins its cgroup ahead of time, then waits for the request that turns it into an
 // environment. It is a child of the single-threaded spawner, so it may allocate.
 [[noreturn]] void stubMain(int plan_read, int stdout_write, int stderr_write, int report_write,
-                           const std::vector<std::string>& cgroup_procs,
+                           int fdpass, const std::vector<std::string>& cgroup_procs,
                            const sandbox::SeccompProgram* seccomp) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   for (const auto& procs : cgroup_procs) {
@@ -209,7 +240,8 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write) {
   auto request = decodeRequest(data);
   if (!request) childFail(report_write, Stage::Protocol, EINVAL);
   if (request->seccomp && !seccomp) childFail(report_write, Stage::Seccomp, EINVAL);
-  if (request->isolate) isolate(*request, report_write, stderr_write);
+  if (request->isolate) isolate(*request, report_write, stderr_write, fdpass);
+  ::close(fdpass);
   ChildPlan plan = planFor(*request, seccomp);
   plan.stdout_write = stdout_write;
   plan.stderr_write = stderr_write;
@@ -223,8 +255,9 @@ struct Stub {
   int stdout_read = -1;
   int stderr_read = -1;
   int report_read = -1;
+  int fdpass = -1;  // the stub sends a none-mode Runtime API listener here
   void close() {
-    for (int* fd : {&plan_write, &stdout_read, &stderr_read, &report_read}) {
+    for (int* fd : {&plan_write, &stdout_read, &stderr_read, &report_read, &fdpass}) {
       if (*fd >= 0) ::close(*fd);
       *fd = -1;
     }
@@ -237,7 +270,8 @@ void reply(int sock, const SpawnReply& r, const std::vector<int>& fds) {
 }
 
 // Waits for the child's exec (EOF on the report pipe) or its {stage, errno}, then replies.
-void finishSpawn(int sock, pid_t pid, int stdout_read, int stderr_read, int report_read) {
+void finishSpawn(int sock, pid_t pid, int stdout_read, int stderr_read, int report_read,
+                 int fdpass = -1) {
   int32_t msg[2] = {0, 0};
   ssize_t n;
   do {
@@ -252,8 +286,32 @@ void finishSpawn(int sock, pid_t pid, int stdout_read, int stderr_read, int repo
     ::kill(pid, SIGKILL);
     return reply(sock, SpawnReply{pid, Stage::Clone, e}, {});
   }
-  reply(sock, SpawnReply{pid, Stage::None, 0}, {pidfd, stdout_read, stderr_read});
+  std::vector<int> fds = {pidfd, stdout_read, stderr_read};
+  int listener = -1;
+  if (fdpass >= 0) {
+    // Sent by the stub before its exec; the exec (EOF above) means it is already queued.
+    char buf[8];
+    iovec iov{buf, sizeof buf};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    if (::recvmsg(fdpass, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) > 0) {
+      cmsghdr* c = CMSG_FIRSTHDR(&msg);
+      if (c && c->cmsg_type == SCM_RIGHTS) std::memcpy(&listener, CMSG_DATA(c), sizeof(int));
+    }
+    if (listener < 0) {
+      ::kill(pid, SIGKILL);
+      ::close(pidfd);
+      return reply(sock, SpawnReply{pid, Stage::Protocol, ENOTCONN}, {});
+    }
+    fds.push_back(listener);
+  }
+  reply(sock, SpawnReply{pid, Stage::None, 0}, fds);
   ::close(pidfd);
+  if (listener >= 0) ::close(listener);
 }
 
 class Spawner {
@@ -289,21 +347,26 @@ class Spawner {
       ::close(out[1]);
       return fail(errno);
     }
-    if (!makePipe(report, false) || !makePipe(plan, false)) {
+    int pass[2];
+    if (!makePipe(report, false) || !makePipe(plan, false) ||
+        ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pass) != 0) {
       for (int fd : {out[0], out[1], err[0], err[1]}) ::close(fd);
       return fail(errno);
     }
     const long pid =
         ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
-    if (pid == 0) stubMain(plan[0], out[1], err[1], report[1], request->cgroup_procs, seccomp_);
+    if (pid == 0) {
+      ::close(pass[0]);
+      stubMain(plan[0], out[1], err[1], report[1], pass[1], request->cgroup_procs, seccomp_);
+    }
     const int clone_errno = errno;
-    for (int fd : {out[1], err[1], report[1], plan[0]}) ::close(fd);
+    for (int fd : {out[1], err[1], report[1], plan[0], pass[1]}) ::close(fd);
     if (pid < 0) {
-      for (int fd : {out[0], err[0], report[0], plan[1]}) ::close(fd);
+      for (int fd : {out[0], err[0], report[0], plan[1], pass[0]}) ::close(fd);
       return fail(clone_errno);
     }
     const uint32_t id = next_stub_++;
-    stubs_[id] = Stub{static_cast<pid_t>(pid), plan[1], out[0], err[0], report[0]};
+    stubs_[id] = Stub{static_cast<pid_t>(pid), plan[1], out[0], err[0], report[0], pass[0]};
     PrepareReply r{id, static_cast<int32_t>(pid), 0};
     (void)sendMessage(sock_, std::string_view(reinterpret_cast<const char*>(&r), sizeof r), {});
   }
@@ -324,7 +387,8 @@ class Spawner {
     }
     ::close(stub.plan_write);
     stub.plan_write = -1;
-    finishSpawn(sock_, stub.pid, stub.stdout_read, stub.stderr_read, stub.report_read);
+    finishSpawn(sock_, stub.pid, stub.stdout_read, stub.stderr_read, stub.report_read,
+                request.network_none ? stub.fdpass : -1);
     stub.close();
   }
 
@@ -474,12 +538,15 @@ Result<SpawnedProcess> SpawnerClient::spawn(const SpawnRequest& request) {
     return tl::unexpected(Error{ErrorCode::Io, r.err,
                                 std::string(stageName(r.stage)) + "(" + what + ")"});
   }
-  if (answer->fds.size() != 3) return makeError(ErrorCode::Internal, "spawner: missing fds");
+  if (answer->fds.size() != (request.network_none ? 4u : 3u)) {
+    return makeError(ErrorCode::Internal, "spawner: missing fds");
+  }
   SpawnedProcess p;
   p.pid = r.pid;
   p.pidfd = std::move(answer->fds[0]);
   p.stdout_read = std::move(answer->fds[1]);
   p.stderr_read = std::move(answer->fds[2]);
+  if (request.network_none) p.runtime_api_listener = std::move(answer->fds[3]);
   return p;
 }
 

@@ -22,6 +22,7 @@ struct SpawnedProcess {
   sys::UniqueFd pidfd;
   sys::UniqueFd stdout_read;
   sys::UniqueFd stderr_read;
+  sys::UniqueFd runtime_api_listener;  // network mode `none` only
 };
 
 class SpawnerClient {

@@ -247,3 +247,22 @@ def test_tmp_writes_do_not_count_against_memory(sandboxed, fname):
     r = sandboxed.invoke(fname, {})
     assert r["function_error"] is None, r["payload"]
     assert json.loads(r["payload"])["written_bytes"] == 200 << 20
+
+
+def test_network_none_has_loopback_only_and_a_working_runtime_api(sandboxed, fname):
+    none = {"kindling:network": "none"}
+    sandboxed.deploy(fname, kh.payload_zip(), handler="print_env", tags=none)
+    r = sandboxed.invoke(fname, {}, tail=True)
+    assert r["function_error"] is None, r["payload"]
+    assert json.loads(r["payload"])["AWS_LAMBDA_RUNTIME_API"] == "127.0.0.1:9001"
+    assert "Init Duration" in kh.report_line(r["log"])
+    warm = sandboxed.invoke(fname, {}, tail=True)  # the Runtime API keeps working, warm
+    assert "Init Duration" not in kh.report_line(warm["log"])
+    # No way out: the daemon's port is not reachable from the environment's own loopback.
+    sandboxed.deploy(fname + "-net", kh.payload_zip(), handler=f"net:127.0.0.1:{sandboxed.port}",
+                     tags=none)
+    probe = json.loads(sandboxed.invoke(fname + "-net", {})["payload"])
+    assert probe["connected"] is False and probe["errno"] == 111  # ECONNREFUSED
+    # In host mode the same probe connects (and is then refused by the daemon at accept).
+    sandboxed.deploy(fname + "-host", kh.payload_zip(), handler=f"net:127.0.0.1:{sandboxed.port}")
+    assert json.loads(sandboxed.invoke(fname + "-host", {})["payload"])["connected"] is True
