@@ -41,6 +41,7 @@ class LinuxProcess final : public sandbox::SandboxProcess {
         stdout_(std::move(p.stdout_read)),
         stderr_(std::move(p.stderr_read)),
         runtime_api_listener_(std::move(p.runtime_api_listener)),
+        exit_status_(std::move(p.exit_status)),
         cgroup_(std::move(cgroup)),
         probe_(p.pid) {}
 
@@ -60,6 +61,15 @@ class LinuxProcess final : public sandbox::SandboxProcess {
     int status = 0;
     if (::waitpid(pid_, &status, 0) < 0) return errnoError("waitpid(" + std::to_string(pid_) + ")");
     reaped_ = true;
+    // In a PID namespace our child is the namespace's init: the runtime's own status (written
+    // by init before it exited) is what the caller must see ("signal: aborted", ...).
+    if (exit_status_) {
+      int runtime_status = 0;
+      if (::read(exit_status_.get(), &runtime_status, sizeof runtime_status) ==
+          static_cast<ssize_t>(sizeof runtime_status)) {
+        status = runtime_status;
+      }
+    }
     // Whatever the runtime started dies with it, as when Lambda resets an environment.
     if (cgroup_) {
       if (auto st = cgroup_->killAll(); !st) spdlog::warn("{}", st.error().message());
@@ -111,6 +121,7 @@ class LinuxProcess final : public sandbox::SandboxProcess {
   sys::UniqueFd stdout_;
   sys::UniqueFd stderr_;
   sys::UniqueFd runtime_api_listener_;
+  sys::UniqueFd exit_status_;  // the runtime's wait status, from its PID namespace's init
   std::unique_ptr<sandbox::Cgroup> cgroup_;
   mutable sys::ProcessMemoryProbe probe_;  // used under the environment's lock only
   bool reaped_ = false;
@@ -202,6 +213,7 @@ Result<LinuxSandbox::Prepared> LinuxSandbox::prepare() {
   auto created = cgroups_->create("env-" + std::to_string(next_id_.fetch_add(1)), limits);
   if (!created) return tl::unexpected(std::move(created.error()).wrap("cgroup"));
   PrepareRequest request;
+  request.new_pid_namespace = isolate_;
   for (const auto& dir : (*created)->directories()) {
     request.cgroup_procs.push_back((dir / "cgroup.procs").string());
   }

@@ -127,6 +127,7 @@ Result<SpawnRequest> decodeRequest(std::string_view data) {
 std::string encodePrepare(const PrepareRequest& r) {
   std::string out;
   putList(out, r.cgroup_procs);
+  putU32(out, r.new_pid_namespace ? 1u : 0u);
   return out;
 }
 
@@ -134,6 +135,7 @@ Result<PrepareRequest> decodePrepare(std::string_view data) {
   Reader in{data};
   PrepareRequest r;
   r.cgroup_procs = in.list();
+  r.new_pid_namespace = in.u32() != 0;
   if (!in.ok || !in.data.empty()) return makeError(ErrorCode::Internal, "spawner: malformed prepare");
   return r;
 }
@@ -143,7 +145,7 @@ Status sendMessage(int sock, std::string_view data, const std::vector<int>& fds)
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 5)] = {};
   if (!fds.empty()) {
     msg.msg_control = control;
     msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
@@ -168,7 +170,7 @@ Result<Message> receiveMessage(int sock, size_t max_bytes) {
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 5)] = {};
   msg.msg_control = control;
   msg.msg_controllen = sizeof control;
   ssize_t n;

@@ -63,6 +63,9 @@ inline constexpr char kPrepareMessage = 'P';
 // paid by the stub ahead of time instead of on a cold start.
 struct PrepareRequest {
   std::vector<std::string> cgroup_procs;
+  // The stub is pid 1 of a new PID namespace: at launch it forks the runtime (pid 2), reaps
+  // whatever is orphaned, and reports the runtime's wait status on a pipe.
+  bool new_pid_namespace = false;
 };
 struct PrepareReply {
   uint32_t stub = 0;   // 0 on failure

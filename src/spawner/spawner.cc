@@ -223,8 +223,36 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpa
 
 // A stub: joins its cgroup ahead of time, then waits for the request that turns it into an
 // environment. It is a child of the single-threaded spawner, so it may allocate.
+// pid 1 of an environment's PID namespace: runs the runtime as pid 2, reaps orphans, and
+// reports the runtime's wait status before exiting (which ends the namespace: the kernel kills
+// whatever is left in it).
+[[noreturn]] void initMain(const ChildPlan& plan, int status_write) {
+  const pid_t runtime = ::fork();
+  if (runtime < 0) childFail(plan.report_write, Stage::Clone, errno);
+  if (runtime == 0) {
+    ::close(status_write);
+    childMain(plan);
+  }
+  // Only the runtime keeps these: EOF on stdout/stderr and on the report pipe follow it.
+  ::close(plan.report_write);
+  ::close(plan.stdout_write);
+  ::close(plan.stderr_write);
+  ::prctl(PR_SET_NAME, "init");
+  while (true) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid < 0) ::_exit(0);
+    if (pid == runtime) {
+      (void)writeFull(status_write, &status, sizeof status);
+      ::_exit(0);
+    }
+  }
+}
+
 [[noreturn]] void stubMain(int plan_read, int stdout_write, int stderr_write, int report_write,
-                           int fdpass, const std::vector<std::string>& cgroup_procs,
+                           int fdpass, int status_write, bool pid_namespace,
+                           const std::vector<std::string>& cgroup_procs,
                            const sandbox::SeccompProgram* seccomp) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   for (const auto& procs : cgroup_procs) {
@@ -246,6 +274,8 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpa
   plan.stdout_write = stdout_write;
   plan.stderr_write = stderr_write;
   plan.report_write = report_write;
+  if (pid_namespace) initMain(plan, status_write);
+  ::close(status_write);
   childMain(plan);
 }
 
@@ -256,8 +286,10 @@ struct Stub {
   int stderr_read = -1;
   int report_read = -1;
   int fdpass = -1;  // the stub sends a none-mode Runtime API listener here
+  int exit_status = -1;  // the runtime's wait status (PID-namespace stubs)
   void close() {
-    for (int* fd : {&plan_write, &stdout_read, &stderr_read, &report_read, &fdpass}) {
+    for (int* fd :
+         {&plan_write, &stdout_read, &stderr_read, &report_read, &fdpass, &exit_status}) {
       if (*fd >= 0) ::close(*fd);
       *fd = -1;
     }
@@ -271,7 +303,7 @@ void reply(int sock, const SpawnReply& r, const std::vector<int>& fds) {
 
 // Waits for the child's exec (EOF on the report pipe) or its {stage, errno}, then replies.
 void finishSpawn(int sock, pid_t pid, int stdout_read, int stderr_read, int report_read,
-                 int fdpass = -1) {
+                 int fdpass = -1, int exit_status = -1) {
   int32_t msg[2] = {0, 0};
   ssize_t n;
   do {
@@ -287,6 +319,7 @@ void finishSpawn(int sock, pid_t pid, int stdout_read, int stderr_read, int repo
     return reply(sock, SpawnReply{pid, Stage::Clone, e}, {});
   }
   std::vector<int> fds = {pidfd, stdout_read, stderr_read};
+  if (exit_status >= 0) fds.push_back(exit_status);
   int listener = -1;
   if (fdpass >= 0) {
     // Sent by the stub before its exec; the exec (EOF above) means it is already queued.
@@ -347,26 +380,30 @@ class Spawner {
       ::close(out[1]);
       return fail(errno);
     }
-    int pass[2];
-    if (!makePipe(report, false) || !makePipe(plan, false) ||
+    int pass[2], status[2];
+    if (!makePipe(report, false) || !makePipe(plan, false) || !makePipe(status, false) ||
         ::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pass) != 0) {
       for (int fd : {out[0], out[1], err[0], err[1]}) ::close(fd);
       return fail(errno);
     }
-    const long pid =
-        ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+    const unsigned long pid_ns = request->new_pid_namespace ? CLONE_NEWPID : 0;
+    const long pid = ::syscall(SYS_clone, CLONE_PARENT | pid_ns | SIGCHLD, nullptr, nullptr,
+                               nullptr, nullptr);
     if (pid == 0) {
       ::close(pass[0]);
-      stubMain(plan[0], out[1], err[1], report[1], pass[1], request->cgroup_procs, seccomp_);
+      ::close(status[0]);
+      stubMain(plan[0], out[1], err[1], report[1], pass[1], status[1],
+               request->new_pid_namespace, request->cgroup_procs, seccomp_);
     }
     const int clone_errno = errno;
-    for (int fd : {out[1], err[1], report[1], plan[0], pass[1]}) ::close(fd);
+    for (int fd : {out[1], err[1], report[1], plan[0], pass[1], status[1]}) ::close(fd);
     if (pid < 0) {
-      for (int fd : {out[0], err[0], report[0], plan[1], pass[0]}) ::close(fd);
+      for (int fd : {out[0], err[0], report[0], plan[1], pass[0], status[0]}) ::close(fd);
       return fail(clone_errno);
     }
     const uint32_t id = next_stub_++;
-    stubs_[id] = Stub{static_cast<pid_t>(pid), plan[1], out[0], err[0], report[0], pass[0]};
+    stubs_[id] = Stub{static_cast<pid_t>(pid), plan[1], out[0], err[0], report[0], pass[0],
+                      status[0]};
     PrepareReply r{id, static_cast<int32_t>(pid), 0};
     (void)sendMessage(sock_, std::string_view(reinterpret_cast<const char*>(&r), sizeof r), {});
   }
@@ -388,7 +425,7 @@ class Spawner {
     ::close(stub.plan_write);
     stub.plan_write = -1;
     finishSpawn(sock_, stub.pid, stub.stdout_read, stub.stderr_read, stub.report_read,
-                request.network_none ? stub.fdpass : -1);
+                request.network_none ? stub.fdpass : -1, stub.exit_status);
     stub.close();
   }
 
@@ -538,7 +575,8 @@ Result<SpawnedProcess> SpawnerClient::spawn(const SpawnRequest& request) {
     return tl::unexpected(Error{ErrorCode::Io, r.err,
                                 std::string(stageName(r.stage)) + "(" + what + ")"});
   }
-  if (answer->fds.size() != (request.network_none ? 4u : 3u)) {
+  const size_t with_status = request.stub != 0 ? 1 : 0;
+  if (answer->fds.size() != 3 + with_status + (request.network_none ? 1 : 0)) {
     return makeError(ErrorCode::Internal, "spawner: missing fds");
   }
   SpawnedProcess p;
@@ -546,7 +584,8 @@ Result<SpawnedProcess> SpawnerClient::spawn(const SpawnRequest& request) {
   p.pidfd = std::move(answer->fds[0]);
   p.stdout_read = std::move(answer->fds[1]);
   p.stderr_read = std::move(answer->fds[2]);
-  if (request.network_none) p.runtime_api_listener = std::move(answer->fds[3]);
+  if (with_status) p.exit_status = std::move(answer->fds[3]);
+  if (request.network_none) p.runtime_api_listener = std::move(answer->fds[3 + with_status]);
   return p;
 }
 

@@ -23,6 +23,9 @@ struct SpawnedProcess {
   sys::UniqueFd stdout_read;
   sys::UniqueFd stderr_read;
   sys::UniqueFd runtime_api_listener;  // network mode `none` only
+  // Stubs in a PID namespace: the runtime's wait status (an int) arrives here when it exits
+  // (the daemon's child is then the namespace's init, whose own status says less).
+  sys::UniqueFd exit_status;
 };
 
 class SpawnerClient {

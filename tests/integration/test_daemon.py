@@ -12,12 +12,25 @@ import pytest
 import kindling_harness as kh
 
 
+def _descendants(pid):
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
+    children = {}
+    for line in out.splitlines():
+        p, pp = (int(x) for x in line.split())
+        children.setdefault(pp, []).append(p)
+    found, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            found.append(c)
+            todo.append(c)
+    return found
+
+
 def _children(pid):
-    """The daemon's environment processes (not its spawner or warm stubs, which are forks of
-    the kindling binary itself)."""
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True)
+    """The daemon's environment processes: its descendants that are not the kindling binary
+    itself (its spawner, warm stubs and the environments' PID-namespace inits are forks of it)."""
     envs = []
-    for child in (int(x) for x in out.stdout.split()):
+    for child in _descendants(pid):
         try:
             if os.readlink(f"/proc/{child}/exe") == os.path.realpath(kh.BIN):
                 continue
@@ -60,8 +73,7 @@ def test_sigterm_stops_every_environment(tmp_path):
     pid = d.proc.pid
     envs = _children(pid)
     assert len(envs) == 2
-    everything = [int(x) for x in subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)],
-                                                 capture_output=True, text=True).stdout.split()]
+    everything = _descendants(pid)
     assert d.stop(signal.SIGTERM) == 0
     t.join(10)
     # The in-flight invocation finished (grace period) before the environments were stopped.

@@ -202,13 +202,13 @@ def test_functions_cannot_use_the_daemon_api_or_other_runtime_apis(sandboxed, fn
 
 
 def test_cold_starts_and_teardowns_leave_nothing_behind(tmp_path):
-    """60 environments created and destroyed: no cgroup, process or mount left."""
+    """1,000 environments created and destroyed: no cgroup, process or mount left."""
     d = kh.Daemon(tmp_path / "data").start()
     try:
         if "sandbox: spawner pid" not in d.log_path.read_text():
             pytest.skip("the daemon is not using the Linux sandbox here")
         d.deploy("churn", kh.payload_zip(), handler="exit:0")  # every invoke ends its environment
-        for _ in range(60):
+        for _ in range(1000):
             r = d.invoke("churn", {})
             assert json.loads(r["payload"])["errorType"] == "Runtime.ExitError"
         pid = d.proc.pid
@@ -216,9 +216,25 @@ def test_cold_starts_and_teardowns_leave_nothing_behind(tmp_path):
         def env_groups():
             return [p for p in Path("/sys/fs/cgroup").glob(f"*/kindling-{pid}/env-*")]
         def env_processes():
-            out = os.popen(f"ps -o pid= --ppid {pid}").read().split()
-            return [p for p in out if os.path.exists(f"/proc/{p}/exe")
-                    and os.readlink(f"/proc/{p}/exe") != os.path.realpath(kh.BIN)]
+            out = os.popen("ps -e -o pid=,ppid=").read().split("\n")
+            tree = {}
+            for line in out:
+                if line.strip():
+                    p, pp = line.split()
+                    tree.setdefault(pp, []).append(p)
+            found, todo = [], [str(pid)]
+            while todo:
+                for c in tree.get(todo.pop(), []):
+                    found.append(c)
+                    todo.append(c)
+            envs = []
+            for p in found:
+                try:
+                    if os.readlink(f"/proc/{p}/exe") != os.path.realpath(kh.BIN):
+                        envs.append(p)
+                except OSError:
+                    pass
+            return envs
         while time.time() < deadline and (env_processes() or len({g.name for g in env_groups()}) > 4):
             time.sleep(0.1)
         assert env_processes() == []
@@ -266,3 +282,14 @@ def test_network_none_has_loopback_only_and_a_working_runtime_api(sandboxed, fna
     # In host mode the same probe connects (and is then refused by the daemon at accept).
     sandboxed.deploy(fname + "-host", kh.payload_zip(), handler=f"net:127.0.0.1:{sandboxed.port}")
     assert json.loads(sandboxed.invoke(fname + "-host", {})["payload"])["connected"] is True
+
+
+def test_environment_has_its_own_pid_namespace(sandboxed, fname):
+    status = _run(sandboxed, fname, "read:/proc/self/status")["content"]
+    # /proc is the namespace's own: the runtime is pid 2, under the namespace's init.
+    assert re.search(r"^Pid:\s+2$", status, re.M)
+    assert re.search(r"^NSpid:\s+2$", status, re.M)
+    assert re.search(r"^PPid:\s+1$", status, re.M)
+    # Its init (pid 1, root) is invisible like every process of another uid.
+    init = _run(sandboxed, fname + "-init", "read:/proc/1/status")
+    assert "content" not in init and init["errno"] == 2
