@@ -221,7 +221,7 @@ class FakeRuntimeApi:
             self._shared.cond.notify_all()
         return request_id
 
-    def wait_outcome(self, request_id, timeout=10.0) -> Outcome:
+    def wait_outcome(self, request_id, timeout=30.0) -> Outcome:
         """Waits for the /response or /error of request_id; raises TimeoutError."""
         deadline = time.monotonic() + timeout
         with self._shared.cond:
@@ -232,7 +232,7 @@ class FakeRuntimeApi:
                 self._shared.cond.wait(left)
             return self._shared.outcomes[request_id]
 
-    def wait_init_error(self, timeout=10.0) -> Outcome:
+    def wait_init_error(self, timeout=30.0) -> Outcome:
         """Waits for a POST /init/error; raises TimeoutError."""
         deadline = time.monotonic() + timeout
         with self._shared.cond:
@@ -243,7 +243,7 @@ class FakeRuntimeApi:
                 self._shared.cond.wait(left)
             return self._shared.init_error
 
-    def wait_next_calls(self, count, timeout=10.0):
+    def wait_next_calls(self, count, timeout=30.0):
         """Waits until /next has been called `count` times; returns False on timeout."""
         deadline = time.monotonic() + timeout
         with self._shared.cond:

@@ -27,16 +27,16 @@ def _descendants(pid):
 
 
 def _children(pid):
-    """The daemon's environment processes: its descendants that are not the kindling binary
-    itself (its spawner, warm stubs and the environments' PID-namespace inits are forks of it)."""
+    """The daemon's environment processes: its descendants whose environment names a function
+    (not its spawner, warm stubs, PID-namespace inits or helper tools such as mkfs.ext4)."""
     envs = []
     for child in _descendants(pid):
         try:
-            if os.readlink(f"/proc/{child}/exe") == os.path.realpath(kh.BIN):
-                continue
+            with open(f"/proc/{child}/environ", "rb") as f:
+                if b"\0AWS_LAMBDA_FUNCTION_NAME=" in b"\0" + f.read():
+                    envs.append(child)
         except OSError:
             continue  # already gone
-        envs.append(child)
     return envs
 
 
