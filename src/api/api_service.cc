@@ -252,7 +252,6 @@ void ApiService::invoke(const std::shared_ptr<Ctx>& ctx, const std::string& raw_
   if (payload.empty()) {
     payload = "{}";
   } else if (!json::accept(payload)) {
-    auto err = json::parse(payload, nullptr, false);
     return sendError(ctx, 400, "InvalidRequestContentException",
                      "Could not parse request body into json: Could not parse payload into json: "
                      "Unexpected character or end of input");

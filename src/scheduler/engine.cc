@@ -449,18 +449,4 @@ void Engine::reapIdle() {
   }
 }
 
-std::map<std::string, int> Engine::environmentCounts() const {
-  std::map<std::string, int> counts;
-  std::vector<std::shared_ptr<Pool>> pools;
-  {
-    std::lock_guard lock(mu_);
-    for (auto& [name, pool] : pools_) pools.push_back(pool);
-  }
-  for (auto& pool : pools) {
-    std::lock_guard lock(pool->mu);
-    for (auto& [id, w] : pool->all) counts[envStateName(w->env->state())]++;
-  }
-  return counts;
-}
-
 }  // namespace kindling::scheduler

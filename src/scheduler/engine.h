@@ -49,8 +49,6 @@ class Engine {
   void removeFunction(const std::string& name);
   // Stops every environment; in-flight invocations fail cleanly. Thread-safe.
   void shutdown();
-  // Environments currently alive, by state name (for tests and metrics).
-  std::map<std::string, int> environmentCounts() const;
   // Stops idle environments unused for longer than the keep-alive (also run periodically).
   void reapIdle();
 

@@ -47,7 +47,6 @@ class LinuxSandbox final : public sandbox::Sandbox {
   uid_t reserveUid() override;
   void releaseUid(uid_t uid) override;
   bool isSandboxUid(uid_t uid) const override;
-  bool hasCgroups() const { return cgroups_ != nullptr; }
 
  private:
   struct Prepared {
