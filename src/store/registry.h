@@ -16,6 +16,7 @@
 
 #include "common/result.h"
 #include "store/function.h"
+#include "store/sqlite.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -39,17 +40,52 @@ class Registry {  // thread-safe
   Result<FunctionConfig> getFunction(std::string_view name) const;
   // All functions (tags included), sorted by name. Thread-safe.
   Result<std::vector<FunctionConfig>> listFunctions() const;
-  // Replaces every field of the function named fn.name except its tags (those change only
-  // through tagFunction/untagFunction, as in Lambda); NotFound. Thread-safe.
+  // Replaces every field of $LATEST of the function named fn.name (layers and dead-letter
+  // target included) except its tags (those change only through tagFunction/untagFunction, as
+  // in Lambda); NotFound. Thread-safe.
   Status updateFunction(const FunctionConfig& fn);
-  // Deletes a function and its tags; NotFound. Thread-safe.
+  // Deletes a function with its tags, versions, aliases and settings; NotFound. Thread-safe.
   Status deleteFunction(std::string_view name);
   // Adds or overwrites tags; NotFound if the function does not exist. Thread-safe.
   Status tagFunction(std::string_view name, const std::map<std::string, std::string>& tags);
   // Removes tags by key (absent keys are ignored); NotFound if the function does not exist.
   // Thread-safe.
   Status untagFunction(std::string_view name, const std::vector<std::string>& keys);
-  // Number of functions whose code is the package with this digest. Thread-safe.
+  // Every function with its versions, aliases and settings, sorted by name. Thread-safe.
+  Result<std::vector<FunctionRecord>> loadAll() const;
+  // One function's full record; NotFound. Thread-safe.
+  Result<FunctionRecord> getRecord(std::string_view name) const;
+
+  // Publishes $LATEST as version last_version+1 (config copied, version = "N", description as
+  // given or $LATEST's, a new revision id, last_modified = now_ms), atomically. If $LATEST has
+  // not changed since the last publish (same revision), returns that version instead (Lambda
+  // does not publish an unchanged function twice); `*created` says which. NotFound. Thread-safe.
+  Result<FunctionConfig> publishVersion(std::string_view name, const std::string& description,
+                                        int64_t now_ms, bool* created = nullptr);
+  // Deletes a published version with its provisioned and event-invoke configs; NotFound;
+  // Conflict when an alias routes to it. Thread-safe.
+  Status deleteVersion(std::string_view name, int version);
+
+  // Inserts an alias; Conflict if it exists; NotFound for the function. Thread-safe.
+  Status createAlias(std::string_view function, const Alias& alias);
+  // Replaces an alias; NotFound. Thread-safe.
+  Status updateAlias(std::string_view function, const Alias& alias);
+  // Deletes an alias with its provisioned and event-invoke configs; NotFound. Thread-safe.
+  Status deleteAlias(std::string_view function, std::string_view alias);
+
+  // Sets (value) or removes (nullopt) the function's reserved concurrency; NotFound. Thread-safe.
+  Status setReservedConcurrency(std::string_view name, std::optional<int> reserved);
+  // Inserts or replaces a provisioned-concurrency config; NotFound. Thread-safe.
+  Status putProvisioned(std::string_view name, const ProvisionedConfig& config);
+  // Deletes one; NotFound when the function or the config is missing. Thread-safe.
+  Status deleteProvisioned(std::string_view name, std::string_view qualifier);
+  // Inserts or replaces an event-invoke config; NotFound. Thread-safe.
+  Status putEventInvokeConfig(std::string_view name, const EventInvokeConfig& config);
+  // Deletes one; NotFound when the function or the config is missing. Thread-safe.
+  Status deleteEventInvokeConfig(std::string_view name, std::string_view qualifier);
+
+  // Number of functions, published versions and layer versions whose code is the package with
+  // this digest (function layers are counted through their layer versions). Thread-safe.
   Result<int> codeReferences(const std::string& sha256_hex) const;
   // Current schema version (PRAGMA user_version). Thread-safe.
   Result<int> schemaVersion() const;
@@ -66,9 +102,16 @@ class Registry {  // thread-safe
   Result<int64_t> functionId(std::string_view name) const;
   Status readTags(int64_t id, std::map<std::string, std::string>& tags) const;
   Status insertTags(int64_t id, const std::map<std::string, std::string>& tags);
+  // NotFound unless `qualifier` is "$LATEST", a published version of function `id`, or (with
+  // allow_alias) one of its aliases. Caller holds mutex_ inside a transaction.
+  Status checkQualifier(int64_t id, std::string_view function, std::string_view qualifier,
+                        bool allow_alias) const;
+  // NotFound unless the alias's version and every routing version exist. Caller holds mutex_.
+  Status checkAliasTargets(int64_t id, std::string_view function, const Alias& alias) const;
 
   mutable std::mutex mutex_;
-  sqlite3* db_ = nullptr;                   // guarded by mutex_
+  sql::Connection conn_;                    // guarded by mutex_
+  sqlite3* db_ = nullptr;                   // conn_.get(); guarded by mutex_
   std::unique_ptr<Statements> statements_;  // guarded by mutex_
 };
 

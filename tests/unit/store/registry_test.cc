@@ -291,7 +291,8 @@ TEST(RegistryTest, MigratesEmptyDbAndReopensIdempotently) {
   }
   EXPECT_EQ(rawQuery(db, "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE "
                          "'sqlite_%' ORDER BY name"),
-            "function_tags,functions");
+            "aliases,async_events,event_invoke_configs,function_tags,function_versions,functions,"
+            "layer_names,layer_versions,provisioned_concurrency,queue_messages");
   EXPECT_EQ(rawQuery(db, "PRAGMA journal_mode"), "wal");
   EXPECT_EQ(rawQuery(db, "PRAGMA user_version"), std::to_string(Registry::latestSchemaVersion()));
   for (int i = 0; i < 3; ++i) {
