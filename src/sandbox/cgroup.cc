@@ -612,6 +612,19 @@ Result<uint64_t> Cgroup::peakMemoryBytes() const {
   return *v;
 }
 
+Result<uint64_t> Cgroup::currentMemoryBytes() const {
+  if (dirs_.empty()) return makeError(ErrorCode::Internal, "cgroup has no memory directory");
+  const char* file = shared_->layout.v2 ? "memory.current" : "memory.usage_in_bytes";
+  auto fd = openAt(dirs_[0].fd.get(), dirs_[0].path, file, O_RDONLY);
+  if (!fd) return tl::unexpected(std::move(fd.error()));
+  char buf[64];
+  auto text = preadSmall(fd->get(), buf, sizeof(buf), dirs_[0].path, file);
+  if (!text) return tl::unexpected(std::move(text.error()));
+  auto v = parseUint(*text);
+  if (!v) return makeError(ErrorCode::Io, "parse(" + pathIn(dirs_[0].path, file) + ")");
+  return *v;
+}
+
 Result<uint64_t> Cgroup::oomKillCount() const {
   const char* file = shared_->layout.v2 ? "memory.events" : "memory.oom_control";
   char buf[512];

@@ -89,6 +89,9 @@ class Cgroup {
   // High-water mark of the group's memory, bytes (v1 memory.max_usage_in_bytes; v2 memory.peak,
   // or memory.current on kernels without it). One pread. Thread-safe.
   Result<uint64_t> peakMemoryBytes() const;
+  // Memory the group uses now, bytes (v1 memory.usage_in_bytes; v2 memory.current). Opens the
+  // file per call: used when an environment goes idle, not per invocation. Thread-safe.
+  Result<uint64_t> currentMemoryBytes() const;
   // How many times the kernel's OOM killer killed a process of this group (v1
   // memory.oom_control, v2 memory.events: "oom_kill N"). One pread. Thread-safe.
   Result<uint64_t> oomKillCount() const;

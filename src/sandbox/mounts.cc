@@ -118,6 +118,9 @@ class MountPlan::Builder {
     if (!spec.lang_dir.empty()) {
       KD_TRY_STATUS(addReadOnly(spec.lang_dir, "/var/lang", "rootfs lang_dir", true));
     }
+    if (!spec.opt_dir.empty()) {
+      KD_TRY_STATUS(addReadOnly(spec.opt_dir, "/opt", "rootfs opt_dir", true));
+    }
     for (const auto& [source, inside] : spec.extra_read_only) {
       auto target = normalAbsolute(inside, "rootfs extra_read_only target");
       if (!target) return tl::unexpected(std::move(target.error()));

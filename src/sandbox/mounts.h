@@ -46,6 +46,9 @@ struct RootfsSpec {
   std::filesystem::path task_root;    // -> /var/task   (read-only)
   std::filesystem::path runtime_dir;  // -> /var/runtime (read-only), may be empty
   std::filesystem::path lang_dir;     // -> /var/lang   (read-only), may be empty
+  // -> /opt (read-only): the function's layers merged in order, may be empty (then /opt is an
+  // empty directory, as on Lambda without layers). Extra binds may not then land under /opt.
+  std::filesystem::path opt_dir;
   // -> /tmp (read-write, nosuid, nodev; must be writable by the sandbox uid), may be empty (then
   // a small tmpfs of kDefaultTmpSize, charged to the memory cgroup).
   std::filesystem::path tmp_dir;

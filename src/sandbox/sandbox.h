@@ -24,6 +24,7 @@ struct FilesystemView {
   std::filesystem::path task_root;    // -> /var/task
   std::filesystem::path runtime_dir;  // -> /var/runtime (may be empty)
   std::filesystem::path lang_dir;     // -> /var/lang (may be empty)
+  std::filesystem::path opt_dir;      // -> /opt: the function's merged layers (may be empty)
   std::vector<std::pair<std::filesystem::path, std::filesystem::path>> extra_read_only;
 };
 
@@ -55,6 +56,9 @@ class SandboxProcess {
   virtual void kill() = 0;
   // Peak resident memory of the environment so far, bytes.
   virtual uint64_t peakMemoryBytes() const = 0;
+  // Memory the environment uses now, bytes (its cgroup's usage when it has one; else the
+  // process tree's resident peak, an upper bound). Thread-safe w.r.t. the owner's lock.
+  virtual uint64_t currentMemoryBytes() const { return peakMemoryBytes(); }
   // True when the kernel's OOM killer ended it (cgroup counter); false where unknown.
   virtual bool oomKilled() const = 0;
   // The runtime finished its init phase: from now on the function's CPU share applies (init

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <set>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <nlohmann/json.hpp>
@@ -76,11 +77,11 @@ struct Engine::Wiring : std::enable_shared_from_this<Engine::Wiring> {
 // The environments of one function configuration.
 class Engine::Pool : public std::enable_shared_from_this<Engine::Pool> {
  public:
-  Pool(std::shared_ptr<const store::FunctionConfig> config,
-       std::shared_ptr<observe::FunctionMetrics> metrics)
-      : config(std::move(config)), metrics(std::move(metrics)) {}
+  Pool(FunctionTarget target, std::shared_ptr<observe::FunctionMetrics> metrics)
+      : config(target.config), target(std::move(target)), metrics(std::move(metrics)) {}
 
   const std::shared_ptr<const store::FunctionConfig> config;
+  const FunctionTarget target;
   const std::shared_ptr<observe::FunctionMetrics> metrics;
 
   std::mutex mu;
@@ -88,6 +89,14 @@ class Engine::Pool : public std::enable_shared_from_this<Engine::Pool> {
   std::vector<std::shared_ptr<Environment>> returning;            // answered, /next pending
   std::map<uint64_t, std::shared_ptr<Engine::Wiring>> all;        // guarded by mu
   bool retired = false;                                           // guarded by mu
+  // Provisioned concurrency (guarded by mu): how many are wanted, the environments started for
+  // it (starting or alive), those of them that finished init, and consecutive init failures.
+  int provisioned_wanted = 0;
+  std::set<uint64_t> provisioned;
+  std::set<uint64_t> provisioned_ready;
+  int provisioned_failures = 0;
+  std::string provisioned_error;
+  TimerId provisioned_retry = 0;
 
   std::shared_ptr<Environment> takeReturning() {
     std::lock_guard lock(mu);
@@ -134,19 +143,33 @@ void Engine::scheduleReaper() {
   });
 }
 
-std::shared_ptr<Engine::Pool> Engine::poolFor(
-    const std::shared_ptr<const store::FunctionConfig>& config) {
+namespace {
+
+// Pools are keyed "<name>:<version>"; function names cannot contain ':'.
+std::string poolKey(std::string_view name, std::string_view version) {
+  std::string key;
+  key.reserve(name.size() + 1 + version.size());
+  key.append(name).push_back(':');
+  key.append(version);
+  return key;
+}
+
+}  // namespace
+
+std::shared_ptr<Engine::Pool> Engine::poolFor(const FunctionTarget& target) {
+  const auto& config = target.config;
   std::shared_ptr<Pool> retired;
   std::shared_ptr<Pool> pool;
   {
+    const std::string key = poolKey(config->name, config->version);
     std::lock_guard lock(mu_);
-    auto it = pools_.find(config->name);
+    auto it = pools_.find(key);
     if (it != pools_.end() && it->second->config->revision_id == config->revision_id) {
       return it->second;
     }
     if (it != pools_.end()) retired = it->second;
-    pool = std::make_shared<Pool>(config, metrics_.function(config->name));
-    pools_[config->name] = pool;
+    pool = std::make_shared<Pool>(target, metrics_.function(config->name));
+    pools_[key] = pool;
   }
   if (retired) {
     // A new configuration: environments of the old one finish what they run, then stop.
@@ -155,25 +178,27 @@ std::shared_ptr<Engine::Pool> Engine::poolFor(
       std::lock_guard lock(retired->mu);
       retired->retired = true;
       idle.swap(retired->idle);
+      if (retired->provisioned_retry) timers_.cancel(retired->provisioned_retry);
     }
     for (auto& env : idle) env->shutdown();
   }
   return pool;
 }
 
-void Engine::invoke(std::shared_ptr<const store::FunctionConfig> config,
-                    std::filesystem::path code_dir, InvokeRequest request) {
-  auto pool = poolFor(config);
+void Engine::invoke(const FunctionTarget& target, InvokeRequest request) {
+  auto pool = poolFor(target);
   auto metrics = pool->metrics;
   metrics->invocations.fetch_add(1, std::memory_order_relaxed);
   metrics->concurrent_executions.fetch_add(1, std::memory_order_relaxed);
-  request.done = [metrics, done = std::move(request.done)](InvokeResult&& result) {
+  request.done = [metrics, version = pool->config->version,
+                  done = std::move(request.done)](InvokeResult&& result) {
     metrics->concurrent_executions.fetch_sub(1, std::memory_order_relaxed);
     metrics->duration.observe(result.duration_ms / 1000.0);
     if (result.init_duration_ms) {
       metrics->init_duration.observe(*result.init_duration_ms / 1000.0);
     }
     if (result.function_error) metrics->addError(result.error_type);
+    result.executed_version = version;
     done(std::move(result));
   };
   if (stopping_) {
@@ -184,11 +209,10 @@ void Engine::invoke(std::shared_ptr<const store::FunctionConfig> config,
     request.done(std::move(result));
     return;
   }
-  place(pool, std::move(code_dir), std::move(request));
+  place(pool, std::move(request));
 }
 
-void Engine::place(const std::shared_ptr<Pool>& pool, std::filesystem::path code_dir,
-                   InvokeRequest request) {
+void Engine::place(const std::shared_ptr<Pool>& pool, InvokeRequest request) {
   while (auto env = pool->takeIdle()) {
     if (env->dispatch(request)) return;  // warm
   }
@@ -196,16 +220,83 @@ void Engine::place(const std::shared_ptr<Pool>& pool, std::filesystem::path code
   while (auto env = pool->takeReturning()) {
     if (env->enqueue(request)) return;
   }
-  startCold(pool, std::move(code_dir), std::move(request));
+  startEnvironment(pool, std::move(request));
 }
 
-void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path code_dir,
-                       InvokeRequest request) {
+void Engine::setProvisioned(const FunctionTarget& target, int count) {
+  auto pool = poolFor(target);
+  std::vector<std::shared_ptr<Environment>> surplus;
+  {
+    std::lock_guard lock(pool->mu);
+    pool->provisioned_wanted = std::max(0, count);
+    pool->provisioned_failures = 0;
+    pool->provisioned_error.clear();
+    // Fewer wanted: idle provisioned environments go first; busy ones become on-demand ones
+    // (reaped by the keep-alive as usual).
+    while (static_cast<int>(pool->provisioned.size()) > pool->provisioned_wanted) {
+      uint64_t victim = 0;
+      for (auto it = pool->idle.begin(); it != pool->idle.end(); ++it) {
+        if (pool->provisioned.count((*it)->id())) {
+          victim = (*it)->id();
+          surplus.push_back(*it);
+          pool->idle.erase(it);
+          break;
+        }
+      }
+      if (victim == 0) victim = *pool->provisioned.rbegin();
+      pool->provisioned.erase(victim);
+      pool->provisioned_ready.erase(victim);
+    }
+  }
+  for (auto& env : surplus) env->shutdown();
+  topUpProvisioned(pool);
+}
+
+Engine::ProvisionedStatus Engine::provisionedStatus(const std::string& name,
+                                                    const std::string& version) const {
+  std::shared_ptr<Pool> pool;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pools_.find(poolKey(name, version));
+    if (it == pools_.end()) return {};
+    pool = it->second;
+  }
+  std::lock_guard lock(pool->mu);
+  return ProvisionedStatus{pool->provisioned_wanted,
+                           static_cast<int>(pool->provisioned_ready.size()),
+                           pool->provisioned_failures, pool->provisioned_error};
+}
+
+void Engine::topUpProvisioned(const std::shared_ptr<Pool>& pool) {
+  int missing = 0;
+  {
+    std::lock_guard lock(pool->mu);
+    if (pool->retired || stopping_) return;
+    missing = pool->provisioned_wanted - static_cast<int>(pool->provisioned.size());
+  }
+  for (int i = 0; i < missing; ++i) startEnvironment(pool, std::nullopt);
+}
+
+void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
+                              std::optional<InvokeRequest> request) {
   const auto& config = pool->config;
+  const std::filesystem::path& code_dir = pool->target.code_dir;
+  const bool provisioned = !request.has_value();
   const uint64_t id = next_env_id_.fetch_add(1);
+  if (provisioned) {
+    std::lock_guard lock(pool->mu);
+    pool->provisioned.insert(id);
+  }
   const std::string stream_name =
       observe::makeLogStreamName(clock_.epochMillis(), config->version);
   auto fail = [&](std::string_view type, const std::string& message) {
+    if (provisioned) {
+      std::lock_guard lock(pool->mu);
+      pool->provisioned.erase(id);
+      ++pool->provisioned_failures;
+      pool->provisioned_error = message;
+      return;
+    }
     InvokeResult result;
     result.function_error = true;
     result.error_type = std::string(type);
@@ -213,7 +304,7 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
     j["errorType"] = type;
     j["errorMessage"] = message;
     result.payload = j.dump();
-    request.done(std::move(result));
+    request->done(std::move(result));
   };
 
   auto log = logs_.openStream(config->name, stream_name);
@@ -238,24 +329,36 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
     if (int i = index(from); i >= 0) metrics->environments[i].fetch_sub(1);
     if (int i = index(to); i >= 0) metrics->environments[i].fetch_add(1);
   };
-  hooks.on_idle = [weak_pool](const std::shared_ptr<Environment>& env) {
+  hooks.on_idle = [this, weak_pool](const std::shared_ptr<Environment>& env) {
     auto p = weak_pool.lock();
     if (!p) return env->shutdown();
+    if (options_.memory_budget_mb > 0) env->sampleIdleMemory();
     bool retired;
     {
       std::lock_guard lock(p->mu);
       retired = p->retired;
       p->forget(env);
       if (!retired) p->idle.push_back(env);
+      if (p->provisioned.count(env->id()) && p->provisioned_ready.insert(env->id()).second) {
+        p->provisioned_failures = 0;
+      }
     }
     if (retired) env->shutdown();
   };
-  hooks.on_dead = [weak_pool](const std::shared_ptr<Environment>& env) {
+  hooks.on_dead = [this, weak_pool](const std::shared_ptr<Environment>& env) {
     auto p = weak_pool.lock();
     if (!p) return;
     std::shared_ptr<Wiring> wiring;
+    bool replace_provisioned = false;
     {
       std::lock_guard lock(p->mu);
+      if (p->provisioned.erase(env->id())) {
+        if (!p->provisioned_ready.erase(env->id())) {
+          ++p->provisioned_failures;
+          p->provisioned_error = "provisioned environment failed to initialise";
+        }
+        replace_provisioned = !p->retired && !stopping_;
+      }
       auto& idle = p->idle;
       idle.erase(std::remove(idle.begin(), idle.end(), env), idle.end());
       p->forget(env);
@@ -267,6 +370,28 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
     }
     // The exit watcher keeps the wiring alive until the process is reaped.
     if (wiring && wiring->runtime_api) wiring->runtime_api->stop();
+    if (replace_provisioned) {
+      // Replace it after a pause that grows with consecutive failures (1 s .. 60 s), so a
+      // function whose init always fails does not spin.
+      int failures;
+      {
+        std::lock_guard lock(p->mu);
+        failures = p->provisioned_failures;
+        if (p->provisioned_retry) return;
+      }
+      const auto delay = std::chrono::seconds(std::min(60, 1 << std::min(failures, 6)));
+      std::lock_guard lock(p->mu);
+      p->provisioned_retry = timers_.schedule(failures == 0 ? Clock::Duration::zero() : delay,
+                                              [this, weak_pool] {
+        auto pool = weak_pool.lock();
+        if (!pool) return;
+        {
+          std::lock_guard lock2(pool->mu);
+          pool->provisioned_retry = 0;
+        }
+        topUpProvisioned(pool);
+      });
+    }
   };
   hooks.on_returning = [weak_pool](const std::shared_ptr<Environment>& env) {
     auto p = weak_pool.lock();
@@ -274,7 +399,7 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
     std::lock_guard lock(p->mu);
     if (!p->retired) p->returning.push_back(env);
   };
-  hooks.on_requeue = [this, weak_pool, code_dir](InvokeRequest&& request) {
+  hooks.on_requeue = [this, weak_pool](InvokeRequest&& request) {
     auto p = weak_pool.lock();
     if (!p || stopping_) {
       InvokeResult result;
@@ -283,7 +408,7 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
       result.payload = R"({"errorType":"ServiceException","errorMessage":"kindling is shutting down"})";
       return request.done(std::move(result));
     }
-    place(p, code_dir, std::move(request));
+    place(p, std::move(request));
   };
   auto env = std::make_shared<Environment>(id, config, stream_name, std::move(*log), clock_,
                                            timers_, std::move(hooks), options_.environment);
@@ -330,24 +455,54 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
   }
 
   if (pool->config->runtime.rfind("provided", 0) == 0 &&
-      ::access((code_dir / "bootstrap").c_str(), X_OK) != 0) {
+      ::access((code_dir / "bootstrap").c_str(), X_OK) != 0 &&
+      (pool->target.opt_dir.empty() ||
+       ::access((pool->target.opt_dir / "bootstrap").c_str(), X_OK) != 0)) {
     return fail(runtime_api::kFnInvalidEntrypoint,
-                "RequestId: " + request.request_id +
+                "RequestId: " + (request ? request->request_id : std::string("-")) +
                     " Error: Couldn't find valid bootstrap(s): [/var/task/bootstrap "
                     "/opt/bootstrap]");
   }
   const uint16_t runtime_api_port =
       network_none ? sandbox::kNoneModeRuntimeApiPort : wiring->runtime_api->port();
-  LaunchContext ctx{code_dir, runtime_api_port, network_none ? "127.0.0.1" : options_.runtime_api_host,
-                    stream_name, options_.region, sandbox_.isolatesFilesystem()};
+  LaunchContext ctx;
+  ctx.code_dir = code_dir;
+  ctx.opt_dir = pool->target.opt_dir;
+  ctx.runtime_api_port = runtime_api_port;
+  ctx.runtime_api_host = network_none ? "127.0.0.1" : options_.runtime_api_host;
+  ctx.log_stream_name = stream_name;
+  ctx.region = options_.region;
+  ctx.isolated = sandbox_.isolatesFilesystem();
+  if (provisioned) ctx.initialization_type = "provisioned-concurrency";
   auto spec = catalog_.launch(*config, ctx);
   if (!spec) return fail("Runtime.InvalidRuntime", spec.error().message());
-  const std::string request_id = request.request_id;
+  const std::string request_id = request ? request->request_id : std::string("-");
+  if (!admit(config->memory_mb)) {
+    if (provisioned) {
+      std::lock_guard lock(pool->mu);
+      pool->provisioned.erase(id);
+      ++pool->provisioned_failures;
+      pool->provisioned_error = "the host memory budget is exhausted";
+      return;
+    }
+    spdlog::warn("{}: throttled: no room in the memory budget for a {} MB environment",
+                 config->name, config->memory_mb);
+    InvokeResult result;
+    result.throttled = true;
+    return request->done(std::move(result));
+  }
   {
     std::lock_guard lock(pool->mu);
     pool->all[id] = wiring;
   }
-  env->begin(std::move(request), clock_.now());
+  releaseAdmission(config->memory_mb);
+  std::optional<Clock::Duration> init_timeout;
+  if (provisioned) {
+    // Provisioned concurrency and SnapStart initialise for up to max(130 s, timeout).
+    init_timeout = std::max<Clock::Duration>(std::chrono::seconds(130),
+                                             std::chrono::seconds(config->timeout_s));
+  }
+  env->begin(std::move(request), clock_.now(), init_timeout);
   spec->uid = uid;
   spec->network_none = network_none;
   uid_handed_over = true;  // spawn() owns the uid from here, whatever it returns
@@ -393,35 +548,127 @@ void Engine::startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path 
                                  });
 }
 
-void Engine::removeFunction(const std::string& name) {
-  std::shared_ptr<Pool> pool;
+bool Engine::admit(int memory_mb) {
+  if (options_.memory_budget_mb <= 0) return true;
+  std::lock_guard admission(admission_mu_);
+  std::vector<std::shared_ptr<Pool>> pools;
   {
     std::lock_guard lock(mu_);
-    auto it = pools_.find(name);
-    if (it == pools_.end()) return;
-    pool = it->second;
-    pools_.erase(it);
+    for (auto& [key, pool] : pools_) pools.push_back(pool);
   }
+  // What environments hold now: busy/starting ones their configured size (they may grow to
+  // it), idle ones their measured footprint.
+  int64_t used_bytes = admitting_mb_ << 20;
+  struct Candidate {
+    Clock::TimePoint last_used;
+    uint64_t bytes;
+    std::shared_ptr<Pool> pool;
+    std::shared_ptr<Environment> env;
+  };
+  std::vector<Candidate> idle;
+  for (auto& pool : pools) {
+    std::lock_guard lock(pool->mu);
+    const int64_t configured = int64_t{pool->config->memory_mb} << 20;
+    for (auto& [id, wiring] : pool->all) {
+      const EnvState state = wiring->env->state();
+      if (state == EnvState::Dead) continue;
+      if (state == EnvState::Idle) {
+        const uint64_t bytes = wiring->env->idleMemoryBytes();
+        used_bytes += static_cast<int64_t>(bytes);
+        if (!pool->provisioned.count(id)) {
+          idle.push_back({wiring->env->lastUsed(), bytes, pool, wiring->env});
+        }
+      } else {
+        used_bytes += configured;
+      }
+    }
+  }
+  const int64_t budget = options_.memory_budget_mb << 20;
+  const int64_t need = int64_t{memory_mb} << 20;
+  if (used_bytes + need > budget) {
+    std::sort(idle.begin(), idle.end(),
+              [](const Candidate& a, const Candidate& b) { return a.last_used < b.last_used; });
+    for (auto& c : idle) {
+      if (used_bytes + need <= budget) break;
+      bool taken = false;
+      {
+        std::lock_guard lock(c.pool->mu);
+        auto& list = c.pool->idle;
+        auto it = std::find(list.begin(), list.end(), c.env);
+        if (it != list.end()) {
+          list.erase(it);
+          taken = true;
+        }
+      }
+      if (!taken) continue;  // it was just dispatched
+      spdlog::info("memory budget: evicting idle environment {} of {} ({} MB)", c.env->id(),
+                   c.pool->config->name, c.bytes >> 20);
+      c.env->shutdown();
+      used_bytes -= static_cast<int64_t>(c.bytes);
+    }
+    if (used_bytes + need > budget) return false;
+  }
+  admitting_mb_ += memory_mb;
+  return true;
+}
+
+void Engine::releaseAdmission(int memory_mb) {
+  if (options_.memory_budget_mb <= 0) return;
+  std::lock_guard admission(admission_mu_);
+  admitting_mb_ -= memory_mb;
+}
+
+void Engine::removePool(const std::shared_ptr<Pool>& pool) {
   std::vector<std::shared_ptr<Wiring>> all;
   {
     std::lock_guard lock(pool->mu);
     pool->retired = true;
     pool->idle.clear();
+    pool->provisioned_wanted = 0;
+    if (pool->provisioned_retry) timers_.cancel(pool->provisioned_retry);
+    pool->provisioned_retry = 0;
     for (auto& [id, w] : pool->all) all.push_back(w);
   }
   for (auto& w : all) w->env->shutdown();
+}
+
+void Engine::removeFunction(const std::string& name) {
+  std::vector<std::shared_ptr<Pool>> removed;
+  {
+    std::lock_guard lock(mu_);
+    const std::string prefix = name + ":";
+    for (auto it = pools_.lower_bound(prefix);
+         it != pools_.end() && it->first.compare(0, prefix.size(), prefix) == 0;) {
+      removed.push_back(std::move(it->second));
+      it = pools_.erase(it);
+    }
+  }
+  for (auto& pool : removed) removePool(pool);
   metrics_.removeFunction(name);
+}
+
+void Engine::removeVersion(const std::string& name, const std::string& version) {
+  std::shared_ptr<Pool> pool;
+  {
+    std::lock_guard lock(mu_);
+    auto it = pools_.find(poolKey(name, version));
+    if (it == pools_.end()) return;
+    pool = std::move(it->second);
+    pools_.erase(it);
+  }
+  removePool(pool);
 }
 
 void Engine::shutdown() {
   if (stopping_.exchange(true)) return;
   if (reaper_) timers_.cancel(reaper_);
-  std::vector<std::string> names;
+  std::vector<std::shared_ptr<Pool>> all;
   {
     std::lock_guard lock(mu_);
-    for (auto& [name, pool] : pools_) names.push_back(name);
+    for (auto& [key, pool] : pools_) all.push_back(pool);
+    pools_.clear();
   }
-  for (auto& name : names) removeFunction(name);
+  for (auto& pool : all) removePool(pool);
 }
 
 void Engine::reapIdle() {
@@ -437,7 +684,8 @@ void Engine::reapIdle() {
       std::lock_guard lock(pool->mu);
       auto& idle = pool->idle;
       for (auto it = idle.begin(); it != idle.end();) {
-        if (now - (*it)->lastUsed() >= options_.keep_alive) {
+        if (now - (*it)->lastUsed() >= options_.keep_alive &&
+            !pool->provisioned.count((*it)->id())) {
           expired.push_back(*it);
           it = idle.erase(it);
         } else {

@@ -33,6 +33,12 @@ struct EngineOptions {
   std::string region = "us-east-1";
   std::string runtime_api_host = "127.0.0.1";
   EnvironmentOptions environment;
+  // Host memory budget for environments, MB (0: no budget). An environment is admitted only if
+  // the budget has room for its configured memory size: busy and starting environments count
+  // their configured size, idle ones what they actually use (frozen, they are small); idle
+  // environments are evicted, least recently used first, to make room; only then is the
+  // invocation throttled.
+  int64_t memory_budget_mb = 0;
 };
 
 class Engine {
@@ -42,11 +48,25 @@ class Engine {
          Timers& timers, EngineOptions options);
   ~Engine();
 
-  // Runs one invocation; request.done is called exactly once. Thread-safe.
-  void invoke(std::shared_ptr<const store::FunctionConfig> config,
-              std::filesystem::path code_dir, InvokeRequest request);
-  // Stops every environment of a function (deletion). Thread-safe.
+  // Runs one invocation of a target ($LATEST at a revision, or a published version);
+  // request.done is called exactly once. Thread-safe.
+  void invoke(const FunctionTarget& target, InvokeRequest request);
+  // Keeps `count` pre-initialised environments for a published version (provisioned
+  // concurrency; AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency), never reaped by the
+  // keep-alive and replaced when they die; 0 removes them. Thread-safe.
+  void setProvisioned(const FunctionTarget& target, int count);
+  struct ProvisionedStatus {
+    int requested = 0;
+    int ready = 0;       // initialised and alive
+    int failures = 0;    // consecutive failed initialisations
+    std::string last_error;
+  };
+  // Progress of a version's provisioned environments. Thread-safe.
+  ProvisionedStatus provisionedStatus(const std::string& name, const std::string& version) const;
+  // Stops every environment of a function, all versions (deletion). Thread-safe.
   void removeFunction(const std::string& name);
+  // Stops every environment of one published version (DeleteFunction with a Qualifier).
+  void removeVersion(const std::string& name, const std::string& version);
   // Stops every environment; in-flight invocations fail cleanly. Thread-safe.
   void shutdown();
   // Stops idle environments unused for longer than the keep-alive (also run periodically).
@@ -56,12 +76,18 @@ class Engine {
   class Pool;
 
  private:
-  std::shared_ptr<Pool> poolFor(const std::shared_ptr<const store::FunctionConfig>& config);
+  std::shared_ptr<Pool> poolFor(const FunctionTarget& target);
   // Warm if an environment is idle (or about to be), else cold.
-  void place(const std::shared_ptr<Pool>& pool, std::filesystem::path code_dir,
-             InvokeRequest request);
-  void startCold(const std::shared_ptr<Pool>& pool, std::filesystem::path code_dir,
-                 InvokeRequest request);
+  void place(const std::shared_ptr<Pool>& pool, InvokeRequest request);
+  // Starts an environment: for `request` (cold start), or without one (provisioned).
+  void startEnvironment(const std::shared_ptr<Pool>& pool, std::optional<InvokeRequest> request);
+  // Starts provisioned environments until the pool has as many as it wants.
+  void topUpProvisioned(const std::shared_ptr<Pool>& pool);
+  void removePool(const std::shared_ptr<Pool>& pool);
+  // Reserves `memory_mb` of the memory budget for a new environment, evicting idle ones (LRU)
+  // if needed; false when it cannot fit. A reservation ends with releaseAdmission().
+  bool admit(int memory_mb);
+  void releaseAdmission(int memory_mb);
   void scheduleReaper();
 
   boost::asio::io_context& io_;
@@ -73,6 +99,8 @@ class Engine {
   Timers& timers_;
   const EngineOptions options_;
   std::atomic<uint64_t> next_env_id_{1};
+  std::mutex admission_mu_;     // serialises admit()
+  int64_t admitting_mb_ = 0;    // admitted, not yet in a pool's `all`; guarded by admission_mu_
   std::atomic<bool> stopping_{false};
   TimerId reaper_ = 0;
 

@@ -185,7 +185,8 @@ void Environment::appendLog(std::string_view data) {
   }
 }
 
-void Environment::begin(InvokeRequest first, Clock::TimePoint spawn_started) {
+void Environment::begin(std::optional<InvokeRequest> first, Clock::TimePoint spawn_started,
+                        std::optional<Clock::Duration> init_timeout) {
   After after;
   {
     std::lock_guard lock(mu_);
@@ -194,7 +195,7 @@ void Environment::begin(InvokeRequest first, Clock::TimePoint spawn_started) {
     pending_ = std::move(first);
     setState(EnvState::Initializing, after);
     std::weak_ptr<Environment> weak = weak_from_this();
-    init_timer_ = timers_.schedule(options_.init_timeout, [weak] {
+    init_timer_ = timers_.schedule(init_timeout.value_or(options_.init_timeout), [weak] {
       auto self = weak.lock();
       if (!self) return;
       After late;
@@ -620,6 +621,11 @@ void Environment::shutdown() {
     kill(after);
   }
   run(after);
+}
+
+void Environment::sampleIdleMemory() {
+  std::lock_guard lock(mu_);
+  if (process_) idle_memory_bytes_.store(process_->currentMemoryBytes(), std::memory_order_relaxed);
 }
 
 }  // namespace kindling::scheduler

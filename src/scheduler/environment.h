@@ -14,6 +14,7 @@
 // after it is released.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -65,8 +66,11 @@ class Environment : public runtime_api::Backend,
 
   // Begins a cold start for `first`: the init phase runs from `spawn_started` (taken before the
   // process is spawned, so Init Duration includes exec and runtime start-up) until the runtime's
-  // first /next, which may arrive before attach().
-  void begin(InvokeRequest first, Clock::TimePoint spawn_started);
+  // first /next, which may arrive before attach(). Without `first` (provisioned concurrency)
+  // the environment goes Idle after init and its first invocation is warm (no Init Duration).
+  // `init_timeout` overrides the options' (provisioned environments get max(130 s, timeout)).
+  void begin(std::optional<InvokeRequest> first, Clock::TimePoint spawn_started,
+             std::optional<Clock::Duration> init_timeout = std::nullopt);
   // Takes ownership of the started process.
   void attach(std::unique_ptr<sandbox::SandboxProcess> process);
   // The process could not be started: fails the pending invocation with this error.
@@ -106,6 +110,11 @@ class Environment : public runtime_api::Backend,
   Clock::TimePoint lastUsed() const;
   const std::shared_ptr<const store::FunctionConfig>& config() const { return config_; }
   pid_t pid() const;
+  // Reads the environment's memory use now and keeps it as its idle footprint (the engine's
+  // memory budget counts idle environments by this sample). Thread-safe.
+  void sampleIdleMemory();
+  // The last sample, bytes (0 before the first). Thread-safe.
+  uint64_t idleMemoryBytes() const { return idle_memory_bytes_.load(std::memory_order_relaxed); }
 
  private:
   struct Current {
@@ -174,6 +183,7 @@ class Environment : public runtime_api::Backend,
   TimerId queue_timer_ = 0;
   TimerId freeze_timer_ = 0;
   bool frozen_ = false;
+  std::atomic<uint64_t> idle_memory_bytes_{0};
 };
 
 }  // namespace kindling::scheduler

@@ -1,11 +1,23 @@
 // An invocation as the scheduler sees it: what the caller sent and how the caller is answered.
 #pragma once
 
+#include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "store/function.h"
+
 namespace kindling::scheduler {
+
+// One runnable configuration: $LATEST at some revision, or a published version. Environments
+// are pooled per (function name, version) and replaced when the revision changes.
+struct FunctionTarget {
+  std::shared_ptr<const store::FunctionConfig> config;
+  std::filesystem::path code_dir;  // the extracted package (mounted at /var/task)
+  std::filesystem::path opt_dir;   // the function's layers merged in order (/opt); "" if none
+};
 
 struct InvokeResult {
   std::string payload;             // the function's response, or the error JSON
@@ -17,6 +29,10 @@ struct InvokeResult {
   std::optional<double> init_duration_ms;
   double duration_ms = 0;
   int max_memory_used_mb = 0;
+  // No environment could be admitted (the host memory budget is exhausted even after evicting
+  // idle environments): the API answers 429 TooManyRequestsException; nothing ran.
+  bool throttled = false;
+  std::string executed_version;    // "$LATEST" or "N" (X-Amz-Executed-Version)
 };
 
 struct InvokeRequest {

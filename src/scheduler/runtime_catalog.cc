@@ -11,6 +11,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Where kindling's SDK tree is bound inside a sandbox whose /opt holds the function's layers.
+constexpr std::string_view kSdkInside = "/var/kindling/sdk";
+
 bool isExecutable(const fs::path& p) {
   std::error_code ec;
   return fs::is_regular_file(p, ec) && ::access(p.c_str(), X_OK) == 0;
@@ -125,19 +128,44 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
     spec.view.lang_dir = rt.interpreter.parent_path().parent_path();
     return fs::path("/var/lang/bin") / rt.interpreter.filename();
   };
+  // Layers: the merged tree is /opt inside the sandbox; without a mount namespace the runtime
+  // is pointed at the host directory itself. A function without layers sees an empty /opt.
+  const bool has_layers = !ctx.opt_dir.empty();
+  const fs::path opt = has_layers && !ctx.isolated ? ctx.opt_dir : fs::path("/opt");
+  if (ctx.isolated && has_layers) spec.view.opt_dir = ctx.opt_dir;
+  // kindling's SDK tree (/opt/kindling/sdk on the host). Inside a sandbox it is bound at the
+  // same path, unless /opt holds the function's layers: then it moves to kSdkInside and the
+  // runtimes are told through KINDLING_{PYTHON,NODE}_SDK_DIR.
+  fs::path python_sdk = paths_.python_sdk_dir;
+  fs::path node_sdk = paths_.node_sdk_dir;
   if (ctx.isolated) {
     const fs::path sdk_root = paths_.python_sdk_dir.parent_path();  // /opt/kindling/sdk
     std::error_code ec;
-    if (fs::is_directory(sdk_root, ec)) spec.view.extra_read_only.emplace_back(sdk_root, sdk_root);
+    if (fs::is_directory(sdk_root, ec)) {
+      const fs::path inside = has_layers ? fs::path(kSdkInside) : sdk_root;
+      spec.view.extra_read_only.emplace_back(sdk_root, inside);
+      python_sdk = inside / paths_.python_sdk_dir.lexically_relative(sdk_root);
+      const fs::path node_relative = paths_.node_sdk_dir.lexically_relative(sdk_root);
+      if (!node_relative.empty() && *node_relative.begin() != "..") {
+        node_sdk = inside / node_relative;
+      }
+    }
   }
   spec.cwd = task_root;
 
-  std::string path = "/usr/local/bin:/usr/bin/:/bin:/opt/bin";
+  // AWS's PATH and LD_LIBRARY_PATH end with the layers' bin and lib directories.
+  std::string path = "/usr/local/bin:/usr/bin/:/bin:" + (opt / "bin").string();
   std::string ld_library_path = "/lib64:/usr/lib64:" + task_root.string() + ":" +
-                                task_root.string() + "/lib:/opt/lib";
+                                task_root.string() + "/lib:" + (opt / "lib").string();
   std::vector<std::string> extra;
   if (rt.family == "provided") {
-    spec.argv = {(task_root / "bootstrap").string()};
+    // Bootstrap discovery as on Lambda: /var/task/bootstrap, else a layer's /opt/bootstrap.
+    fs::path bootstrap = task_root / "bootstrap";
+    if (has_layers && !isExecutable(ctx.code_dir / "bootstrap") &&
+        isExecutable(ctx.opt_dir / "bootstrap")) {
+      bootstrap = opt / "bootstrap";
+    }
+    spec.argv = {bootstrap.string()};
   } else if (rt.family == "python") {
     const fs::path dir = runtimeDir("python");
     const fs::path exe = interpreter();
@@ -146,7 +174,27 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
     // not used so a function's own PYTHONPATH works, as on AWS.
     spec.argv = {exe.string(), "-S", "-s", (dir / "bootstrap.py").string()};
     path = exe.parent_path().string() + ":" + path;
-    extra.push_back("PYTHONPATH=" + dir.string());
+    std::string python_path = dir.string();
+    if (has_layers && !ctx.isolated) {
+      // The runtime looks for layers under /opt/python itself; outside a sandbox they are
+      // elsewhere, so they come through PYTHONPATH, ahead of the SDK as on Lambda (layers
+      // before /var/runtime): the runtime's own SDK lookup is switched off and the SDK listed
+      // after the layers.
+      const std::string minor = fn.runtime.substr(std::string_view("python").size());
+      python_path += ":" + (opt / "python/lib" / ("python" + minor) / "site-packages").string() +
+                     ":" + (opt / "python").string();
+      std::error_code ec;
+      const fs::path versioned = python_sdk.string() + minor;
+      if (fs::is_directory(versioned, ec)) {
+        python_path += ":" + versioned.string();
+      } else if (fs::is_directory(python_sdk, ec)) {
+        python_path += ":" + python_sdk.string();
+      }
+      extra.push_back("KINDLING_PYTHON_SDK_DIR=");
+    } else if (python_sdk != paths_.python_sdk_dir) {
+      extra.push_back("KINDLING_PYTHON_SDK_DIR=" + python_sdk.string());
+    }
+    extra.push_back("PYTHONPATH=" + python_path);
     extra.push_back("LAMBDA_RUNTIME_DIR=" + dir.string());
   } else if (rt.family == "nodejs") {
     const fs::path dir = runtimeDir("node");
@@ -168,8 +216,16 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
     }
     spec.argv.push_back((dir / "bootstrap.cjs").string());
     path = exe.parent_path().string() + ":" + path;
-    std::string node_path = "/opt/nodejs/node_modules:" + task_root.string() + "/node_modules";
-    if (fs::exists(paths_.node_sdk_dir)) node_path += ":" + paths_.node_sdk_dir.string();
+    // AWS's NODE_PATH: the layers' version-specific and shared node_modules, then the rest.
+    const std::string major = fn.runtime.substr(std::string_view("nodejs").size(),
+                                                fn.runtime.find('.') - std::string_view("nodejs").size());
+    std::string node_path = (opt / "nodejs" / ("node" + major) / "node_modules").string() + ":" +
+                            (opt / "nodejs/node_modules").string() + ":" + task_root.string() +
+                            "/node_modules";
+    if (fs::exists(paths_.node_sdk_dir)) node_path += ":" + node_sdk.string();
+    if (node_sdk != paths_.node_sdk_dir) {
+      extra.push_back("KINDLING_NODE_SDK_DIR=" + node_sdk.parent_path().string());
+    }
     extra.push_back("NODE_PATH=" + node_path);
     extra.push_back("LAMBDA_RUNTIME_DIR=" + dir.string());
   }
@@ -194,7 +250,7 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
   env["AWS_LAMBDA_LOG_STREAM_NAME"] = ctx.log_stream_name;
   env["AWS_REGION"] = ctx.region;
   env["AWS_DEFAULT_REGION"] = ctx.region;
-  env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand";
+  env["AWS_LAMBDA_INITIALIZATION_TYPE"] = ctx.initialization_type;
   if (rt.family != "provided") env["AWS_EXECUTION_ENV"] = "AWS_Lambda_" + fn.runtime;
   // Execution-role credentials: kindling has no IAM; functions get placeholder keys unless the
   // function's configuration provides its own.
@@ -208,6 +264,11 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
     const std::string key = kv.substr(0, eq);
     // A function's own PYTHONPATH / NODE_PATH wins, as on AWS; the runtime directory is ours.
     if ((key == "PYTHONPATH" || key == "NODE_PATH") && fn.environment.count(key)) continue;
+    // With its own PYTHONPATH, the runtime's SDK lookup stays on.
+    if (key == "KINDLING_PYTHON_SDK_DIR" && eq + 1 == kv.size() &&
+        fn.environment.count("PYTHONPATH")) {
+      continue;
+    }
     env[key] = kv.substr(eq + 1);
   }
   for (const auto& [k, v] : env) spec.env.push_back(k + "=" + v);

@@ -23,12 +23,15 @@ struct RuntimeInfo {
 
 struct LaunchContext {
   std::filesystem::path code_dir;
+  std::filesystem::path opt_dir;  // merged layers, mounted at /opt; "" when the function has none
   uint16_t runtime_api_port = 0;
   std::string runtime_api_host = "127.0.0.1";
   std::string log_stream_name;
   std::string region;
   // The sandbox gives the environment its own root: use the paths inside it (/var/task, ...).
   bool isolated = false;
+  // AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand" or "provisioned-concurrency".
+  std::string initialization_type = "on-demand";
 };
 
 class RuntimeCatalog {

@@ -93,6 +93,13 @@ class LinuxProcess final : public sandbox::SandboxProcess {
     return reaped_ ? 0 : probe_.peakBytes();
   }
 
+  uint64_t currentMemoryBytes() const override {
+    if (cgroup_) {
+      if (auto now = cgroup_->currentMemoryBytes()) return *now;
+    }
+    return peakMemoryBytes();
+  }
+
   bool oomKilled() const override {
     if (!cgroup_) return false;
     auto kills = cgroup_->oomKillCount();
@@ -319,6 +326,7 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
     request.task_root = spec.view.task_root.string();
     request.runtime_dir = spec.view.runtime_dir.string();
     request.lang_dir = spec.view.lang_dir.string();
+    request.opt_dir = spec.view.opt_dir.string();
     for (const auto& [source, target] : spec.view.extra_read_only) {
       request.ro_sources.push_back(source.string());
       request.ro_targets.push_back(target.string());

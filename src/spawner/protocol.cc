@@ -87,7 +87,7 @@ std::string encodeRequest(const SpawnRequest& r) {
   putU32(out, r.uid);
   putU32(out, r.gid);
   for (const std::string* s : {&r.hostname, &r.staging, &r.task_root, &r.runtime_dir,
-                               &r.lang_dir, &r.tmp_dir, &r.tmp_device}) {
+                               &r.lang_dir, &r.tmp_dir, &r.tmp_device, &r.opt_dir}) {
     putString(out, *s);
   }
   putList(out, r.ro_sources);
@@ -112,7 +112,7 @@ Result<SpawnRequest> decodeRequest(std::string_view data) {
   r.uid = in.u32();
   r.gid = in.u32();
   for (std::string* s : {&r.hostname, &r.staging, &r.task_root, &r.runtime_dir, &r.lang_dir,
-                         &r.tmp_dir, &r.tmp_device}) {
+                         &r.tmp_dir, &r.tmp_device, &r.opt_dir}) {
     *s = in.str();
   }
   r.ro_sources = in.list();

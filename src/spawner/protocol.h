@@ -38,6 +38,7 @@ struct SpawnRequest {
   std::string staging;                    // host mount point of the new root
   std::string task_root, runtime_dir, lang_dir, tmp_dir;  // host dirs
   std::string tmp_device;                 // ext4 block device for /tmp (preferred to tmp_dir)
+  std::string opt_dir;                    // host dir of the merged layers (/opt), may be empty
   std::vector<std::string> ro_sources, ro_targets;        // extra read-only binds
 };
 

@@ -186,6 +186,7 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpa
   spec.task_root = r.task_root;
   spec.runtime_dir = r.runtime_dir;
   spec.lang_dir = r.lang_dir;
+  spec.opt_dir = r.opt_dir;
   spec.tmp_dir = r.tmp_dir;
   spec.tmp_device = r.tmp_device;
   for (size_t i = 0; i < r.ro_sources.size(); ++i) {

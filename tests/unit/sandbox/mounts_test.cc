@@ -169,6 +169,28 @@ TEST_F(MountsTest, BuildRejectsInvalidSpecs) {
   expectInvalid(s, "system dir containing /var/task");
 }
 
+TEST_F(MountsTest, BuildBindsLayersAtOpt) {
+  fs::create_directory(base_ / "layers");
+  RootfsSpec s = spec();
+  s.extra_read_only.clear();
+  s.opt_dir = base_ / "layers";
+  auto plan = MountPlan::build(s);
+  ASSERT_TRUE(plan) << plan.error().message();
+  std::string all;
+  for (int i = 0; i < plan->stepCount(); ++i) all += plan->describe(i) + "\n";
+  EXPECT_TRUE(contains(all, "bind " + (base_ / "layers").string() + " -> /opt (ro)")) << all;
+  EXPECT_TRUE(contains(all, "make /opt read-only")) << all;
+
+  // /opt belongs to the layers: nothing else may be bound on or under it.
+  s.extra_read_only = {{base_ / "opt-kindling", "/opt/kindling"}};
+  auto overlap = MountPlan::build(s);
+  ASSERT_FALSE(overlap);
+  EXPECT_EQ(overlap.error().code, ErrorCode::InvalidArgument);
+  s.extra_read_only.clear();
+  s.opt_dir = base_ / "task" / "file";  // not a directory
+  EXPECT_FALSE(MountPlan::build(s));
+}
+
 TEST_F(MountsTest, BuildSkipsAbsentSystemDirsAndDescribesSteps) {
   RootfsSpec s = spec();
   s.system_dirs.push_back("/no-such-system-dir");

@@ -279,6 +279,37 @@ TEST_F(EnvironmentTest, WarmDispatchAfterNextHasNoInitDuration) {
   EXPECT_EQ(answers("req-1"), 1u);
 }
 
+TEST_F(EnvironmentTest, ProvisionedInitGoesIdleAndFirstInvocationIsWarm) {
+  makeEnv();
+  env_->begin(std::nullopt, clock_.now(), std::chrono::seconds(130));
+  env_->attach(std::make_unique<fakes::FakeSandboxProcess>(process_));
+  // The default init timeout (10 s) does not apply: provisioned environments get 130 s.
+  timers_.advance(std::chrono::seconds(20));
+  EXPECT_EQ(env_->state(), EnvState::Initializing);
+  env_->onNext(deliverer());
+  EXPECT_EQ(env_->state(), EnvState::Idle);
+  ASSERT_EQ(idle_.size(), 1u);
+  EXPECT_TRUE(delivered_.empty());
+
+  InvokeRequest first = request("req-1");
+  ASSERT_TRUE(env_->dispatch(first));
+  timers_.advance(4ms);
+  ASSERT_EQ(env_->onResponse("req-1", "\"ok\"").status, 202);
+  const InvokeResult& r = only("req-1");
+  EXPECT_FALSE(r.cold);
+  EXPECT_FALSE(r.init_duration_ms.has_value());
+  EXPECT_EQ(log().find("Init Duration"), std::string::npos);
+}
+
+TEST_F(EnvironmentTest, ProvisionedInitTimesOutAfterItsOwnLimit) {
+  makeEnv();
+  env_->begin(std::nullopt, clock_.now(), std::chrono::seconds(130));
+  env_->attach(std::make_unique<fakes::FakeSandboxProcess>(process_));
+  timers_.advance(std::chrono::seconds(131));
+  EXPECT_EQ(env_->state(), EnvState::Dead);
+  EXPECT_TRUE(finished_.empty());
+}
+
 TEST_F(EnvironmentTest, DispatchOnNonIdleEnvironmentReturnsFalse) {
   makeEnv();
   InvokeRequest warm = request("warm");

@@ -195,7 +195,8 @@ TEST_F(RuntimeCatalogTest, LaunchNodeSetsExecutionEnvAndHeapSize) {
   auto env = envMap(spec->env);
   EXPECT_EQ(env["AWS_EXECUTION_ENV"], "AWS_Lambda_nodejs20.x");
   EXPECT_EQ(env["LAMBDA_RUNTIME_DIR"], (dir_.path() / "runtimes/node").string());
-  EXPECT_EQ(env["NODE_PATH"], "/opt/nodejs/node_modules:/srv/code/abc/node_modules");
+  EXPECT_EQ(env["NODE_PATH"],
+            "/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/srv/code/abc/node_modules");
   EXPECT_EQ(env["PATH"],
             (dir_.path() / "toolchains/node20/bin").string() + ":/usr/local/bin:/usr/bin/:/bin:/opt/bin");
   EXPECT_EQ(env["AWS_LAMBDA_RUNTIME_API"], "127.0.0.1:9001");
@@ -246,6 +247,93 @@ TEST_F(RuntimeCatalogTest, LaunchKeepsTheFunctionsOwnCredentials) {
   EXPECT_EQ(env["AWS_ACCESS_KEY_ID"], "AKIAMINE");
   EXPECT_EQ(env["AWS_SECRET_ACCESS_KEY"], "secret");
   EXPECT_EQ(env.count("AWS_SESSION_TOKEN"), 0u);
+}
+
+// Layers without a mount namespace: every layer path points at the merged tree on the host, and
+// Python gets the layers through PYTHONPATH ahead of the SDK (the runtime's own lookup is off).
+TEST_F(RuntimeCatalogTest, LaunchWithLayersInProcessModeUsesTheMergedTree) {
+  if (::access("/usr/bin/python3.13", X_OK) == 0) {
+    GTEST_SKIP() << "/usr/bin/python3.13 exists on this host and takes precedence over pyenv";
+  }
+  writeExecutable(dir_.path() / "pyenv/3.13.1/bin/python3.13");
+  fs::create_directories(dir_.path() / "sdk/python");
+  const auto catalog = RuntimeCatalog::discover(paths());
+  LaunchContext ctx = context();
+  ctx.opt_dir = dir_.path() / "opt/abc";
+  auto spec = catalog.launch(function("python3.13"), ctx);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  const std::string opt = ctx.opt_dir.string();
+  EXPECT_TRUE(spec->view.opt_dir.empty());  // nothing to mount
+  auto env = envMap(spec->env);
+  EXPECT_EQ(env["PYTHONPATH"], (dir_.path() / "runtimes/python").string() + ":" + opt +
+                                   "/python/lib/python3.13/site-packages:" + opt + "/python:" +
+                                   (dir_.path() / "sdk/python").string());
+  EXPECT_EQ(env["KINDLING_PYTHON_SDK_DIR"], "");
+  EXPECT_EQ(env["PATH"], (dir_.path() / "pyenv/3.13.1/bin").string() +
+                             ":/usr/local/bin:/usr/bin/:/bin:" + opt + "/bin");
+  EXPECT_EQ(env["LD_LIBRARY_PATH"],
+            "/lib64:/usr/lib64:/srv/code/abc:/srv/code/abc/lib:" + opt + "/lib");
+
+  // The function's own PYTHONPATH wins, and then the runtime finds the SDK itself.
+  store::FunctionConfig fn = function("python3.13");
+  fn.environment = {{"PYTHONPATH", "/mine"}};
+  auto own = catalog.launch(fn, ctx);
+  ASSERT_TRUE(own.has_value());
+  auto own_env = envMap(own->env);
+  EXPECT_EQ(own_env["PYTHONPATH"], "/mine");
+  EXPECT_EQ(own_env.count("KINDLING_PYTHON_SDK_DIR"), 0u);
+}
+
+// Layers in a sandbox: the merged tree is mounted at /opt, so kindling's SDK moves out of it.
+TEST_F(RuntimeCatalogTest, LaunchWithLayersInASandboxMountsThemAtOpt) {
+  writeExecutable(dir_.path() / "toolchains/node20/bin/node");
+  fs::create_directories(dir_.path() / "sdk/python");
+  fs::create_directories(dir_.path() / "sdk/node/node_modules");
+  const auto catalog = RuntimeCatalog::discover(paths());
+  LaunchContext ctx = context();
+  ctx.isolated = true;
+  auto plain = catalog.launch(function("nodejs20.x"), ctx);
+  ASSERT_TRUE(plain.has_value()) << plain.error().message();
+  EXPECT_TRUE(plain->view.opt_dir.empty());
+  using Binds = std::vector<std::pair<fs::path, fs::path>>;
+  EXPECT_EQ(plain->view.extra_read_only, (Binds{{dir_.path() / "sdk", dir_.path() / "sdk"}}));
+  EXPECT_EQ(envMap(plain->env).count("KINDLING_NODE_SDK_DIR"), 0u);
+
+  ctx.opt_dir = dir_.path() / "opt/abc";
+  auto spec = catalog.launch(function("nodejs20.x"), ctx);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  EXPECT_EQ(spec->view.opt_dir, ctx.opt_dir);
+  EXPECT_EQ(spec->view.extra_read_only, (Binds{{dir_.path() / "sdk", "/var/kindling/sdk"}}));
+  auto env = envMap(spec->env);
+  EXPECT_EQ(env["NODE_PATH"],
+            "/opt/nodejs/node20/node_modules:/opt/nodejs/node_modules:/var/task/node_modules:"
+            "/var/kindling/sdk/node/node_modules");
+  EXPECT_EQ(env["KINDLING_NODE_SDK_DIR"], "/var/kindling/sdk/node");
+  EXPECT_EQ(env["PATH"], "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+  EXPECT_EQ(env["LD_LIBRARY_PATH"],
+            "/var/lang/lib:/lib64:/usr/lib64:/var/task:/var/task/lib:/opt/lib");
+}
+
+// provided*: /var/task/bootstrap first, then a layer's /opt/bootstrap.
+TEST_F(RuntimeCatalogTest, LaunchProvidedFindsTheBootstrapInALayer) {
+  const auto catalog = RuntimeCatalog::discover(paths());
+  LaunchContext ctx = context();
+  ctx.code_dir = dir_.path() / "code";
+  ctx.opt_dir = dir_.path() / "opt/abc";
+  fs::create_directories(ctx.code_dir);
+  writeExecutable(ctx.opt_dir / "bootstrap");
+  auto spec = catalog.launch(function("provided.al2023"), ctx);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  EXPECT_EQ(spec->argv, std::vector<std::string>{(ctx.opt_dir / "bootstrap").string()});
+  ctx.isolated = true;
+  spec = catalog.launch(function("provided.al2023"), ctx);
+  ASSERT_TRUE(spec.has_value());
+  EXPECT_EQ(spec->argv, std::vector<std::string>{"/opt/bootstrap"});
+
+  writeExecutable(ctx.code_dir / "bootstrap");  // the function's own wins
+  spec = catalog.launch(function("provided.al2023"), ctx);
+  ASSERT_TRUE(spec.has_value());
+  EXPECT_EQ(spec->argv, std::vector<std::string>{"/var/task/bootstrap"});
 }
 
 TEST_F(RuntimeCatalogTest, LaunchOfAnAbsentRuntimeFails) {

@@ -19,6 +19,8 @@ TEST(SpawnerProtocol, RequestRoundTrips) {
   r.nofile = 1024;
   r.seccomp = false;
   r.drop_capabilities = true;
+  r.task_root = "/srv/code/abc";
+  r.opt_dir = "/srv/opt/def";
   auto decoded = decodeRequest(encodeRequest(r));
   ASSERT_TRUE(decoded.has_value());
   EXPECT_EQ(decoded->stub, 7u);
@@ -29,6 +31,8 @@ TEST(SpawnerProtocol, RequestRoundTrips) {
   EXPECT_EQ(decoded->nofile, 1024u);
   EXPECT_FALSE(decoded->seccomp);
   EXPECT_TRUE(decoded->drop_capabilities);
+  EXPECT_EQ(decoded->task_root, "/srv/code/abc");
+  EXPECT_EQ(decoded->opt_dir, "/srv/opt/def");
 }
 
 TEST(SpawnerProtocol, MalformedRequestsAreRejected) {
