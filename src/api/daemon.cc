@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/api_service.h"
+#include "async/async_service.h"
 #include "http/server.h"
 #include "observe/log_store.h"
 #include "observe/metrics.h"
@@ -23,6 +24,8 @@
 #include "scheduler/runtime_catalog.h"
 #include "scheduler/timers.h"
 #include "store/code_store.h"
+#include "store/layer_store.h"
+#include "scheduler/concurrency.h"
 #include "store/registry.h"
 #include "sys/process.h"
 #include "sys/sock_diag.h"
@@ -131,11 +134,16 @@ struct Daemon::Impl {
   std::unique_ptr<scheduler::AsioTimers> timers;
   std::unique_ptr<store::Registry> registry;
   std::unique_ptr<store::CodeStore> code;
+  std::unique_ptr<store::LayerStore> layers;  // uses *code: declared after it
   std::unique_ptr<observe::LogStore> logs;
   observe::MetricsRegistry metrics;
   scheduler::RuntimeCatalog catalog;
   std::unique_ptr<sandbox::Sandbox> sandbox;  // destroyed after the engine
   std::unique_ptr<scheduler::Engine> engine;
+  std::unique_ptr<scheduler::ConcurrencyLimiter> limiter;
+  std::unique_ptr<async::EventQueue> events;   // registry.db, own connection
+  std::unique_ptr<async::QueueStore> queues;   // registry.db, own connection
+  std::unique_ptr<async::AsyncService> async_service;  // uses events, queues, (started) api
   std::unique_ptr<ApiService> api;
   std::shared_ptr<http::Server> server;
   bool stopped = false;
@@ -146,6 +154,8 @@ struct Daemon::Impl {
     if (stopped) return;
     stopped = true;
     if (server) server->stop();
+    // Async deliveries in flight finish (bounded) and are recorded before the engine stops.
+    if (async_service) async_service->stop();
     // Let invocations in flight finish, bounded by a grace period.
     for (int i = 0; api && api->inFlight() > 0 && i < 100; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -201,6 +211,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonOptions options) {
   auto code = store::CodeStore::open(options.data_dir / "code");
   if (!code) return tl::unexpected(std::move(code.error()).wrap("code store"));
   impl->code = std::move(*code);
+  auto layers = store::LayerStore::open(options.data_dir / "registry.db", *impl->code,
+                                       options.data_dir / "opt");
+  if (!layers) return tl::unexpected(std::move(layers.error()).wrap("layer store"));
+  impl->layers = std::move(*layers);
   impl->logs = std::make_unique<observe::LogStore>(options.data_dir / "logs",
                                                    options.max_log_stream_bytes,
                                                    options.max_log_streams_per_function);
@@ -215,11 +229,35 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonOptions options) {
   engine_options.keep_alive = std::chrono::seconds(options.keep_alive_s);
   engine_options.environment.freeze_after = std::chrono::milliseconds(options.freeze_after_ms);
   engine_options.region = options.region;
+  engine_options.memory_budget_mb = options.memory_budget_mb;
+  if (engine_options.memory_budget_mb < 0) {
+    const long pages = ::sysconf(_SC_PHYS_PAGES);
+    const long page = ::sysconf(_SC_PAGESIZE);
+    engine_options.memory_budget_mb =
+        pages > 0 && page > 0 ? (int64_t{pages} * page >> 20) * 8 / 10 : 0;
+  }
+  spdlog::info("memory budget for environments: {} MB", engine_options.memory_budget_mb);
   impl->engine = std::make_unique<scheduler::Engine>(impl->io, *impl->sandbox, *impl->logs,
                                                      impl->metrics, impl->catalog, impl->clock,
                                                      *impl->timers, engine_options);
+  impl->limiter = std::make_unique<scheduler::ConcurrencyLimiter>(scheduler::ConcurrencyOptions{
+      options.account_concurrency, options.min_unreserved_concurrency});
   ApiDeps deps{*impl->registry, *impl->code, *impl->logs, impl->metrics, impl->catalog,
-               *impl->engine, impl->blocking, options.region};
+               *impl->engine, impl->blocking, *impl->limiter};
+  deps.default_region = options.region;
+  deps.layers = impl->layers.get();
+  auto events = async::EventQueue::open(options.data_dir / "registry.db");
+  if (!events) return tl::unexpected(std::move(events.error()));
+  impl->events = std::move(*events);
+  auto queues = async::QueueStore::open(options.data_dir / "registry.db", impl->clock);
+  if (!queues) return tl::unexpected(std::move(queues.error()));
+  impl->queues = std::move(*queues);
+  async::AsyncOptions async_options;
+  async_options.retry_delay = std::chrono::milliseconds(std::max(1, options.async_retry_delay_ms));
+  async_options.max_in_flight = static_cast<size_t>(std::max(1, options.async_max_in_flight));
+  impl->async_service = std::make_unique<async::AsyncService>(*impl->events, *impl->queues, impl->clock,
+                                                      async_options);
+  deps.async = impl->async_service.get();
   impl->api = std::make_unique<ApiService>(deps);
   if (auto st = impl->api->loadFunctions(); !st) return tl::unexpected(std::move(st.error()));
 
@@ -249,6 +287,11 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonOptions options) {
                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i) {
     impl->threads.emplace_back([io = &impl->io] { io->run(); });
+  }
+  impl->async_service->setInvoker(impl->api.get());
+  impl->async_service->start();
+  if (impl->events->size() > 0) {
+    spdlog::info("async: {} queued events from a previous run", impl->events->size());
   }
   impl->options = options;
   spdlog::info("kindling listening on http://{}:{} (data dir {}, {} I/O threads)", options.host,

@@ -28,6 +28,15 @@ struct DaemonOptions {
   size_t max_log_streams_per_function = 200;
   // "auto" (linux when root), "linux" (spawner + cgroups + seccomp) or "process" (no isolation).
   std::string sandbox = "auto";
+  // Lambda's account concurrency limit and the part reservations must leave unreserved.
+  int account_concurrency = 1000;
+  int min_unreserved_concurrency = 100;
+  // Host memory environments may use, MB: -1 = 80% of physical RAM, 0 = no budget.
+  int64_t memory_budget_mb = -1;
+  // Asynchronous invocation: Lambda's ~1 min retry delay (tests shrink it; the throttle backoff
+  // scales with it) and how many Event invocations run at once.
+  int async_retry_delay_ms = 60000;
+  int async_max_in_flight = 16;
 };
 
 class Daemon {

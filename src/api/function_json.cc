@@ -26,9 +26,7 @@ struct Unsupported {
   std::string_view why;
 };
 constexpr Unsupported kUnsupported[] = {
-    {"Layers", "layers come with the control-plane work"},
     {"VpcConfig", "functions run on the host network; use the kindling:network tag"},
-    {"DeadLetterConfig", "dead-letter queues come with asynchronous invocation"},
     {"KMSKeyArn", "environment variables are not encrypted with KMS"},
     {"FileSystemConfigs", "EFS mounts are not available"},
     {"ImageConfig", "container images are not supported"},
@@ -92,28 +90,27 @@ Result<std::map<std::string, std::string>> parseTags(const json& tags) {
   return out;
 }
 
-Result<CreateFunctionInput> parseCreateFunction(std::string_view body) {
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return tl::unexpected(Error{ErrorCode::Validation, 0, "Request body is not a JSON object"});
+Result<std::string> decodeZipFile(const json& code, std::string_view prefix) {
+  for (const char* key : {"S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri"}) {
+    if (code.contains(key) && !code[key].is_null()) {
+      return tl::unexpected(invalid("kindling does not support " + std::string(prefix) + key +
+                                    ": upload the package inline with ZipFile "
+                                    "(--zip-file fileb://function.zip)."));
+    }
   }
-  CreateFunctionInput in;
-  auto& fn = in.config;
-  auto str = [&](const char* key) -> std::optional<std::string> {
-    auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return std::nullopt;
-    if (!it->is_string()) return std::string("\x01");
-    return it->get<std::string>();
-  };
-  auto name = str("FunctionName");
-  if (!name) return tl::unexpected(validation(constraint("null", "functionName", "Member must not be null")));
-  auto ref = parseFunctionRef(*name);
-  if (!ref) return tl::unexpected(std::move(ref.error()));
-  if (!ref->qualifier.empty()) {
-    return tl::unexpected(validation(constraint(*name, "functionName", "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)")));
+  auto zip = code.find("ZipFile");
+  if (zip == code.end() || !zip->is_string()) {
+    return tl::unexpected(invalid(std::string(prefix) + "ZipFile is required: kindling accepts zip packages uploaded inline."));
   }
-  fn.name = ref->name;
+  auto decoded = base64Decode(zip->get_ref<const std::string&>());
+  if (!decoded) {
+    return tl::unexpected(invalid("Could not unzip uploaded file. Please check your file, then try to upload again."));
+  }
+  return std::move(*decoded);
+}
 
+Status applyConfiguration(const json& j, store::FunctionConfig& fn,
+                          std::optional<std::vector<std::string>>* layer_arns) {
   for (const auto& u : kUnsupported) {
     auto it = j.find(std::string(u.field));
     if (it != j.end() && !it->is_null() && !(it->is_array() && it->empty()) &&
@@ -122,72 +119,44 @@ Result<CreateFunctionInput> parseCreateFunction(std::string_view body) {
                                     " yet: " + std::string(u.why) + "."));
     }
   }
-  if (auto pt = str("PackageType"); pt && *pt != "Zip") {
-    return tl::unexpected(invalid("kindling does not support PackageType " + *pt +
-                                  ": only Zip packages (Code.ZipFile) are supported."));
-  }
-  if (auto it = j.find("Publish"); it != j.end() && it->is_boolean() && it->get<bool>()) {
-    return tl::unexpected(invalid("kindling does not support Publish=true yet: versions come with the control-plane work."));
-  }
-
-  auto role = str("Role");
-  static const std::regex kRole("arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+");
-  if (!role || !std::regex_match(*role, kRole)) {
-    return tl::unexpected(validation(constraint(role.value_or("null"), "role",
-                                                "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+")));
-  }
-  fn.role = *role;
-
-  auto code = j.find("Code");
-  if (code == j.end() || !code->is_object()) {
-    return tl::unexpected(validation(constraint("null", "code", "Member must not be null")));
-  }
-  for (const char* key : {"S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri"}) {
-    if (code->contains(key)) {
-      return tl::unexpected(invalid(std::string("kindling does not support Code.") + key +
-                                    ": upload the package inline with Code.ZipFile "
-                                    "(aws lambda create-function --zip-file fileb://function.zip)."));
+  auto str = [&](const char* key) -> std::optional<std::string> {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return std::nullopt;
+    if (!it->is_string()) return std::string("\x01");
+    return it->get<std::string>();
+  };
+  if (auto role = str("Role")) {
+    static const std::regex kRole("arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+");
+    if (!std::regex_match(*role, kRole)) {
+      return tl::unexpected(validation(constraint(*role, "role",
+                                                  "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+")));
     }
+    fn.role = *role;
   }
-  auto zip = code->find("ZipFile");
-  if (zip == code->end() || !zip->is_string()) {
-    return tl::unexpected(invalid("Code.ZipFile is required: kindling accepts zip packages uploaded inline."));
+  if (auto runtime = str("Runtime")) fn.runtime = *runtime;
+  if (auto handler = str("Handler")) {
+    if (handler->empty() || handler->size() > 128 ||
+        handler->find_first_of(" \t\r\n") != std::string::npos) {
+      return tl::unexpected(validation(constraint(*handler, "handler", "Member must satisfy regular expression pattern: [^\\s]+")));
+    }
+    fn.handler = *handler;
   }
-  auto decoded = base64Decode(zip->get_ref<const std::string&>());
-  if (!decoded) {
-    return tl::unexpected(invalid("Could not unzip uploaded file. Please check your file, then try to upload again."));
-  }
-  in.zip_bytes = std::move(*decoded);
-
-  auto runtime = str("Runtime");
-  if (!runtime) return tl::unexpected(invalid("Runtime and Handler are mandatory parameters for functions created with deployment packages."));
-  fn.runtime = *runtime;
-  auto handler = str("Handler");
-  if (!handler) return tl::unexpected(invalid("Runtime and Handler are mandatory parameters for functions created with deployment packages."));
-  if (handler->empty() || handler->size() > 128 ||
-      handler->find_first_of(" \t\r\n") != std::string::npos) {
-    return tl::unexpected(validation(constraint(*handler, "handler", "Member must satisfy regular expression pattern: [^\\s]+")));
-  }
-  fn.handler = *handler;
   if (auto d = str("Description")) {
     if (d->size() > 256) return tl::unexpected(validation(constraint(*d, "description", "Member must have length less than or equal to 256")));
     fn.description = *d;
   }
-  auto integer = [&](const char* key, int def, int lo, int hi, const char* field) -> Result<int> {
+  auto integer = [&](const char* key, int& out, int lo, int hi, const char* field) -> Status {
     auto it = j.find(key);
-    if (it == j.end() || it->is_null()) return def;
+    if (it == j.end() || it->is_null()) return {};
     if (!it->is_number_integer()) return tl::unexpected(validation(std::string(key) + " must be an integer"));
     const int64_t v = it->get<int64_t>();
     if (v < lo) return tl::unexpected(validation(constraint(std::to_string(v), field, "Member must have value greater than or equal to " + std::to_string(lo))));
     if (v > hi) return tl::unexpected(validation(constraint(std::to_string(v), field, "Member must have value less than or equal to " + std::to_string(hi))));
-    return static_cast<int>(v);
+    out = static_cast<int>(v);
+    return {};
   };
-  auto memory = integer("MemorySize", 128, 128, 10240, "memorySize");
-  if (!memory) return tl::unexpected(std::move(memory.error()));
-  fn.memory_mb = *memory;
-  auto timeout = integer("Timeout", 3, 1, 900, "timeout");
-  if (!timeout) return tl::unexpected(std::move(timeout.error()));
-  fn.timeout_s = *timeout;
+  KD_TRY_STATUS(integer("MemorySize", fn.memory_mb, 128, 10240, "memorySize"));
+  KD_TRY_STATUS(integer("Timeout", fn.timeout_s, 1, 900, "timeout"));
   if (auto es = j.find("EphemeralStorage"); es != j.end() && es->is_object()) {
     auto size = es->find("Size");
     if (size == es->end() || !size->is_number_integer() || size->get<int64_t>() < 512 ||
@@ -215,14 +184,85 @@ Result<CreateFunctionInput> parseCreateFunction(std::string_view body) {
   }
   if (auto env = j.find("Environment"); env != j.end() && env->is_object()) {
     auto vars = env->find("Variables");
+    std::map<std::string, std::string> next;
     if (vars != env->end() && vars->is_object()) {
       for (auto it = vars->begin(); it != vars->end(); ++it) {
         if (!it.value().is_string()) return tl::unexpected(validation("Environment variable values must be strings"));
-        fn.environment[it.key()] = it.value().get<std::string>();
+        next[it.key()] = it.value().get<std::string>();
       }
     }
+    KD_TRY_STATUS(validateEnvironment(next));
+    fn.environment = std::move(next);
   }
-  KD_TRY_STATUS(validateEnvironment(fn.environment));
+  if (auto dlq = j.find("DeadLetterConfig"); dlq != j.end() && dlq->is_object()) {
+    auto target = dlq->find("TargetArn");
+    std::string arn = target != dlq->end() && target->is_string() ? target->get<std::string>() : "";
+    if (!arn.empty()) {
+      static const std::regex kSqs("arn:aws[a-zA-Z-]*:sqs:[a-z0-9-]+:\\d{12}:[a-zA-Z0-9_-]{1,80}");
+      static const std::regex kSns("arn:aws[a-zA-Z-]*:sns:.*");
+      if (std::regex_match(arn, kSns)) {
+        return tl::unexpected(invalid("kindling does not support SNS dead-letter targets; use an SQS queue ARN (arn:aws:sqs:<region>:000000000000:<name>), read with `kindling queue receive <name>`."));
+      }
+      if (!std::regex_match(arn, kSqs)) {
+        return tl::unexpected(validation(constraint(arn, "deadLetterConfig.targetArn", "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()")));
+      }
+    }
+    fn.dead_letter_arn = arn;
+  }
+  if (auto layers = j.find("Layers"); layers != j.end() && !layers->is_null()) {
+    if (!layers->is_array()) return tl::unexpected(validation("Layers must be a list of layer version ARNs"));
+    std::vector<std::string> arns;
+    for (const auto& l : *layers) {
+      if (!l.is_string()) return tl::unexpected(validation("Layers must be a list of layer version ARNs"));
+      arns.push_back(l.get<std::string>());
+    }
+    if (layer_arns) *layer_arns = std::move(arns);
+  }
+  return {};
+}
+
+Result<CreateFunctionInput> parseCreateFunction(std::string_view body) {
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return tl::unexpected(Error{ErrorCode::Validation, 0, "Request body is not a JSON object"});
+  }
+  CreateFunctionInput in;
+  auto& fn = in.config;
+  auto str = [&](const char* key) -> std::optional<std::string> {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return std::nullopt;
+    if (!it->is_string()) return std::string("\x01");
+    return it->get<std::string>();
+  };
+  auto name = str("FunctionName");
+  if (!name) return tl::unexpected(validation(constraint("null", "functionName", "Member must not be null")));
+  auto ref = parseFunctionRef(*name);
+  if (!ref) return tl::unexpected(std::move(ref.error()));
+  if (!ref->qualifier.empty()) {
+    return tl::unexpected(validation(constraint(*name, "functionName", "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\\d{1}:)?(\\d{12}:)?(function:)?([a-zA-Z0-9-_]+)")));
+  }
+  fn.name = ref->name;
+
+  if (auto pt = str("PackageType"); pt && *pt != "Zip") {
+    return tl::unexpected(invalid("kindling does not support PackageType " + *pt +
+                                  ": only Zip packages (Code.ZipFile) are supported."));
+  }
+  if (auto it = j.find("Publish"); it != j.end() && it->is_boolean()) in.publish = it->get<bool>();
+  auto code = j.find("Code");
+  if (code == j.end() || !code->is_object()) {
+    return tl::unexpected(validation(constraint("null", "code", "Member must not be null")));
+  }
+  auto zip = decodeZipFile(*code, "Code.");
+  if (!zip) return tl::unexpected(std::move(zip.error()));
+  in.zip_bytes = std::move(*zip);
+  if (!j.contains("Runtime") || j["Runtime"].is_null() || !j.contains("Handler") ||
+      j["Handler"].is_null()) {
+    return tl::unexpected(invalid("Runtime and Handler are mandatory parameters for functions created with deployment packages."));
+  }
+  if (!j.contains("Role") || j["Role"].is_null()) {
+    return tl::unexpected(validation(constraint("null", "role", "Member must satisfy regular expression pattern: arn:(aws[a-zA-Z-]*)?:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+")));
+  }
+  KD_TRY_STATUS(applyConfiguration(j, fn, &in.layer_arns));
   if (auto tags = j.find("Tags"); tags != j.end()) {
     auto parsed = parseTags(*tags);
     if (!parsed) return tl::unexpected(std::move(parsed.error()));
@@ -234,7 +274,7 @@ Result<CreateFunctionInput> parseCreateFunction(std::string_view body) {
 json functionConfiguration(const store::FunctionConfig& fn, std::string_view region) {
   json j;
   j["FunctionName"] = fn.name;
-  j["FunctionArn"] = functionArn(region, fn.name);
+  j["FunctionArn"] = functionArn(region, fn.name, fn.version == "$LATEST" ? "" : fn.version);
   j["Runtime"] = fn.runtime;
   j["Role"] = fn.role;
   j["Handler"] = fn.handler;
@@ -255,6 +295,12 @@ json functionConfiguration(const store::FunctionConfig& fn, std::string_view reg
   j["EphemeralStorage"]["Size"] = fn.ephemeral_storage_mb;
   j["SnapStart"] = {{"ApplyOn", "None"}, {"OptimizationStatus", "Off"}};
   j["LoggingConfig"] = {{"LogFormat", fn.log_format}, {"LogGroup", "/aws/lambda/" + fn.name}};
+  if (!fn.layers.empty()) {
+    json layers = json::array();
+    for (const auto& l : fn.layers) layers.push_back({{"Arn", l.arn}, {"CodeSize", l.code_size}});
+    j["Layers"] = std::move(layers);
+  }
+  if (!fn.dead_letter_arn.empty()) j["DeadLetterConfig"]["TargetArn"] = fn.dead_letter_arn;
   return j;
 }
 

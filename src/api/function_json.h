@@ -2,6 +2,10 @@
 // validation and messages) and FunctionConfig -> FunctionConfiguration.
 #pragma once
 
+#include <optional>
+#include <string>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "common/result.h"
@@ -12,7 +16,19 @@ namespace kindling::api {
 struct CreateFunctionInput {
   store::FunctionConfig config;  // code fields not yet filled
   std::string zip_bytes;         // decoded Code.ZipFile
+  bool publish = false;          // Publish: also publish version 1
+  std::optional<std::vector<std::string>> layer_arns;  // Layers as given (resolved by the caller)
 };
+
+// Applies the configuration fields of a CreateFunction / UpdateFunctionConfiguration body to
+// `fn` with AWS's validation (absent fields keep their value): Role, Runtime, Handler,
+// Description, MemorySize, Timeout, EphemeralStorage, Architectures, TracingConfig,
+// LoggingConfig, Environment (replaced whole), DeadLetterConfig; Layers are returned in
+// `layer_arns` for the caller to resolve. Unsupported fields are refused.
+Status applyConfiguration(const nlohmann::json& body, store::FunctionConfig& fn,
+                          std::optional<std::vector<std::string>>* layer_arns);
+// Decodes `ZipFile` of a Code object / UpdateFunctionCode body (S3 and images refused).
+Result<std::string> decodeZipFile(const nlohmann::json& code, std::string_view field_prefix);
 
 // Parses and validates a CreateFunction body (runtime availability is checked by the caller).
 Result<CreateFunctionInput> parseCreateFunction(std::string_view body);

@@ -5,9 +5,12 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "cli/async_commands.h"
 #include "cli/commands.h"
+#include "cli/control_commands.h"
 #include "cli/demo.h"
 #include "cli/http_client.h"
+#include "cli/layer_commands.h"
 #include "cli/options.h"
 
 namespace kindling::cli {
@@ -71,7 +74,16 @@ int runCli(int argc, char** argv, const CliHooks& hooks) {
     case Command::Deploy:
       return runDeploy(client, opts.deploy, console);
     case Command::Invoke:
+      if (opts.invoke.invocation_type != "RequestResponse") {
+        return runInvokeAsync(client, opts.invoke, console);
+      }
       return runInvoke(client, opts.invoke, console);
+    case Command::Queue:
+      return runQueue(client, opts.queue, console);
+    case Command::Layer:
+      return runLayer(client, opts.layer, console);
+    case Command::Control:
+      return runControl(client, opts.control, console);
     case Command::List:
       return runList(client, console);
     case Command::Remove:

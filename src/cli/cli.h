@@ -16,6 +16,10 @@ struct ServeOptions {
   std::string log_level = "info";
   int keep_alive_s = 600;
   int freeze_after_ms = 1000;  // idle environments are frozen after this; 0 = never
+  int async_retry_delay_ms = 60000;  // Lambda's ~1 min async retry delay (tests shrink it)
+  int async_max_in_flight = 16;      // Event invocations running at once
+  int account_concurrency = 1000;    // Lambda's account concurrency limit
+  int64_t memory_budget_mb = -1;     // host memory for environments; -1 = 80% of RAM, 0 = none
 };
 
 struct CliHooks {

@@ -1,8 +1,10 @@
 #include "cli/commands.h"
 
+#include <array>
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <ostream>
 #include <thread>
 
@@ -82,47 +84,149 @@ int reportTransportError(const HttpClient& client, const Error& error, std::ostr
   return kExitFailure;
 }
 
+namespace {
+
+// A field of an API answer as text ("" when absent); numbers are printed as JSON.
+std::string fieldText(const json& j, const char* key) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return "";
+  return it->is_string() ? it->get<std::string>() : it->dump();
+}
+
+enum class DeployMode { Created, Updated, Replaced };
+
+// One request of the deploy sequence: its JSON object answer when it is a 2xx, else nullopt
+// after printing the transport or API error (with the operation that failed).
+std::optional<json> deployStep(HttpClient& client, HttpVerb verb, std::string_view target,
+                               std::string body, std::string_view operation, Console console) {
+  static const HttpClient::Headers kHeaders = {{"Content-Type", "application/json"}};
+  auto res = client.request(verb, target, std::move(body), kHeaders);
+  if (!res) {
+    reportTransportError(client, res.error(), console.err);
+    return std::nullopt;
+  }
+  if (!isSuccess(*res)) {
+    console.err << renderApiError(parseApiError(*res)) << " (" << operation << ")\n";
+    return std::nullopt;
+  }
+  if (res->result_int() == 204) return json::object();  // TagResource
+  json j = json::parse(res->body(), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) {
+    console.err << "error: " << operation << " answered with something other than a JSON object\n";
+    return std::nullopt;
+  }
+  return j;
+}
+
+// Updates an existing function in place: UpdateFunctionCode, UpdateFunctionConfiguration (with
+// the code update's RevisionId, so a concurrent change in between fails instead of being mixed
+// in), TagResource for --tag. Returns the configuration answer; errors are printed.
+std::optional<json> updateInPlace(HttpClient& client, const DeployOptions& opts,
+                                  std::string_view zip, Console console) {
+  const std::string target = functionTarget(opts.name);
+  auto code = deployStep(client, HttpVerb::put, target + "/code", buildUpdateCodeBody(zip),
+                         "UpdateFunctionCode", console);
+  if (!code) return std::nullopt;
+  auto cfg = deployStep(client, HttpVerb::put, target + "/configuration",
+                        buildUpdateConfigurationBody(opts, fieldText(*code, "RevisionId")),
+                        "UpdateFunctionConfiguration", console);
+  if (!cfg) {
+    console.err << "note: the new code of " << opts.name
+                << " is deployed, its configuration is unchanged\n";
+    return std::nullopt;
+  }
+  if (!opts.tags.empty()) {
+    const std::string arn = fieldText(*cfg, "FunctionArn");
+    if (!deployStep(client, HttpVerb::post, "/2017-03-31/tags/" + urlEncode(arn),
+                    buildTagBody(opts), "TagResource", console)) {
+      return std::nullopt;
+    }
+  }
+  return cfg;
+}
+
+void printDeployed(const json& cfg, DeployMode mode, const DeployOptions& opts, size_t zip_size,
+                   std::ostream& out) {
+  static constexpr std::array<std::string_view, 3> kVerb = {"created ", "updated ", "replaced "};
+  auto or_else = [](std::string v, std::string fallback) { return v.empty() ? fallback : v; };
+  out << kVerb[static_cast<size_t>(mode)] << or_else(fieldText(cfg, "FunctionName"), opts.name)
+      << "\n  runtime   " << or_else(fieldText(cfg, "Runtime"), opts.runtime)
+      << "\n  handler   " << or_else(fieldText(cfg, "Handler"), opts.handler)
+      << "\n  memory    " << or_else(fieldText(cfg, "MemorySize"), std::to_string(opts.memory_mb))
+      << " MB"
+      << "\n  timeout   " << or_else(fieldText(cfg, "Timeout"), std::to_string(opts.timeout_s))
+      << " s"
+      << "\n  code      " << or_else(fieldText(cfg, "CodeSize"), std::to_string(zip_size))
+      << " bytes, sha256 " << or_else(fieldText(cfg, "CodeSha256"), "?")
+      << "\n  arn       " << or_else(fieldText(cfg, "FunctionArn"), "?") << "\n";
+}
+
+}  // namespace
+
 int runDeploy(HttpClient& client, const DeployOptions& opts, Console console) {
   auto zip = loadCodeZip(opts.code);
   if (!zip) {
     console.err << "error: " << zip.error().message() << "\n";
     return kExitFailure;
   }
+  DeployMode mode = DeployMode::Created;
   if (opts.replace) {
     auto del = deleteFunction(client, opts.name);
     if (!del) return reportTransportError(client, del.error(), console.err);
     if (!isSuccess(*del) && del->result_int() != 404) return reportApiError(*del, console.err);
+    if (isSuccess(*del)) mode = DeployMode::Replaced;
+  } else {
+    auto get = client.request(HttpVerb::get, functionTarget(opts.name));
+    if (!get) return reportTransportError(client, get.error(), console.err);
+    if (isSuccess(*get)) {
+      mode = DeployMode::Updated;
+    } else if (get->result_int() != 404) {
+      return reportApiError(*get, console.err);
+    }
   }
-  auto res = createFunction(client, opts, *zip);
-  if (!res) return reportTransportError(client, res.error(), console.err);
-  if (!isSuccess(*res)) {
-    ApiError error = parseApiError(*res);
-    if (error.type == "ResourceConflictException" || res->result_int() == 409) {
-      console.err << "error: function '" << opts.name
-                  << "' already exists. Updating in place is not supported yet; re-run with "
-                     "--replace to delete it and create it again.\n";
+
+  json cfg;
+  std::string published;  // the version number, with --publish
+  if (mode == DeployMode::Updated) {
+    auto updated = updateInPlace(client, opts, *zip, console);
+    if (!updated) return kExitFailure;
+    cfg = std::move(*updated);
+    if (opts.publish) {
+      // Publishing in UpdateFunctionCode would freeze the configuration from before the
+      // configuration update; PublishVersion guarded by RevisionId + CodeSha256 publishes
+      // exactly what this deploy wrote (or fails if someone changed it in between).
+      const json guard = {{"RevisionId", fieldText(cfg, "RevisionId")},
+                          {"CodeSha256", fieldText(cfg, "CodeSha256")}};
+      auto version = deployStep(client, HttpVerb::post, functionTarget(opts.name) + "/versions",
+                                guard.dump(), "PublishVersion", console);
+      if (!version) return kExitFailure;
+      published = fieldText(*version, "Version");
+    }
+  } else {
+    auto res = createFunction(client, opts, *zip);
+    if (!res) return reportTransportError(client, res.error(), console.err);
+    if (!isSuccess(*res)) {
+      ApiError error = parseApiError(*res);
+      if (error.type == "ResourceConflictException" || res->result_int() == 409) {
+        console.err << "error: function '" << opts.name
+                    << "' was created by someone else while deploying; run the deploy again to "
+                       "update it in place\n";
+        return kExitFailure;
+      }
+      console.err << renderApiError(error) << "\n";
       return kExitFailure;
     }
-    console.err << renderApiError(error) << "\n";
-    return kExitFailure;
+    cfg = json::parse(res->body(), nullptr, /*allow_exceptions=*/false);
+    if (!cfg.is_object()) cfg = json::object();  // created; print what the command line said
+    if (opts.publish) published = fieldText(cfg, "Version");  // Publish=true answers the version
   }
-  const json cfg = json::parse(res->body(), nullptr, /*allow_exceptions=*/false);
-  if (!cfg.is_object()) {
-    console.out << "deployed " << opts.name << "\n";
-    return kExitOk;
-  }
-  try {  // value() throws on a field of an unexpected type
-    console.out << (opts.replace ? "replaced " : "deployed ")
-                << cfg.value("FunctionName", opts.name)
-                << "\n  runtime   " << cfg.value("Runtime", opts.runtime)
-                << "\n  handler   " << cfg.value("Handler", opts.handler)
-                << "\n  memory    " << cfg.value("MemorySize", opts.memory_mb) << " MB"
-                << "\n  timeout   " << cfg.value("Timeout", opts.timeout_s) << " s"
-                << "\n  code      " << cfg.value("CodeSize", static_cast<int64_t>(zip->size()))
-                << " bytes, sha256 " << cfg.value("CodeSha256", std::string("?"))
-                << "\n  arn       " << cfg.value("FunctionArn", std::string("?")) << "\n";
-  } catch (const json::exception&) {
-    console.out << "\n";
+  printDeployed(cfg, mode, opts, zip->size(), console.out);
+  if (opts.publish) {
+    if (published.empty() || published == "$LATEST") {
+      console.err << "error: the function was deployed but no version was published\n";
+      return kExitFailure;
+    }
+    console.out << "published version " << published << "\n";
   }
   return kExitOk;
 }

@@ -29,6 +29,10 @@ kindling::Result<DaemonOptions> toDaemonOptions(const kindling::cli::ServeOption
   options.data_dir = serve.data_dir;
   options.keep_alive_s = serve.keep_alive_s;
   options.freeze_after_ms = serve.freeze_after_ms;
+  options.async_retry_delay_ms = serve.async_retry_delay_ms;
+  options.async_max_in_flight = serve.async_max_in_flight;
+  options.account_concurrency = serve.account_concurrency;
+  options.memory_budget_mb = serve.memory_budget_mb;
   if (const char* mode = std::getenv("KINDLING_SANDBOX"); mode && *mode) options.sandbox = mode;
   return options;
 }

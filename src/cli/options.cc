@@ -51,8 +51,27 @@ ParseOutcome parseCommandLine(int argc, const char* const* argv, std::ostream& o
                     "milliseconds of idleness after which an environment is frozen (0: never)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  serve->add_option("--async-retry-delay-ms", opts.serve.async_retry_delay_ms,
+                    "delay before the 2nd attempt of a failed Event invocation (the 3rd waits "
+                    "twice as long; throttle backoff scales with it)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--async-max-in-flight", opts.serve.async_max_in_flight,
+                    "Event invocations running at once")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  serve->add_option("--account-concurrency", opts.serve.account_concurrency,
+                    "account concurrency limit (Lambda's ConcurrentExecutions; 100 of it always "
+                    "stays unreserved)")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 1000000));
+  serve->add_option("--memory-budget-mb", opts.serve.memory_budget_mb,
+                    "host memory environments may use, MB (-1: 80% of RAM; 0: no budget)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40));
 
-  CLI::App* deploy = app.add_subcommand("deploy", "create a function from a directory or zip");
+  CLI::App* deploy =
+      app.add_subcommand("deploy", "create or update a function from a directory or zip");
   std::vector<std::string> env_args;
   std::vector<std::string> tag_args;
   deploy->add_option("name", opts.deploy.name, "function name")->required();
@@ -68,13 +87,40 @@ ParseOutcome parseCommandLine(int argc, const char* const* argv, std::ostream& o
       ->allow_extra_args(false);
   deploy->add_option("--tag", tag_args, "tag KEY=VALUE (repeatable)")->allow_extra_args(false);
   deploy->add_flag("--replace", opts.deploy.replace,
-                   "delete the function first if it exists (in-place update comes later)");
+                   "delete the function first if it exists (default: update it in place)");
+  deploy->add_flag("--publish", opts.deploy.publish, "publish a version after the deploy");
 
   CLI::App* invoke = app.add_subcommand("invoke", "invoke a function synchronously");
   invoke->add_option("name", opts.invoke.name, "function name")->required();
   invoke->add_option("--payload", opts.invoke.payload, "JSON text, @file or @- for stdin")
       ->capture_default_str();
   invoke->add_option("--qualifier", opts.invoke.qualifier, "version or alias");
+  auto* invocation_type =
+      invoke->add_option("--invocation-type", opts.invoke.invocation_type,
+                         "RequestResponse (wait for the result), Event (queue it, 202) or DryRun")
+          ->capture_default_str()
+          ->check(CLI::IsMember({"RequestResponse", "Event", "DryRun"}));
+  bool async_flag = false;
+  invoke->add_flag("--async", async_flag, "same as --invocation-type Event")
+      ->excludes(invocation_type);
+
+  CLI::App* queue = app.add_subcommand("queue", "read the daemon's local SQS-style queues");
+  queue->require_subcommand(1);
+  CLI::App* queue_receive = queue->add_subcommand("receive", "receive messages from a queue");
+  queue_receive->add_option("name", opts.queue.name, "queue name or SQS queue ARN")->required();
+  queue_receive->add_option("--max-number-of-messages", opts.queue.max_messages, "1-10")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10));
+  queue_receive->add_option("--visibility-timeout", opts.queue.visibility_timeout_s,
+                            "seconds received messages stay hidden")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 43200));
+  queue_receive->add_flag("--delete", opts.queue.delete_received,
+                          "delete the messages as they are received");
+  CLI::App* queue_list = queue->add_subcommand("list", "list queues with message counts");
+
+  CLI::App* layer = addLayerCommand(app, opts.layer);
+  addControlCommands(app, opts.control);  // publish, alias, concurrency
 
   CLI::App* list = app.add_subcommand("ls", "list functions");
   CLI::App* remove = app.add_subcommand("rm", "delete a function");
@@ -111,6 +157,15 @@ ParseOutcome parseCommandLine(int argc, const char* const* argv, std::ostream& o
     }
   } else if (invoke->parsed()) {
     opts.command = Command::Invoke;
+    if (async_flag) opts.invoke.invocation_type = "Event";
+  } else if (queue->parsed()) {
+    opts.command = Command::Queue;
+    opts.queue.action = queue_list->parsed() ? QueueOptions::Action::List
+                                             : QueueOptions::Action::Receive;
+  } else if (layer->parsed()) {
+    opts.command = Command::Layer;
+  } else if (opts.control.action != ControlAction::None) {
+    opts.command = Command::Control;
   } else if (list->parsed()) {
     opts.command = Command::List;
   } else if (remove->parsed()) {

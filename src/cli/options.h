@@ -10,6 +10,8 @@
 #include <utility>
 
 #include "cli/cli.h"
+#include "cli/control_commands.h"
+#include "cli/layer_commands.h"
 #include "common/result.h"
 
 namespace kindling::cli {
@@ -17,7 +19,7 @@ namespace kindling::cli {
 inline constexpr std::string_view kDefaultEndpoint = "http://127.0.0.1:9000";
 inline constexpr const char* kEndpointEnvVar = "KINDLING_ENDPOINT";
 
-enum class Command { Serve, Deploy, Invoke, List, Remove, Logs, Demo };
+enum class Command { Serve, Deploy, Invoke, List, Remove, Logs, Demo, Queue, Layer, Control };
 
 struct DeployOptions {
   std::string name;
@@ -28,13 +30,25 @@ struct DeployOptions {
   int timeout_s = 3;
   std::map<std::string, std::string> env;
   std::map<std::string, std::string> tags;
-  bool replace = false;  // delete an existing function first
+  bool replace = false;  // delete an existing function first (else update it in place)
+  bool publish = false;  // publish a version after the deploy
 };
 
 struct InvokeOptions {
   std::string name;
   std::string payload = "{}";  // raw argument: JSON text, "@file" or "@-" (stdin)
   std::string qualifier;       // "" = none
+  std::string invocation_type = "RequestResponse";  // --invocation-type / --async (Event)
+};
+
+// `queue receive NAME` / `queue list`: the daemon's local SQS-style queues.
+struct QueueOptions {
+  enum class Action { Receive, List };
+  Action action = Action::List;
+  std::string name;              // queue name or SQS ARN (receive)
+  int max_messages = 1;          // 1-10
+  int visibility_timeout_s = 30;
+  bool delete_received = false;
 };
 
 struct LogsOptions {
@@ -49,6 +63,9 @@ struct CliOptions {
   DeployOptions deploy;
   InvokeOptions invoke;
   LogsOptions logs;
+  QueueOptions queue;
+  LayerOptions layer;
+  ControlOptions control;  // publish, alias, concurrency
   std::string remove_name;  // rm NAME
 };
 

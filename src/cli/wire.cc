@@ -92,6 +92,38 @@ std::string logStreamTarget(std::string_view name, std::string_view stream, uint
   return logStreamsTarget(name) + "/" + urlEncode(stream) + "?offset=" + std::to_string(offset);
 }
 
+namespace {
+
+// `head` is a JSON object text "{...}"; returns it with "<key>":"<base64(zip)>" (wrapped in
+// `"<wrapper>":{...}` when wrapper is not empty) appended as its last member. The base64 is
+// encoded straight into the one reserved buffer: no temporary copy of a ~70 MB string.
+std::string spliceZipFile(std::string_view head, std::string_view wrapper, std::string_view zip) {
+  static constexpr std::string_view kZipKey = "\"ZipFile\":\"";
+  const size_t b64_len = 4 * ((zip.size() + 2) / 3);
+  std::string body;
+  body.reserve(head.size() + wrapper.size() + kZipKey.size() + b64_len + 16);
+  body.append(head, 0, head.size() - 1);  // drop the closing '}'
+  if (head.size() > 2) body.push_back(',');
+  if (!wrapper.empty()) {
+    body.push_back('"');
+    body.append(wrapper);
+    body.append("\":{");
+  }
+  body.append(kZipKey);
+  const size_t at = body.size();
+  body.resize(at + b64_len);
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(body.data() + at),
+                                reinterpret_cast<const unsigned char*>(zip.data()),
+                                static_cast<int>(zip.size()));
+  body.resize(at + static_cast<size_t>(n));
+  body.push_back('"');
+  if (!wrapper.empty()) body.push_back('}');
+  body.push_back('}');
+  return body;
+}
+
+}  // namespace
+
 std::string buildCreateFunctionBody(const DeployOptions& spec, std::string_view zip) {
   json j = {
       {"FunctionName", spec.name}, {"Runtime", spec.runtime},     {"Handler", spec.handler},
@@ -99,25 +131,26 @@ std::string buildCreateFunctionBody(const DeployOptions& spec, std::string_view 
   };
   if (!spec.env.empty()) j["Environment"] = {{"Variables", spec.env}};
   if (!spec.tags.empty()) j["Tags"] = spec.tags;
-  const std::string head = dumpJson(j);  // "{...}"
-
-  static constexpr std::string_view kCodeOpen = ",\"Code\":{\"ZipFile\":\"";
-  static constexpr std::string_view kCodeClose = "\"}}";
-  const size_t b64_len = 4 * ((zip.size() + 2) / 3);
-  std::string body;
-  body.reserve(head.size() + kCodeOpen.size() + b64_len + kCodeClose.size());
-  body.append(head, 0, head.size() - 1);  // drop the closing '}'
-  body.append(kCodeOpen);
-  const size_t at = body.size();
-  // Encode straight into the body: no temporary copy of a ~70 MB string.
-  body.resize(at + b64_len);
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(body.data() + at),
-                                reinterpret_cast<const unsigned char*>(zip.data()),
-                                static_cast<int>(zip.size()));
-  body.resize(at + static_cast<size_t>(n));
-  body.append(kCodeClose);
-  return body;
+  if (spec.publish) j["Publish"] = true;
+  return spliceZipFile(dumpJson(j), "Code", zip);
 }
+
+std::string buildUpdateCodeBody(std::string_view zip) { return spliceZipFile("{}", "", zip); }
+
+std::string buildUpdateConfigurationBody(const DeployOptions& spec, std::string_view revision_id) {
+  json j = {
+      {"Runtime", spec.runtime},
+      {"Handler", spec.handler},
+      {"MemorySize", spec.memory_mb},
+      {"Timeout", spec.timeout_s},
+      // Always sent: the command line is the whole environment, so dropped --env keys go away.
+      {"Environment", {{"Variables", spec.env.empty() ? json::object() : json(spec.env)}}},
+  };
+  if (!revision_id.empty()) j["RevisionId"] = revision_id;
+  return dumpJson(j);
+}
+
+std::string buildTagBody(const DeployOptions& spec) { return dumpJson(json{{"Tags", spec.tags}}); }
 
 ApiError parseApiError(const HttpResponse& res) {
   ApiError out;
@@ -135,6 +168,7 @@ ApiError parseApiError(const HttpResponse& res) {
     }
     out.message = stringField(body, "message");
     if (out.message.empty()) out.message = stringField(body, "Message");
+    out.reason = stringField(body, "Reason");
   } else {
     std::string_view raw = trim(res.body());
     if (raw.size() > kMaxRawErrorBody) {
@@ -150,6 +184,7 @@ ApiError parseApiError(const HttpResponse& res) {
 std::string renderApiError(const ApiError& error) {
   std::string s = "error: " + error.type;
   if (!error.message.empty()) s += ": " + error.message;
+  if (!error.reason.empty()) s += " (reason: " + error.reason + ")";
   return s;
 }
 

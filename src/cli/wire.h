@@ -38,17 +38,26 @@ std::string logStreamTarget(std::string_view name, std::string_view stream, uint
 // CreateFunctionRequest JSON with Code.ZipFile = base64(zip). Builds the small fields with
 // nlohmann and splices the (large) base64 text in with a single reserved buffer.
 std::string buildCreateFunctionBody(const DeployOptions& spec, std::string_view zip);
+// UpdateFunctionCode JSON: {"ZipFile": base64(zip)}, encoded into one reserved buffer.
+std::string buildUpdateCodeBody(std::string_view zip);
+// UpdateFunctionConfiguration JSON for a deploy: Runtime, Handler, MemorySize, Timeout and the
+// whole Environment (empty clears it); RevisionId when not empty.
+std::string buildUpdateConfigurationBody(const DeployOptions& spec, std::string_view revision_id);
+// TagResource JSON: {"Tags": spec.tags}.
+std::string buildTagBody(const DeployOptions& spec);
 
 // An AWS error as returned in x-amzn-ErrorType + {"message"|"Message"}.
 struct ApiError {
   std::string type;     // e.g. "ResourceNotFoundException"; "HTTP <status>" if none given
   std::string message;  // may be empty
+  std::string reason = {};  // the body's "Reason" (429 throttles), may be empty
 };
 
 // Decodes an error response: type from x-amzn-ErrorType (cut at ':' / '#'), else the body's
 // __type/code/Code; message from message/Message, else the raw body (trimmed, shortened).
 ApiError parseApiError(const HttpResponse& res);
-// "error: <Type>: <message>" (no trailing newline); "error: <Type>" when there is no message.
+// "error: <Type>: <message> (reason: <Reason>)" (no trailing newline); the message and reason
+// parts only when present.
 std::string renderApiError(const ApiError& error);
 // True if the daemon rejected the runtime itself (demo then tries the next runtime).
 bool isRuntimeRejection(const ApiError& error);

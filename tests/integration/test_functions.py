@@ -132,9 +132,10 @@ def test_list_functions_paginates(daemon, fname):
 
 def test_unimplemented_operation_is_a_clear_error(daemon, fname):
     daemon.deploy(fname, kh.payload_zip())
-    r = daemon.aws("publish-version", "--function-name", fname)
+    r = daemon.aws("add-permission", "--function-name", fname, "--statement-id", "s",
+                   "--action", "lambda:InvokeFunction", "--principal", "s3.amazonaws.com")
     assert r.returncode != 0
-    assert "NotImplementedException" in r.stderr and "PublishVersion" in r.stderr
+    assert "NotImplementedException" in r.stderr and "AddPermission" in r.stderr
     assert daemon.invoke(fname, {})["status"] == 200  # still serving
 
 

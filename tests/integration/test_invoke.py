@@ -173,14 +173,6 @@ def test_name_forms_and_dry_run(daemon, fname, payload_zip):
     assert e.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
 
-def test_event_invocation_is_refused_clearly(daemon, fname, payload_zip):
-    daemon.deploy(fname, payload_zip)
-    with pytest.raises(ClientError) as e:
-        daemon.client().invoke(FunctionName=fname, InvocationType="Event", Payload=b"{}")
-    assert e.value.response["Error"]["Code"] == "InvalidParameterValueException"
-    assert "Event" in e.value.response["Error"]["Message"]
-
-
 def test_runtime_api_headers_and_environment(daemon, fname, payload_zip):
     daemon.deploy(fname, payload_zip, handler="deadline", memory=512, timeout=7,
                   env={"MY_VAR": "hello"})

@@ -69,9 +69,10 @@ def payload_zip() -> bytes:
 class Daemon:
     """One `kindling serve` process on a free loopback port."""
 
-    def __init__(self, data_dir: Path, keep_alive: int = 600):
+    def __init__(self, data_dir: Path, keep_alive: int = 600, extra_args=()):
         self.data_dir = Path(data_dir)
         self.keep_alive = keep_alive
+        self.extra_args = list(extra_args)  # more `kindling serve` flags
         self.port = 0
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir.parent / (self.data_dir.name + ".daemon.log")
@@ -87,7 +88,7 @@ class Daemon:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [str(BIN), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir",
-             str(self.data_dir), "--keep-alive", str(self.keep_alive)],
+             str(self.data_dir), "--keep-alive", str(self.keep_alive), *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "KINDLING_HOME": str(REPO)})
         deadline = time.time() + 20
         while time.time() < deadline:

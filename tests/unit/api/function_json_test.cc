@@ -131,6 +131,43 @@ TEST(ParseCreateFunctionTest, TimeoutBounds) {
             "Member must have value less than or equal to 900");
 }
 
+TEST(ParseCreateFunctionTest, LayersDeadLetterAndPublishAreRead) {
+  json body = validBody();
+  body["Layers"] = json::array({"arn:aws:lambda:us-east-1:000000000000:layer:l:1"});
+  body["DeadLetterConfig"] = {{"TargetArn", "arn:aws:sqs:us-east-1:000000000000:dlq"}};
+  body["Publish"] = true;
+  auto in = parseCreateFunction(body.dump());
+  ASSERT_TRUE(in.has_value()) << in.error().message();
+  ASSERT_TRUE(in->layer_arns.has_value());
+  EXPECT_EQ(*in->layer_arns, std::vector<std::string>{"arn:aws:lambda:us-east-1:000000000000:layer:l:1"});
+  EXPECT_EQ(in->config.dead_letter_arn, "arn:aws:sqs:us-east-1:000000000000:dlq");
+  EXPECT_TRUE(in->publish);
+  body["DeadLetterConfig"] = {{"TargetArn", "not-an-arn"}};
+  EXPECT_EQ(parseError(body).code, ErrorCode::Validation);
+}
+
+TEST(ApplyConfigurationTest, UpdatesOnlyGivenFieldsWithValidation) {
+  store::FunctionConfig fn;
+  fn.runtime = "python3.11";
+  fn.handler = "app.handler";
+  fn.memory_mb = 256;
+  fn.environment = {{"A", "1"}};
+  json update = {{"MemorySize", 1024}, {"Environment", {{"Variables", {{"BB", "2"}}}}}};
+  ASSERT_TRUE(applyConfiguration(update, fn, nullptr).has_value());
+  EXPECT_EQ(fn.memory_mb, 1024);
+  EXPECT_EQ(fn.handler, "app.handler");
+  EXPECT_EQ(fn.environment, (std::map<std::string, std::string>{{"BB", "2"}}));
+  auto bad = applyConfiguration(json{{"MemorySize", 64}}, fn, nullptr);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, ErrorCode::Validation);
+  EXPECT_EQ(fn.memory_mb, 1024);
+  auto reserved = applyConfiguration(json{{"Environment", {{"Variables", {{"AWS_REGION", "x"}}}}}}, fn, nullptr);
+  ASSERT_FALSE(reserved.has_value());
+  EXPECT_EQ(reserved.error().code, ErrorCode::InvalidArgument);
+  auto timeout = applyConfiguration(json{{"Timeout", 901}}, fn, nullptr);
+  ASSERT_FALSE(timeout.has_value());
+}
+
 TEST(ParseCreateFunctionTest, S3AndImageCodeAreRefused) {
   for (const char* key : {"S3Bucket", "S3Key", "S3ObjectVersion", "ImageUri"}) {
     SCOPED_TRACE(key);
@@ -139,8 +176,8 @@ TEST(ParseCreateFunctionTest, S3AndImageCodeAreRefused) {
     const Error e = parseError(body);
     EXPECT_EQ(e.code, ErrorCode::InvalidArgument);
     EXPECT_EQ(e.context, std::string("kindling does not support Code.") + key +
-                             ": upload the package inline with Code.ZipFile (aws lambda "
-                             "create-function --zip-file fileb://function.zip).");
+                             ": upload the package inline with ZipFile (--zip-file "
+                             "fileb://function.zip).");
   }
 }
 
@@ -224,14 +261,12 @@ TEST(ParseCreateFunctionTest, UnsupportedFieldsAreRefusedNotIgnored) {
     const char* message;
   };
   const Case cases[] = {
-      {"Layers", json::array({"arn:aws:lambda:us-east-1:123456789012:layer:l:1"}),
-       "kindling does not support Layers yet: layers come with the control-plane work."},
       {"VpcConfig", json{{"SubnetIds", {"subnet-1"}}},
        "kindling does not support VpcConfig yet: functions run on the host network; use the "
        "kindling:network tag."},
-      {"DeadLetterConfig", json{{"TargetArn", "arn:aws:sqs:us-east-1:123456789012:q"}},
-       "kindling does not support DeadLetterConfig yet: dead-letter queues come with "
-       "asynchronous invocation."},
+      {"DeadLetterConfig", json{{"TargetArn", "arn:aws:sns:us-east-1:123456789012:t"}},
+       "kindling does not support SNS dead-letter targets; use an SQS queue ARN "
+       "(arn:aws:sqs:<region>:000000000000:<name>), read with `kindling queue receive <name>`."},
       {"KMSKeyArn", "arn:aws:kms:us-east-1:123456789012:key/k",
        "kindling does not support KMSKeyArn yet: environment variables are not encrypted with "
        "KMS."},
@@ -244,9 +279,6 @@ TEST(ParseCreateFunctionTest, UnsupportedFieldsAreRefusedNotIgnored) {
       {"PackageType", "Image",
        "kindling does not support PackageType Image: only Zip packages (Code.ZipFile) are "
        "supported."},
-      {"Publish", true,
-       "kindling does not support Publish=true yet: versions come with the control-plane "
-       "work."},
       {"TracingConfig", json{{"Mode", "Active"}},
        "kindling does not support TracingConfig Mode Active (X-Ray) yet."},
       {"LoggingConfig", json{{"LogFormat", "JSON"}},

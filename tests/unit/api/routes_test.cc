@@ -49,16 +49,65 @@ TEST(Routes, TagsAndKindlingEndpoints) {
             Operation::DownloadCode);
 }
 
+TEST(Routes, ControlPlaneOperations) {
+  struct Case {
+    verb method;
+    Segs segs;
+    Operation op;
+  };
+  const Case cases[] = {
+      {verb::put, {"2015-03-31", "functions", "f", "code"}, Operation::UpdateFunctionCode},
+      {verb::put, {"2015-03-31", "functions", "f", "configuration"}, Operation::UpdateFunctionConfiguration},
+      {verb::post, {"2015-03-31", "functions", "f", "versions"}, Operation::PublishVersion},
+      {verb::get, {"2015-03-31", "functions", "f", "versions"}, Operation::ListVersionsByFunction},
+      {verb::post, {"2015-03-31", "functions", "f", "aliases"}, Operation::CreateAlias},
+      {verb::get, {"2015-03-31", "functions", "f", "aliases"}, Operation::ListAliases},
+      {verb::get, {"2015-03-31", "functions", "f", "aliases", "live"}, Operation::GetAlias},
+      {verb::put, {"2015-03-31", "functions", "f", "aliases", "live"}, Operation::UpdateAlias},
+      {verb::delete_, {"2015-03-31", "functions", "f", "aliases", "live"}, Operation::DeleteAlias},
+      {verb::put, {"2017-10-31", "functions", "f", "concurrency"}, Operation::PutFunctionConcurrency},
+      {verb::get, {"2019-09-30", "functions", "f", "concurrency"}, Operation::GetFunctionConcurrency},
+      {verb::delete_, {"2017-10-31", "functions", "f", "concurrency"}, Operation::DeleteFunctionConcurrency},
+      {verb::put, {"2019-09-30", "functions", "f", "provisioned-concurrency"}, Operation::PutProvisionedConcurrencyConfig},
+      {verb::get, {"2019-09-30", "functions", "f", "provisioned-concurrency"}, Operation::GetProvisionedConcurrencyConfig},
+      {verb::delete_, {"2019-09-30", "functions", "f", "provisioned-concurrency"}, Operation::DeleteProvisionedConcurrencyConfig},
+      {verb::put, {"2019-09-25", "functions", "f", "event-invoke-config"}, Operation::PutFunctionEventInvokeConfig},
+      {verb::post, {"2019-09-25", "functions", "f", "event-invoke-config"}, Operation::UpdateFunctionEventInvokeConfig},
+      {verb::get, {"2019-09-25", "functions", "f", "event-invoke-config"}, Operation::GetFunctionEventInvokeConfig},
+      {verb::delete_, {"2019-09-25", "functions", "f", "event-invoke-config"}, Operation::DeleteFunctionEventInvokeConfig},
+      {verb::get, {"2019-09-25", "functions", "f", "event-invoke-config", "list"}, Operation::ListFunctionEventInvokeConfigs},
+      {verb::get, {"2016-08-19", "account-settings"}, Operation::GetAccountSettings},
+      {verb::post, {"2018-10-31", "layers", "l", "versions"}, Operation::PublishLayerVersion},
+      {verb::get, {"2018-10-31", "layers", "l", "versions"}, Operation::ListLayerVersions},
+      {verb::get, {"2018-10-31", "layers", "l", "versions", "3"}, Operation::GetLayerVersion},
+      {verb::delete_, {"2018-10-31", "layers", "l", "versions", "3"}, Operation::DeleteLayerVersion},
+      {verb::get, {"2018-10-31", "layers"}, Operation::ListLayers},
+      {verb::post, {"kindling", "v1", "queues", "q", "receive"}, Operation::QueueReceive},
+      {verb::get, {"kindling", "v1", "queues"}, Operation::QueueList},
+  };
+  for (const auto& c : cases) {
+    const Route r = matchRoute(c.method, c.segs);
+    EXPECT_EQ(r.op, c.op) << c.segs.back();
+  }
+  const Route alias = matchRoute(verb::get, Segs{"2015-03-31", "functions", "f", "aliases", "live"});
+  EXPECT_EQ(alias.function, "f");
+  EXPECT_EQ(alias.alias, "live");
+  const Route layer = matchRoute(verb::get, Segs{"2018-10-31", "layers", "l", "versions", "3"});
+  EXPECT_EQ(layer.layer, "l");
+  EXPECT_EQ(layer.layer_version, "3");
+  EXPECT_EQ(matchRoute(verb::post, Segs{"kindling", "v1", "queues", "q", "receive"}).queue, "q");
+  // Wrong methods are not operations.
+  EXPECT_EQ(matchRoute(verb::post, Segs{"2019-09-30", "functions", "f", "concurrency"}).op,
+            Operation::Unknown);
+}
+
 TEST(Routes, UnimplementedOperationsAreNamed) {
-  auto publish = matchRoute(verb::post, Segs{"2015-03-31", "functions", "f", "versions"});
-  EXPECT_EQ(publish.op, Operation::NotImplemented);
-  EXPECT_EQ(publish.unimplemented, "PublishVersion");
-  EXPECT_EQ(matchRoute(verb::put, Segs{"2015-03-31", "functions", "f", "code"}).unimplemented,
-            "UpdateFunctionCode");
-  EXPECT_EQ(matchRoute(verb::put, Segs{"2017-10-31", "functions", "f", "concurrency"}).unimplemented,
-            "FunctionConcurrency");
-  EXPECT_EQ(matchRoute(verb::get, Segs{"2016-08-19", "account-settings"}).unimplemented,
-            "GetAccountSettings");
+  EXPECT_EQ(matchRoute(verb::post, Segs{"2015-03-31", "functions", "f", "policy"}).unimplemented,
+            "AddPermission");
+  EXPECT_EQ(matchRoute(verb::get, Segs{"2015-03-31", "functions", "f", "policy"}).op,
+            Operation::NotImplemented);
+  EXPECT_EQ(matchRoute(verb::get, Segs{"2015-03-31", "event-source-mappings"}).unimplemented,
+            "EventSourceMappings");
   auto unknown = matchRoute(verb::get, Segs{"no", "such", "route"});
   EXPECT_EQ(unknown.op, Operation::Unknown);
   EXPECT_TRUE(unknown.unimplemented.empty());
