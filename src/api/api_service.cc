@@ -574,19 +574,16 @@ void ApiService::createFunction(const std::shared_ptr<Ctx>& ctx) {
     fn.last_modified_ms = SystemClock().epochMillis();
     fn.revision_id = uuid4();
     fn.version = "$LATEST";
-    if (auto st = deps_.registry.createFunction(fn); !st) {
+    // With Publish, version 1 is written in the same transaction as the function.
+    store::FunctionConfig version;
+    if (auto st = deps_.registry.createFunction(fn, input->publish ? &version : nullptr); !st) {
       if (st.error().code == ErrorCode::Conflict) {
         return sendError(ctx, 409, "ResourceConflictException", "Function already exist: " + fn.name);
       }
       collectCode(stored->sha256_hex);
       return sendError(ctx, st.error());
     }
-    json body = functionConfiguration(fn, region);
-    if (input->publish) {
-      auto version = deps_.registry.publishVersion(fn.name, fn.description, fn.last_modified_ms);
-      if (!version) spdlog::error("CreateFunction {}: publish: {}", fn.name, version.error().message());
-      if (version) body = functionConfiguration(*version, region);
-    }
+    json body = functionConfiguration(input->publish ? version : fn, region);
     if (auto st = refresh(fn.name); !st) return sendError(ctx, st.error());
     spdlog::info("CreateFunction {} runtime={} memory={}MB code={}", fn.name, fn.runtime,
                  fn.memory_mb, fn.code_sha256);

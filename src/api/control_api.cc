@@ -63,6 +63,25 @@ bool revisionMatches(const std::shared_ptr<ApiService::Ctx>& ctx, const json& bo
   return false;
 }
 
+// A required integer member with a lower bound; on failure sends AWS's ValidationException.
+std::optional<int64_t> requiredInt(const std::shared_ptr<ApiService::Ctx>& ctx, const json& body,
+                                   const char* key, std::string_view field, int64_t min) {
+  auto value = body.find(key);
+  if (value == body.end() || !value->is_number_integer()) {
+    sendError(ctx, 400, "ValidationException",
+              constraint("null", field, "Member must not be null"));
+    return std::nullopt;
+  }
+  const int64_t v = value->get<int64_t>();
+  if (v < min) {
+    sendError(ctx, 400, "ValidationException",
+              constraint(std::to_string(v), field,
+                         "Member must have value greater than or equal to " + std::to_string(min)));
+    return std::nullopt;
+  }
+  return v;
+}
+
 json aliasJson(const store::Alias& alias, std::string_view region, std::string_view function) {
   json j;
   j["AliasArn"] = functionArn(region, function, alias.name);
@@ -133,16 +152,13 @@ void ApiService::updateFunctionCode(const std::shared_ptr<Ctx>& ctx, const std::
     fn.code_size = stored->zip_size;
     fn.last_modified_ms = SystemClock().epochMillis();
     fn.revision_id = uuid4();
-    if (auto st = deps_.registry.updateFunction(fn); !st) {
+    // With Publish, the new version is written in the same transaction as the code.
+    store::FunctionConfig version;
+    if (auto st = deps_.registry.updateFunction(fn, publish ? &version : nullptr); !st) {
       collectCode(stored->sha256_hex);
       return sendError(ctx, st.error());
     }
-    json out = functionConfiguration(fn, region);
-    if (publish) {
-      auto version = deps_.registry.publishVersion(name, fn.description, fn.last_modified_ms);
-      if (!version) return sendError(ctx, version.error());
-      out = functionConfiguration(*version, region);
-    }
+    json out = functionConfiguration(publish ? version : fn, region);
     if (auto st = refresh(name); !st) return sendError(ctx, st.error());
     if (old_digest != fn.code_sha256_hex) collectCode(old_digest);
     spdlog::info("UpdateFunctionCode {} code={}", name, fn.code_sha256);
@@ -432,17 +448,10 @@ void ApiService::functionConcurrency(const std::shared_ptr<Ctx>& ctx, const Rout
     }
     auto body = jsonBody(ctx);
     if (!body) return;
-    auto value = body->find("ReservedConcurrentExecutions");
-    if (value == body->end() || !value->is_number_integer()) {
-      return sendError(ctx, 400, "ValidationException",
-                       constraint("null", "reservedConcurrentExecutions", "Member must not be null"));
-    }
-    const int64_t reserved = value->get<int64_t>();
-    if (reserved < 0) {
-      return sendError(ctx, 400, "ValidationException",
-                       constraint(std::to_string(reserved), "reservedConcurrentExecutions",
-                                  "Member must have value greater than or equal to 0"));
-    }
+    auto value = requiredInt(ctx, *body, "ReservedConcurrentExecutions",
+                             "reservedConcurrentExecutions", 0);
+    if (!value) return;
+    const int64_t reserved = *value;
     if (auto st = deps_.limiter.checkReservation(name, static_cast<int>(std::min<int64_t>(reserved, 1 << 30)));
         !st) {
       return sendError(ctx, 400, "InvalidParameterValueException", st.error().message());
@@ -543,17 +552,10 @@ void ApiService::provisionedConcurrency(const std::shared_ptr<Ctx>& ctx, const R
     }
     auto body = jsonBody(ctx);
     if (!body) return;
-    auto value = body->find("ProvisionedConcurrentExecutions");
-    if (value == body->end() || !value->is_number_integer()) {
-      return sendError(ctx, 400, "ValidationException",
-                       constraint("null", "provisionedConcurrentExecutions", "Member must not be null"));
-    }
-    const int64_t requested = value->get<int64_t>();
-    if (requested < 1) {
-      return sendError(ctx, 400, "ValidationException",
-                       constraint(std::to_string(requested), "provisionedConcurrentExecutions",
-                                  "Member must have value greater than or equal to 1"));
-    }
+    auto value = requiredInt(ctx, *body, "ProvisionedConcurrentExecutions",
+                             "provisionedConcurrentExecutions", 1);
+    if (!value) return;
+    const int64_t requested = *value;
     // One config per version: an alias and the version it points at cannot both have one.
     const std::string version = is_alias ? e->aliases.at(qualifier).function_version : qualifier;
     for (const auto& [q, pc] : e->provisioned) {

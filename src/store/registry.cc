@@ -781,7 +781,7 @@ Status Registry::insertTags(int64_t id, const std::map<std::string, std::string>
   return {};
 }
 
-Status Registry::createFunction(const FunctionConfig& fn) {
+Status Registry::createFunction(const FunctionConfig& fn, FunctionConfig* published) {
   auto env = environmentToJson(fn.environment);
   if (!env) return tl::unexpected(std::move(env.error()));
   auto layers = layersToText(fn.layers);
@@ -803,6 +803,11 @@ Status Registry::createFunction(const FunctionConfig& fn) {
     }
   }
   KD_TRY_STATUS(insertTags(sqlite3_last_insert_rowid(db_), fn.tags));
+  if (published != nullptr) {
+    auto version = publishInTransaction(fn.name, fn.description, fn.last_modified_ms, nullptr);
+    if (!version) return tl::unexpected(std::move(version.error()));
+    *published = std::move(*version);
+  }
   return tx.commit();
 }
 
@@ -848,17 +853,27 @@ Result<std::vector<FunctionConfig>> Registry::listFunctions() const {
   return out;
 }
 
-Status Registry::updateFunction(const FunctionConfig& fn) {
+Status Registry::updateFunction(const FunctionConfig& fn, FunctionConfig* published) {
   auto env = environmentToJson(fn.environment);
   if (!env) return tl::unexpected(std::move(env.error()));
   auto layers = layersToText(fn.layers);
   if (!layers) return tl::unexpected(std::move(layers.error()));
   std::lock_guard lock(mutex_);
-  Use use(db_, statements_->update_function);
-  bindFunction(use, fn, *env, *layers);
-  KD_TRY_STATUS(use.run("update function"));
-  if (sqlite3_changes(db_) == 0) return functionNotFound(fn.name);
-  return {};
+  Statements& s = *statements_;
+  Transaction tx(db_, s.begin, s.commit, s.rollback);
+  KD_TRY_STATUS(tx.begun());
+  {
+    Use use(db_, s.update_function);
+    bindFunction(use, fn, *env, *layers);
+    KD_TRY_STATUS(use.run("update function"));
+    if (sqlite3_changes(db_) == 0) return functionNotFound(fn.name);
+  }
+  if (published != nullptr) {
+    auto version = publishInTransaction(fn.name, fn.description, fn.last_modified_ms, nullptr);
+    if (!version) return tl::unexpected(std::move(version.error()));
+    *published = std::move(*version);
+  }
+  return tx.commit();
 }
 
 Status Registry::deleteFunction(std::string_view name) {
@@ -871,30 +886,33 @@ Status Registry::deleteFunction(std::string_view name) {
   return {};
 }
 
-Status Registry::tagFunction(std::string_view name,
-                             const std::map<std::string, std::string>& tags) {
+template <class Body>
+Status Registry::inFunctionTransaction(std::string_view name, Body&& body) {
   std::lock_guard lock(mutex_);
   Statements& s = *statements_;
   Transaction tx(db_, s.begin, s.commit, s.rollback);
   KD_TRY_STATUS(tx.begun());
   auto id = functionId(name);
   if (!id) return tl::unexpected(std::move(id.error()));
-  KD_TRY_STATUS(insertTags(*id, tags));
+  KD_TRY_STATUS(body(s, *id));
   return tx.commit();
 }
 
+Status Registry::tagFunction(std::string_view name,
+                             const std::map<std::string, std::string>& tags) {
+  return inFunctionTransaction(name, [&](Statements&, int64_t id) -> Status {
+    return insertTags(id, tags);
+  });
+}
+
 Status Registry::untagFunction(std::string_view name, const std::vector<std::string>& keys) {
-  std::lock_guard lock(mutex_);
-  Statements& s = *statements_;
-  Transaction tx(db_, s.begin, s.commit, s.rollback);
-  KD_TRY_STATUS(tx.begun());
-  auto id = functionId(name);
-  if (!id) return tl::unexpected(std::move(id.error()));
-  for (const std::string& key : keys) {
-    Use use(db_, s.delete_tag);
-    KD_TRY_STATUS(use.i64(*id).text(key).run("delete tag"));
-  }
-  return tx.commit();
+  return inFunctionTransaction(name, [&](Statements& s, int64_t id) -> Status {
+    for (const std::string& key : keys) {
+      Use use(db_, s.delete_tag);
+      KD_TRY_STATUS(use.i64(id).text(key).run("delete tag"));
+    }
+    return {};
+  });
 }
 
 Result<std::vector<FunctionRecord>> Registry::loadAll() const {
@@ -961,6 +979,16 @@ Result<FunctionConfig> Registry::publishVersion(std::string_view name,
   Statements& s = *statements_;
   Transaction tx(db_, s.begin, s.commit, s.rollback);
   KD_TRY_STATUS(tx.begun());
+  auto version = publishInTransaction(name, description, now_ms, created);
+  if (!version) return version;
+  KD_TRY_STATUS(tx.commit());
+  return version;
+}
+
+Result<FunctionConfig> Registry::publishInTransaction(std::string_view name,
+                                                     const std::string& description,
+                                                     int64_t now_ms, bool* created) {
+  Statements& s = *statements_;
   FunctionRecord state;  // latest + last_version
   std::string published_revision;
   int64_t id = 0;
@@ -1017,49 +1045,44 @@ Result<FunctionConfig> Registry::publishVersion(std::string_view name,
     Use use(db_, s.update_publish_state);
     KD_TRY_STATUS(use.i64(id).i64(number).text(latest_revision).run("update publish state"));
   }
-  KD_TRY_STATUS(tx.commit());
   version.tags = std::move(tags);
   if (created != nullptr) *created = true;
   return version;
 }
 
 Status Registry::deleteVersion(std::string_view name, int version) {
-  std::lock_guard lock(mutex_);
-  Statements& s = *statements_;
-  Transaction tx(db_, s.begin, s.commit, s.rollback);
-  KD_TRY_STATUS(tx.begun());
-  auto id = functionId(name);
-  if (!id) return tl::unexpected(std::move(id.error()));
-  const std::string qualifier = std::to_string(version);
-  {
-    std::vector<std::string> routing_aliases;
-    Use use(db_, s.aliases_routing_to);
-    KD_TRY_STATUS(eachRow(use.i64(*id).text(qualifier), "select aliases of version",
-                          [&](sqlite3_stmt* st) -> Status {
-                            routing_aliases.push_back(columnText(st, 0));
-                            return {};
-                          }));
-    if (!routing_aliases.empty()) {
-      return makeError(ErrorCode::Conflict,
-                       fmt::format("Unable to delete version because the following aliases "
-                                   "reference it: [{}]",
-                                   fmt::join(routing_aliases, ", ")));
+  return inFunctionTransaction(name, [&](Statements& s, int64_t id) -> Status {
+    const std::string qualifier = std::to_string(version);
+    {
+      std::vector<std::string> routing_aliases;
+      Use use(db_, s.aliases_routing_to);
+      KD_TRY_STATUS(eachRow(use.i64(id).text(qualifier), "select aliases of version",
+                            [&](sqlite3_stmt* st) -> Status {
+                              routing_aliases.push_back(columnText(st, 0));
+                              return {};
+                            }));
+      if (!routing_aliases.empty()) {
+        return makeError(ErrorCode::Conflict,
+                         fmt::format("Unable to delete version because the following aliases "
+                                     "reference it: [{}]",
+                                     fmt::join(routing_aliases, ", ")));
+      }
     }
-  }
-  {
-    Use use(db_, s.delete_version);
-    KD_TRY_STATUS(use.i64(*id).i64(version).run("delete version"));
-    if (sqlite3_changes(db_) == 0) return versionNotFound(name, qualifier);
-  }
-  {
-    Use use(db_, s.delete_provisioned);
-    KD_TRY_STATUS(use.i64(*id).text(qualifier).run("delete provisioned of version"));
-  }
-  {
-    Use use(db_, s.delete_event);
-    KD_TRY_STATUS(use.i64(*id).text(qualifier).run("delete event invoke config of version"));
-  }
-  return tx.commit();
+    {
+      Use use(db_, s.delete_version);
+      KD_TRY_STATUS(use.i64(id).i64(version).run("delete version"));
+      if (sqlite3_changes(db_) == 0) return versionNotFound(name, qualifier);
+    }
+    {
+      Use use(db_, s.delete_provisioned);
+      KD_TRY_STATUS(use.i64(id).text(qualifier).run("delete provisioned of version"));
+    }
+    {
+      Use use(db_, s.delete_event);
+      KD_TRY_STATUS(use.i64(id).text(qualifier).run("delete event invoke config of version"));
+    }
+    return {};
+  });
 }
 
 // Caller holds mutex_ inside a transaction. NotFound unless `qualifier` is "$LATEST", a
@@ -1096,82 +1119,70 @@ Status Registry::checkAliasTargets(int64_t id, std::string_view function,
 Status Registry::createAlias(std::string_view function, const Alias& alias) {
   auto routing = routingToText(alias.additional_weights);
   if (!routing) return tl::unexpected(std::move(routing.error()));
-  std::lock_guard lock(mutex_);
-  Statements& s = *statements_;
-  Transaction tx(db_, s.begin, s.commit, s.rollback);
-  KD_TRY_STATUS(tx.begun());
-  auto id = functionId(function);
-  if (!id) return tl::unexpected(std::move(id.error()));
-  KD_TRY_STATUS(checkAliasTargets(*id, function, alias));
-  {
-    Use use(db_, s.insert_alias);
-    auto st = use.i64(*id)
-                  .text(alias.name)
-                  .text(alias.function_version)
-                  .text(alias.description)
-                  .text(*routing)
-                  .text(alias.revision_id)
-                  .run("insert alias");
-    if (!st) {
-      if (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) {
-        return makeError(ErrorCode::Conflict,
-                         fmt::format("Alias already exists: {}", alias.name));
+  return inFunctionTransaction(function, [&](Statements& s, int64_t id) -> Status {
+    KD_TRY_STATUS(checkAliasTargets(id, function, alias));
+    {
+      Use use(db_, s.insert_alias);
+      auto st = use.i64(id)
+                    .text(alias.name)
+                    .text(alias.function_version)
+                    .text(alias.description)
+                    .text(*routing)
+                    .text(alias.revision_id)
+                    .run("insert alias");
+      if (!st) {
+        if (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+          return makeError(ErrorCode::Conflict,
+                           fmt::format("Alias already exists: {}", alias.name));
+        }
+        return st;
       }
-      return st;
     }
-  }
-  return tx.commit();
+    return {};
+  });
 }
 
 Status Registry::updateAlias(std::string_view function, const Alias& alias) {
   auto routing = routingToText(alias.additional_weights);
   if (!routing) return tl::unexpected(std::move(routing.error()));
-  std::lock_guard lock(mutex_);
-  Statements& s = *statements_;
-  Transaction tx(db_, s.begin, s.commit, s.rollback);
-  KD_TRY_STATUS(tx.begun());
-  auto id = functionId(function);
-  if (!id) return tl::unexpected(std::move(id.error()));
-  {
-    auto found = rowExists(db_, s.alias_exists, *id, alias.name, "select alias");
-    if (!found) return tl::unexpected(std::move(found.error()));
-    if (!*found) return aliasNotFound(alias.name);
-  }
-  KD_TRY_STATUS(checkAliasTargets(*id, function, alias));
-  {
-    Use use(db_, s.update_alias);
-    KD_TRY_STATUS(use.i64(*id)
-                      .text(alias.name)
-                      .text(alias.function_version)
-                      .text(alias.description)
-                      .text(*routing)
-                      .text(alias.revision_id)
-                      .run("update alias"));
-  }
-  return tx.commit();
+  return inFunctionTransaction(function, [&](Statements& s, int64_t id) -> Status {
+    {
+      auto found = rowExists(db_, s.alias_exists, id, alias.name, "select alias");
+      if (!found) return tl::unexpected(std::move(found.error()));
+      if (!*found) return aliasNotFound(alias.name);
+    }
+    KD_TRY_STATUS(checkAliasTargets(id, function, alias));
+    {
+      Use use(db_, s.update_alias);
+      KD_TRY_STATUS(use.i64(id)
+                        .text(alias.name)
+                        .text(alias.function_version)
+                        .text(alias.description)
+                        .text(*routing)
+                        .text(alias.revision_id)
+                        .run("update alias"));
+    }
+    return {};
+  });
 }
 
 Status Registry::deleteAlias(std::string_view function, std::string_view alias) {
-  std::lock_guard lock(mutex_);
-  Statements& s = *statements_;
-  Transaction tx(db_, s.begin, s.commit, s.rollback);
-  KD_TRY_STATUS(tx.begun());
-  auto id = functionId(function);
-  if (!id) return tl::unexpected(std::move(id.error()));
-  {
-    Use use(db_, s.delete_alias);
-    KD_TRY_STATUS(use.i64(*id).text(alias).run("delete alias"));
-    if (sqlite3_changes(db_) == 0) return aliasNotFound(alias);
-  }
-  {
-    Use use(db_, s.delete_provisioned);
-    KD_TRY_STATUS(use.i64(*id).text(alias).run("delete provisioned of alias"));
-  }
-  {
-    Use use(db_, s.delete_event);
-    KD_TRY_STATUS(use.i64(*id).text(alias).run("delete event invoke config of alias"));
-  }
-  return tx.commit();
+  return inFunctionTransaction(function, [&](Statements& s, int64_t id) -> Status {
+    {
+      Use use(db_, s.delete_alias);
+      KD_TRY_STATUS(use.i64(id).text(alias).run("delete alias"));
+      if (sqlite3_changes(db_) == 0) return aliasNotFound(alias);
+    }
+    {
+      Use use(db_, s.delete_provisioned);
+      KD_TRY_STATUS(use.i64(id).text(alias).run("delete provisioned of alias"));
+    }
+    {
+      Use use(db_, s.delete_event);
+      KD_TRY_STATUS(use.i64(id).text(alias).run("delete event invoke config of alias"));
+    }
+    return {};
+  });
 }
 
 Status Registry::setReservedConcurrency(std::string_view name, std::optional<int> reserved) {
@@ -1186,85 +1197,69 @@ Status Registry::setReservedConcurrency(std::string_view name, std::optional<int
 }
 
 Status Registry::putProvisioned(std::string_view name, const ProvisionedConfig& config) {
-  std::lock_guard lock(mutex_);
-  Statements& s = *statements_;
-  Transaction tx(db_, s.begin, s.commit, s.rollback);
-  KD_TRY_STATUS(tx.begun());
-  auto id = functionId(name);
-  if (!id) return tl::unexpected(std::move(id.error()));
-  KD_TRY_STATUS(checkQualifier(*id, name, config.qualifier, /*allow_alias=*/true));
-  {
-    Use use(db_, s.upsert_provisioned);
-    KD_TRY_STATUS(use.i64(*id)
-                      .text(config.qualifier)
-                      .i64(config.requested)
-                      .i64(config.last_modified_ms)
-                      .run("upsert provisioned"));
-  }
-  return tx.commit();
+  return inFunctionTransaction(name, [&](Statements& s, int64_t id) -> Status {
+    KD_TRY_STATUS(checkQualifier(id, name, config.qualifier, /*allow_alias=*/true));
+    {
+      Use use(db_, s.upsert_provisioned);
+      KD_TRY_STATUS(use.i64(id)
+                        .text(config.qualifier)
+                        .i64(config.requested)
+                        .i64(config.last_modified_ms)
+                        .run("upsert provisioned"));
+    }
+    return {};
+  });
 }
 
 Status Registry::deleteProvisioned(std::string_view name, std::string_view qualifier) {
-  std::lock_guard lock(mutex_);
-  Statements& s = *statements_;
-  Transaction tx(db_, s.begin, s.commit, s.rollback);
-  KD_TRY_STATUS(tx.begun());
-  auto id = functionId(name);
-  if (!id) return tl::unexpected(std::move(id.error()));
-  {
-    Use use(db_, s.delete_provisioned);
-    KD_TRY_STATUS(use.i64(*id).text(qualifier).run("delete provisioned"));
-    if (sqlite3_changes(db_) == 0) {
-      return makeError(ErrorCode::NotFound,
-                       fmt::format("No Provisioned Concurrency Config found for this function: "
-                                   "{}:{}",
-                                   name, qualifier));
+  return inFunctionTransaction(name, [&](Statements& s, int64_t id) -> Status {
+    {
+      Use use(db_, s.delete_provisioned);
+      KD_TRY_STATUS(use.i64(id).text(qualifier).run("delete provisioned"));
+      if (sqlite3_changes(db_) == 0) {
+        return makeError(ErrorCode::NotFound,
+                         fmt::format("No Provisioned Concurrency Config found for this function: "
+                                     "{}:{}",
+                                     name, qualifier));
+      }
     }
-  }
-  return tx.commit();
+    return {};
+  });
 }
 
 Status Registry::putEventInvokeConfig(std::string_view name, const EventInvokeConfig& config) {
-  std::lock_guard lock(mutex_);
-  Statements& s = *statements_;
-  Transaction tx(db_, s.begin, s.commit, s.rollback);
-  KD_TRY_STATUS(tx.begun());
-  auto id = functionId(name);
-  if (!id) return tl::unexpected(std::move(id.error()));
-  KD_TRY_STATUS(checkQualifier(*id, name, config.qualifier, /*allow_alias=*/true));
-  {
-    Use use(db_, s.upsert_event);
-    KD_TRY_STATUS(use.i64(*id)
-                      .text(config.qualifier)
-                      .i64(config.max_retry_attempts.has_value() ? 1 : 0)
-                      .i64(config.max_retry_attempts.value_or(0))
-                      .i64(config.max_event_age_s.has_value() ? 1 : 0)
-                      .i64(config.max_event_age_s.value_or(0))
-                      .text(config.on_success)
-                      .text(config.on_failure)
-                      .i64(config.last_modified_ms)
-                      .run("upsert event invoke config"));
-  }
-  return tx.commit();
+  return inFunctionTransaction(name, [&](Statements& s, int64_t id) -> Status {
+    KD_TRY_STATUS(checkQualifier(id, name, config.qualifier, /*allow_alias=*/true));
+    {
+      Use use(db_, s.upsert_event);
+      KD_TRY_STATUS(use.i64(id)
+                        .text(config.qualifier)
+                        .i64(config.max_retry_attempts.has_value() ? 1 : 0)
+                        .i64(config.max_retry_attempts.value_or(0))
+                        .i64(config.max_event_age_s.has_value() ? 1 : 0)
+                        .i64(config.max_event_age_s.value_or(0))
+                        .text(config.on_success)
+                        .text(config.on_failure)
+                        .i64(config.last_modified_ms)
+                        .run("upsert event invoke config"));
+    }
+    return {};
+  });
 }
 
 Status Registry::deleteEventInvokeConfig(std::string_view name, std::string_view qualifier) {
-  std::lock_guard lock(mutex_);
-  Statements& s = *statements_;
-  Transaction tx(db_, s.begin, s.commit, s.rollback);
-  KD_TRY_STATUS(tx.begun());
-  auto id = functionId(name);
-  if (!id) return tl::unexpected(std::move(id.error()));
-  {
-    Use use(db_, s.delete_event);
-    KD_TRY_STATUS(use.i64(*id).text(qualifier).run("delete event invoke config"));
-    if (sqlite3_changes(db_) == 0) {
-      return makeError(ErrorCode::NotFound,
-                       fmt::format("The function {}:{} doesn't have an EventInvokeConfig", name,
-                                   qualifier));
+  return inFunctionTransaction(name, [&](Statements& s, int64_t id) -> Status {
+    {
+      Use use(db_, s.delete_event);
+      KD_TRY_STATUS(use.i64(id).text(qualifier).run("delete event invoke config"));
+      if (sqlite3_changes(db_) == 0) {
+        return makeError(ErrorCode::NotFound,
+                         fmt::format("The function {}:{} doesn't have an EventInvokeConfig", name,
+                                     qualifier));
+      }
     }
-  }
-  return tx.commit();
+    return {};
+  });
 }
 
 Result<int> Registry::codeReferences(const std::string& sha256_hex) const {

@@ -35,7 +35,9 @@ class Registry {  // thread-safe
   Registry& operator=(const Registry&) = delete;
 
   // Inserts a function with all its fields and tags; Conflict if the name exists. Thread-safe.
-  Status createFunction(const FunctionConfig& fn);
+  // With `published`, also publishes version 1 in the same transaction (CreateFunction with
+  // Publish) and returns it there.
+  Status createFunction(const FunctionConfig& fn, FunctionConfig* published = nullptr);
   // Reads one function (tags included); NotFound. Thread-safe.
   Result<FunctionConfig> getFunction(std::string_view name) const;
   // All functions (tags included), sorted by name. Thread-safe.
@@ -43,7 +45,9 @@ class Registry {  // thread-safe
   // Replaces every field of $LATEST of the function named fn.name (layers and dead-letter
   // target included) except its tags (those change only through tagFunction/untagFunction, as
   // in Lambda); NotFound. Thread-safe.
-  Status updateFunction(const FunctionConfig& fn);
+  // With `published`, also publishes the result in the same transaction (UpdateFunctionCode
+  // with Publish) and returns the version there.
+  Status updateFunction(const FunctionConfig& fn, FunctionConfig* published = nullptr);
   // Deletes a function with its tags, versions, aliases and settings; NotFound. Thread-safe.
   Status deleteFunction(std::string_view name);
   // Adds or overwrites tags; NotFound if the function does not exist. Thread-safe.
@@ -98,6 +102,14 @@ class Registry {  // thread-safe
   // Opens the connection, sets pragmas, migrates, prepares statements. Called once by open().
   Status init(const std::filesystem::path& db_path);
 
+  // Runs `body(statements, function id)` for the function `name` in one IMMEDIATE transaction
+  // under mutex_, committing when it succeeds; NotFound for an unknown function.
+  // (Defined in registry.cc, its only user.)
+  template <class Body>
+  Status inFunctionTransaction(std::string_view name, Body&& body);
+  // Caller holds mutex_ and an open transaction: publishVersion's work.
+  Result<FunctionConfig> publishInTransaction(std::string_view name, const std::string& description,
+                                              int64_t now_ms, bool* created);
   // Caller holds mutex_.
   Result<int64_t> functionId(std::string_view name) const;
   Status readTags(int64_t id, std::map<std::string, std::string>& tags) const;

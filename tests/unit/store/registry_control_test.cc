@@ -314,6 +314,33 @@ TEST(RegistryControlTest, PublishCopiesLatestAndIsIdempotentUntilItChanges) {
   EXPECT_EQ(missing.error().context, "Function not found: absent");
 }
 
+TEST(RegistryControlTest, CreateAndUpdateCanPublishInTheSameTransaction) {
+  TempDir tmp;
+  auto reg = openRegistry(tmp.path() / "registry.db");
+  ASSERT_TRUE(reg);
+  FunctionConfig v1;
+  ASSERT_TRUE(reg->createFunction(sampleFunction("f"), &v1));
+  EXPECT_EQ(v1.version, "1");
+  FunctionConfig next = sampleFunction("f");
+  next.revision_id = "rev-f-2";
+  next.memory_mb = 2048;
+  FunctionConfig v2;
+  ASSERT_TRUE(reg->updateFunction(next, &v2));
+  EXPECT_EQ(v2.version, "2");
+  EXPECT_EQ(v2.memory_mb, 2048);
+  auto rec = reg->getRecord("f");
+  ASSERT_TRUE(rec);
+  EXPECT_EQ(rec->last_version, 2);
+  EXPECT_EQ(rec->versions.at(1).memory_mb, 1024);
+  // A failed create publishes nothing (the whole transaction rolls back).
+  FunctionConfig none;
+  EXPECT_EQ(reg->createFunction(sampleFunction("f"), &none).error().code, ErrorCode::Conflict);
+  EXPECT_TRUE(none.version.empty() || none.version == "$LATEST");
+  // An update of a missing function publishes nothing either.
+  EXPECT_EQ(reg->updateFunction(sampleFunction("absent"), &none).error().code,
+            ErrorCode::NotFound);
+}
+
 TEST(RegistryControlTest, VersionNumbersAreNeverReused) {
   TempDir tmp;
   const fs::path db = tmp.path() / "registry.db";
