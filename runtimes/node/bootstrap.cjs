@@ -32,6 +32,8 @@ const { pathToFileURL } = require('node:url');
 
 const kApiPrefix = '/2018-06-01/runtime';
 const kSdkDir = process.env.KINDLING_NODE_SDK_DIR || '/opt/kindling/sdk/node';
+// Where the function's layers are: /opt in the sandbox, the merged tree on the host otherwise.
+const kOptDir = process.env.KINDLING_OPT_DIR || '/opt';
 const kNodeMajor = process.versions.node.split('.')[0];
 const kExitUncaughtException = 129;
 const kExitUnhandledRejection = 128;
@@ -191,8 +193,8 @@ function headerSafe(value) {
 
 function layerAndSdkDirs() {
   return [
-    `/opt/nodejs/node${kNodeMajor}/node_modules`,
-    '/opt/nodejs/node_modules',
+    path.join(kOptDir, 'nodejs', `node${kNodeMajor}`, 'node_modules'),
+    path.join(kOptDir, 'nodejs', 'node_modules'),
     path.join(kSdkDir, 'node_modules'),
   ];
 }

@@ -227,6 +227,8 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
       extra.push_back("KINDLING_NODE_SDK_DIR=" + node_sdk.parent_path().string());
     }
     extra.push_back("NODE_PATH=" + node_path);
+    // Without a mount namespace the layers are not at /opt: tell the ES-module resolve hook.
+    if (opt != "/opt") extra.push_back("KINDLING_OPT_DIR=" + opt.string());
     extra.push_back("LAMBDA_RUNTIME_DIR=" + dir.string());
   }
 

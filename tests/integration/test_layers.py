@@ -365,6 +365,16 @@ def test_node_function_requires_from_layers(daemon, fname, runtime):
     assert r["function_error"] is None, r["payload"]
     body = json.loads(r["payload"])
     assert (body["v"], body["ver"]) == ("node-layer", "versioned")
+    # An ES-module handler imports the same packages (NODE_PATH does not apply to import).
+    esm = kh.make_zip({"index.mjs": (
+        "import layerlib from 'layerlib';\n"
+        "import verlib from 'verlib';\n"
+        "export const handler = async () => ({ v: layerlib.v, ver: verlib.v });\n")})
+    deploy_or_skip(daemon, fname + "-esm", esm, runtime, "index.handler", Timeout=30,
+                   Layers=[layer["LayerVersionArn"]])
+    r = daemon.invoke(fname + "-esm", {})
+    assert r["function_error"] is None, r["payload"]
+    assert json.loads(r["payload"]) == {"v": "node-layer", "ver": "versioned"}
     if (SDK / "node" / "node_modules" / "@aws-sdk" / "client-lambda").is_dir():
         assert body["sdk"] == "found"  # kindling's SDK stays reachable next to the layers
 
