@@ -267,6 +267,27 @@ Engine::ProvisionedStatus Engine::provisionedStatus(const std::string& name,
                            pool->provisioned_failures, pool->provisioned_error};
 }
 
+void Engine::scheduleProvisionedTopUp(const std::shared_ptr<Pool>& pool) {
+  // Replace after a pause that grows with consecutive failures (none after a clean exit;
+  // 2 s .. 60 s), so a function whose init always fails does not spin.
+  std::lock_guard lock(pool->mu);
+  if (pool->retired || stopping_ || pool->provisioned_retry) return;
+  const int failures = pool->provisioned_failures;
+  const auto delay = failures == 0 ? Clock::Duration::zero()
+                                   : Clock::Duration(std::chrono::seconds(
+                                         std::min(60, 1 << std::min(failures, 6))));
+  std::weak_ptr<Pool> weak_pool = pool;
+  pool->provisioned_retry = timers_.schedule(delay, [this, weak_pool] {
+    auto p = weak_pool.lock();
+    if (!p) return;
+    {
+      std::lock_guard lock2(p->mu);
+      p->provisioned_retry = 0;
+    }
+    topUpProvisioned(p);
+  });
+}
+
 void Engine::topUpProvisioned(const std::shared_ptr<Pool>& pool) {
   int missing = 0;
   {
@@ -287,15 +308,40 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
     std::lock_guard lock(pool->mu);
     pool->provisioned.insert(id);
   }
+  // Room in the memory budget first: a throttled start opens nothing. The reservation ends when
+  // this function returns: by then the environment is in the pool (counted there) or failed.
+  if (!admit(config->memory_mb)) {
+    if (provisioned) {
+      {
+        std::lock_guard lock(pool->mu);
+        pool->provisioned.erase(id);
+        ++pool->provisioned_failures;
+        pool->provisioned_error = "the host memory budget is exhausted";
+      }
+      return scheduleProvisionedTopUp(pool);
+    }
+    spdlog::warn("{}: throttled: no room in the memory budget for a {} MB environment",
+                 config->name, config->memory_mb);
+    InvokeResult result;
+    result.throttled = true;
+    return request->done(std::move(result));
+  }
+  struct AdmissionGuard {
+    Engine* engine;
+    int memory_mb;
+    ~AdmissionGuard() { engine->releaseAdmission(memory_mb); }
+  } admission{this, config->memory_mb};
   const std::string stream_name =
       observe::makeLogStreamName(clock_.epochMillis(), config->version);
   auto fail = [&](std::string_view type, const std::string& message) {
     if (provisioned) {
-      std::lock_guard lock(pool->mu);
-      pool->provisioned.erase(id);
-      ++pool->provisioned_failures;
-      pool->provisioned_error = message;
-      return;
+      {
+        std::lock_guard lock(pool->mu);
+        pool->provisioned.erase(id);
+        ++pool->provisioned_failures;
+        pool->provisioned_error = message;
+      }
+      return scheduleProvisionedTopUp(pool);
     }
     InvokeResult result;
     result.function_error = true;
@@ -370,28 +416,7 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
     }
     // The exit watcher keeps the wiring alive until the process is reaped.
     if (wiring && wiring->runtime_api) wiring->runtime_api->stop();
-    if (replace_provisioned) {
-      // Replace it after a pause that grows with consecutive failures (1 s .. 60 s), so a
-      // function whose init always fails does not spin.
-      int failures;
-      {
-        std::lock_guard lock(p->mu);
-        failures = p->provisioned_failures;
-        if (p->provisioned_retry) return;
-      }
-      const auto delay = std::chrono::seconds(std::min(60, 1 << std::min(failures, 6)));
-      std::lock_guard lock(p->mu);
-      p->provisioned_retry = timers_.schedule(failures == 0 ? Clock::Duration::zero() : delay,
-                                              [this, weak_pool] {
-        auto pool = weak_pool.lock();
-        if (!pool) return;
-        {
-          std::lock_guard lock2(pool->mu);
-          pool->provisioned_retry = 0;
-        }
-        topUpProvisioned(pool);
-      });
-    }
+    if (replace_provisioned) scheduleProvisionedTopUp(p);
   };
   hooks.on_returning = [weak_pool](const std::shared_ptr<Environment>& env) {
     auto p = weak_pool.lock();
@@ -477,25 +502,10 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
   auto spec = catalog_.launch(*config, ctx);
   if (!spec) return fail("Runtime.InvalidRuntime", spec.error().message());
   const std::string request_id = request ? request->request_id : std::string("-");
-  if (!admit(config->memory_mb)) {
-    if (provisioned) {
-      std::lock_guard lock(pool->mu);
-      pool->provisioned.erase(id);
-      ++pool->provisioned_failures;
-      pool->provisioned_error = "the host memory budget is exhausted";
-      return;
-    }
-    spdlog::warn("{}: throttled: no room in the memory budget for a {} MB environment",
-                 config->name, config->memory_mb);
-    InvokeResult result;
-    result.throttled = true;
-    return request->done(std::move(result));
-  }
   {
     std::lock_guard lock(pool->mu);
     pool->all[id] = wiring;
   }
-  releaseAdmission(config->memory_mb);
   std::optional<Clock::Duration> init_timeout;
   if (provisioned) {
     // Provisioned concurrency and SnapStart initialise for up to max(130 s, timeout).

@@ -83,10 +83,13 @@ class Engine {
   void startEnvironment(const std::shared_ptr<Pool>& pool, std::optional<InvokeRequest> request);
   // Starts provisioned environments until the pool has as many as it wants.
   void topUpProvisioned(const std::shared_ptr<Pool>& pool);
+  // Arms one timer that tops the pool up again (after a backoff when starts keep failing).
+  void scheduleProvisionedTopUp(const std::shared_ptr<Pool>& pool);
   void removePool(const std::shared_ptr<Pool>& pool);
   // Reserves `memory_mb` of the memory budget for a new environment, evicting idle ones (LRU)
   // if needed; false when it cannot fit. A reservation ends with releaseAdmission().
   bool admit(int memory_mb);
+  // Ends a reservation made by admit() (the environment is now counted in its pool, or failed).
   void releaseAdmission(int memory_mb);
   void scheduleReaper();
 
