@@ -415,7 +415,10 @@ void ApiService::invoke(const std::shared_ptr<Ctx>& ctx, const std::string& raw_
   const std::string& name = fn->entry->latest.config->name;
   scheduler::ThrottleReason reason = scheduler::ThrottleReason::None;
   const auto slot = deps_.limiter.tryAcquire(name, &reason);
-  if (!slot.acquired) return sendThrottled(ctx, scheduler::throttleReasonName(reason));
+  if (!slot.acquired) {
+    deps_.metrics.function(name)->throttles.fetch_add(1, std::memory_order_relaxed);
+    return sendThrottled(ctx, scheduler::throttleReasonName(reason));
+  }
 
   scheduler::InvokeRequest request;
   request.request_id = ctx->request_id;
@@ -442,6 +445,7 @@ void ApiService::invoke(const std::shared_ptr<Ctx>& ctx, const std::string& raw_
   request.done = [this, ctx, tail, name, slot](scheduler::InvokeResult&& result) {
     deps_.limiter.release(name, slot);
     if (result.throttled) {
+      deps_.metrics.function(name)->throttles.fetch_add(1, std::memory_order_relaxed);
       sendThrottled(ctx, "ConcurrentInvocationLimitExceeded");
     } else {
       http::Response res{bhttp::status::ok, ctx->req.version()};
@@ -514,6 +518,7 @@ void ApiService::invokeAsyncEvent(const std::string& function, const std::string
   scheduler::ThrottleReason reason = scheduler::ThrottleReason::None;
   const auto slot = deps_.limiter.tryAcquire(function, &reason);
   if (!slot.acquired) {
+    deps_.metrics.function(function)->throttles.fetch_add(1, std::memory_order_relaxed);
     return fail(Kind::Throttled, std::string(scheduler::throttleReasonName(reason)));
   }
   scheduler::InvokeRequest request;
@@ -526,6 +531,7 @@ void ApiService::invokeAsyncEvent(const std::string& function, const std::string
     deps_.limiter.release(function, slot);
     async::InvokeOutcome outcome;
     if (result.throttled) {
+      deps_.metrics.function(function)->throttles.fetch_add(1, std::memory_order_relaxed);
       outcome.kind = Kind::Throttled;
       outcome.reason = "ConcurrentInvocationLimitExceeded";
     } else {

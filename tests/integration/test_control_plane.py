@@ -289,6 +289,10 @@ def test_reserved_concurrency_zero_throttles_everything(daemon, fname):
         assert error_code(e) == "TooManyRequestsException"
         assert e.value.response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
         assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    # botocore retries a throttle once here, so the daemon saw 3 to 6 throttled requests.
+    throttles = [int(l.rsplit(" ", 1)[1]) for l in daemon.metrics().splitlines()
+                 if l.startswith(f'kindling_throttles_total{{function="{fname}"}}')]
+    assert throttles and 3 <= throttles[0] <= 6, throttles
     assert c.get_function_concurrency(FunctionName=fname)["ReservedConcurrentExecutions"] == 0
     assert c.get_function(FunctionName=fname)["Concurrency"] == {"ReservedConcurrentExecutions": 0}
     settings = c.get_account_settings()
