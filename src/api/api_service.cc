@@ -605,6 +605,8 @@ void ApiService::getFunction(const std::shared_ptr<Ctx>& ctx, const std::string&
   const std::string region = regionOf(ctx->req);
   const store::FunctionConfig& config = *fn->target->config;
   json configuration = functionConfiguration(config, region);
+  // Through an alias, the configuration is the alias's version under the alias's ARN.
+  if (fn->alias) configuration["FunctionArn"] = functionArn(region, config.name, fn->alias->name);
   if (configuration_only) return sendJson(ctx, 200, configuration);
   json body;
   body["Configuration"] = std::move(configuration);
@@ -728,8 +730,12 @@ void ApiService::deleteFunction(const std::shared_ptr<Ctx>& ctx, const std::stri
       spdlog::info("DeleteFunction {}:{}", name, qualifier);
       return sendEmpty(ctx, 204);
     }
-    digests.push_back(e->latest.config->code_sha256_hex);
-    for (const auto& [n, t] : e->versions) digests.push_back(t.config->code_sha256_hex);
+    auto add = [&digests](const store::FunctionConfig& c) {
+      digests.push_back(c.code_sha256_hex);
+      for (const auto& l : c.layers) digests.push_back(l.code_sha256_hex);
+    };
+    add(*e->latest.config);
+    for (const auto& [n, t] : e->versions) add(*t.config);
     if (auto st = deps_.registry.deleteFunction(name); !st) return sendError(ctx, st.error());
     {
       std::unique_lock cache_lock(cache_mu_);

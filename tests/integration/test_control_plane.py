@@ -241,6 +241,8 @@ def test_aliases(daemon, fname):
     assert call(daemon, f"{fname}:live")["marker"] == "v2"
     assert [a["Name"] for a in c.list_aliases(FunctionName=fname)["Aliases"]] == ["live"]
     assert c.list_aliases(FunctionName=fname, FunctionVersion="1")["Aliases"] == []
+    through = c.get_function_configuration(FunctionName=fname, Qualifier="live")
+    assert through["Version"] == "2" and through["FunctionArn"].endswith(f":{fname}:live")
     # A version an alias points at cannot be deleted.
     with pytest.raises(ClientError) as e:
         c.delete_function(FunctionName=fname, Qualifier="2")
