@@ -331,4 +331,4 @@ def test_examples(node, api, tmp_path, processes, example, handler):
     shutil.copytree(os.path.join(REPO, "examples", "node", example), root)
     start(node, api, root, handler, processes)
     rid = api.add_event({"name": "Ann"})
-    assert api.wait_outcome(rid).json() == {"message": "Hello, Ann!", "requestId": rid}
+    assert api.wait_outcome(rid).json() == {"message": "Hello, Ann!", "request_id": rid}

@@ -267,4 +267,4 @@ def test_example_hello(python, api, tmp_path, processes):
     shutil.copytree(os.path.join(REPO, "examples", "python", "hello"), root)
     start(python, api, root, "app.handler", processes)
     rid = api.add_event({"name": "Ann"})
-    assert api.wait_outcome(rid).json() == {"message": "Hello, Ann!", "requestId": rid}
+    assert api.wait_outcome(rid).json() == {"message": "Hello, Ann!", "request_id": rid}
