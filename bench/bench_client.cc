@@ -69,6 +69,13 @@ std::string invokeRequestBytes(const Endpoint& endpoint, std::string_view functi
                       tail ? "X-Amz-Log-Type: Tail\r\n" : "");
 }
 
+std::string eventInvokeRequestBytes(const Endpoint& endpoint, std::string_view function_name,
+                                    std::string_view payload) {
+  std::string target = "/2015-03-31/functions/";
+  target.append(function_name).append("/invocations");
+  return buildRequest("POST", target, endpoint, payload, "X-Amz-Invocation-Type: Event\r\n");
+}
+
 struct Connection::Impl {
   Endpoint endpoint;
   asio::io_context io;
@@ -221,6 +228,92 @@ Status deleteFunction(Connection& conn, const Endpoint& endpoint, std::string_vi
   if (reply.status == 204 || reply.status == 200 || reply.status == 404) return {};
   return makeError(ErrorCode::Internal,
                    "DeleteFunction " + std::string(name) + ": " + describeError(reply));
+}
+
+Status putEventInvokeConfig(Connection& conn, const Endpoint& endpoint, std::string_view name,
+                            const EventInvokeSpec& spec) {
+  nlohmann::json destinations = nlohmann::json::object();
+  if (!spec.on_success.empty()) destinations["OnSuccess"] = {{"Destination", spec.on_success}};
+  if (!spec.on_failure.empty()) destinations["OnFailure"] = {{"Destination", spec.on_failure}};
+  nlohmann::json doc = {{"DestinationConfig", std::move(destinations)}};
+  if (spec.max_retry_attempts) doc["MaximumRetryAttempts"] = *spec.max_retry_attempts;
+  const std::string target = "/2019-09-25/functions/" + std::string(name) + "/event-invoke-config";
+  const std::string request = buildRequest("PUT", target, endpoint, doc.dump());
+  Reply reply;
+  if (auto st = conn.roundTrip(request, reply); !st) {
+    return tl::unexpected(std::move(st.error()).wrap("PutFunctionEventInvokeConfig " +
+                                                     std::string(name)));
+  }
+  if (reply.status == 200) return {};
+  return makeError(ErrorCode::Internal, "PutFunctionEventInvokeConfig " + std::string(name) +
+                                            ": " + describeError(reply));
+}
+
+std::string queueListRequestBytes(const Endpoint& endpoint) {
+  return buildRequest("GET", "/kindling/v1/queues", endpoint, {});
+}
+
+Status listQueues(Connection& conn, const std::string& request, Reply& reply,
+                  std::vector<QueueCount>& out) {
+  out.clear();
+  if (auto st = conn.roundTrip(request, reply); !st) {
+    return tl::unexpected(std::move(st.error()).wrap("GET /kindling/v1/queues"));
+  }
+  if (reply.status != 200) {
+    return makeError(ErrorCode::Internal, "GET /kindling/v1/queues: " + describeError(reply));
+  }
+  auto doc = nlohmann::json::parse(reply.body, nullptr, false);
+  auto queues = doc.is_object() ? doc.find("Queues") : doc.end();
+  if (doc.is_discarded() || !doc.is_object() || queues == doc.end() || !queues->is_array()) {
+    return makeError(ErrorCode::Internal,
+                     "GET /kindling/v1/queues: no Queues array in " + reply.body.substr(0, 200));
+  }
+  for (const auto& q : *queues) {
+    auto name = q.find("QueueName");
+    auto visible = q.find("ApproximateNumberOfMessages");
+    auto hidden = q.find("ApproximateNumberOfMessagesNotVisible");
+    if (name == q.end() || !name->is_string() || visible == q.end() ||
+        !visible->is_number_integer()) {
+      return makeError(ErrorCode::Internal,
+                       "GET /kindling/v1/queues: malformed queue entry " + q.dump());
+    }
+    QueueCount& c = out.emplace_back();
+    c.name = name->get<std::string>();
+    c.visible = visible->get<int64_t>();
+    if (hidden != q.end() && hidden->is_number_integer()) c.in_flight = hidden->get<int64_t>();
+  }
+  return {};
+}
+
+Result<std::string> scrapeMetrics(Connection& conn, const Endpoint& endpoint) {
+  Reply reply;
+  if (auto st = conn.roundTrip(buildRequest("GET", "/metrics", endpoint, {}), reply); !st) {
+    return tl::unexpected(std::move(st.error()).wrap("GET /metrics"));
+  }
+  if (reply.status != 200) {
+    return makeError(ErrorCode::Internal, "GET /metrics: " + describeError(reply));
+  }
+  return std::move(reply.body);
+}
+
+std::optional<double> functionMetric(std::string_view prometheus_text, std::string_view family,
+                                     std::string_view function) {
+  std::string key;
+  key.reserve(family.size() + function.size() + 16);
+  key.append(family).append("{function=\"").append(function).append("\"} ");
+  size_t at = 0;
+  while ((at = prometheus_text.find(key, at)) != std::string_view::npos) {
+    if (at == 0 || prometheus_text[at - 1] == '\n') {
+      const char* begin = prometheus_text.data() + at + key.size();
+      const char* end = prometheus_text.data() + prometheus_text.size();
+      double value = 0;
+      auto [ptr, ec] = std::from_chars(begin, end, value);
+      if (ec == std::errc() && ptr != begin) return value;
+      return std::nullopt;
+    }
+    at += key.size();
+  }
+  return std::nullopt;
 }
 
 namespace {

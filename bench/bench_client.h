@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -43,6 +44,11 @@ std::string buildRequest(std::string_view method, std::string_view target,
 // "X-Amz-Log-Type: Tail" when `tail`. Pure; thread-safe.
 std::string invokeRequestBytes(const Endpoint& endpoint, std::string_view function_name,
                                std::string_view payload, bool tail);
+
+// The bytes of the same invoke with "X-Amz-Invocation-Type: Event": the daemon answers 202 once
+// the event is queued durably and runs it later. Pure; thread-safe.
+std::string eventInvokeRequestBytes(const Endpoint& endpoint, std::string_view function_name,
+                                    std::string_view payload);
 
 class Connection {
  public:
@@ -78,6 +84,37 @@ struct FunctionSpec {
 Status createFunction(Connection& conn, const Endpoint& endpoint, const FunctionSpec& spec);
 // DELETE /2015-03-31/functions/<name>; 204 and 404 both count as done.
 Status deleteFunction(Connection& conn, const Endpoint& endpoint, std::string_view name);
+
+// An event-invoke config of $LATEST: destination ARNs (empty = none) and MaximumRetryAttempts
+// (nullopt = the default, 2).
+struct EventInvokeSpec {
+  std::string on_success;
+  std::string on_failure;
+  std::optional<int> max_retry_attempts;
+};
+// PUT /2019-09-25/functions/<name>/event-invoke-config (replaces the config); expects 200.
+Status putEventInvokeConfig(Connection& conn, const Endpoint& endpoint, std::string_view name,
+                            const EventInvokeSpec& spec);
+
+// One local queue of GET /kindling/v1/queues (the daemon lists only queues holding messages).
+struct QueueCount {
+  std::string name;
+  int64_t visible = 0;    // ApproximateNumberOfMessages
+  int64_t in_flight = 0;  // ApproximateNumberOfMessagesNotVisible
+};
+// The bytes of GET /kindling/v1/queues, built once by pollers. Pure; thread-safe.
+std::string queueListRequestBytes(const Endpoint& endpoint);
+// Sends `request` (queueListRequestBytes) over `conn` and parses the reply into `out` (cleared
+// first; its capacity is reused). Errors: transport, non-200, malformed JSON.
+Status listQueues(Connection& conn, const std::string& request, Reply& reply,
+                  std::vector<QueueCount>& out);
+
+// GET /metrics: the daemon's Prometheus text. Errors: transport, non-200.
+Result<std::string> scrapeMetrics(Connection& conn, const Endpoint& endpoint);
+// The value of the sample `family{function="<function>"}` (the function label alone) in a
+// Prometheus text; nullopt when absent. Pure; thread-safe.
+std::optional<double> functionMetric(std::string_view prometheus_text, std::string_view family,
+                                     std::string_view function);
 
 // Figures from the REPORT line in a decoded log tail.
 struct ReportFigures {

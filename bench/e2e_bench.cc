@@ -20,6 +20,14 @@
 //            MemorySizes, 1 cold + W warm invokes each; the REPORT Duration median against the
 //            1,769 MB one shows whether the CPU quota follows memory as on Lambda. n is
 //            calibrated so the 1,769 MB run takes --cpu-target-ms unless --cpu-n is given.
+//  6. event: asynchronous invokes (X-Amz-Invocation-Type: Event). For each client count C, a
+//            fresh `noop` function whose OnSuccess destination is a local SQS queue of its own
+//            (and OnFailure another, with no retries, so a failed event shows at once instead of
+//            after a minute's retry delay); C keep-alive clients together send N events: the
+//            202 latency (the daemon answers once the event is committed to SQLite) and
+//            accepted/s. Then the queue list is polled every ~5 ms until all accepted events left
+//            a message: delivery throughput (N / first send to last message seen) and the drain
+//            time after the last 202. Cold starts of the delivery environments are included.
 // The client runs on the same host as the daemon and shares its cores: figures are for this
 // machine, not absolute.
 #include <unistd.h>
@@ -81,6 +89,14 @@ struct Options {
   size_t cpu_warm = 5;
   uint64_t cpu_n = 0;  // 0 = calibrate
   double cpu_target_ms = 150;
+  // phase 6
+  size_t event_invokes = 0;  // Event invokes per row (all clients together); 0 = skip
+  // MemorySize of the Event functions: small, so the daemon's default 16 deliveries in flight
+  // fit its memory budget (at 1,769 MB a 24 GB host holds 10 environments and the rest of the
+  // deliveries are throttled and backed off for seconds).
+  int event_memory_mb = 128;
+  std::vector<int> event_clients = {1, 8};
+  double event_wait_s = 60;  // longest wait for the messages after the last 202
 };
 
 double elapsedUs(SteadyClock::time_point from, SteadyClock::time_point to) {
@@ -737,6 +753,254 @@ bool runCpuPhase(const Endpoint& endpoint, Connection& mgmt, const Options& opts
   return ok;
 }
 
+// ---- phase 6: asynchronous (Event) invokes ----
+
+// How often the queue list is read while waiting for deliveries.
+constexpr auto kQueuePollInterval = std::chrono::milliseconds(5);
+
+struct EventResult {
+  int clients = 0;
+  size_t accepted = 0;  // 202 answers
+  size_t errors = 0;    // failed sends, failed deliveries (OnFailure messages), setup or poll errors
+  std::string first_error;
+  Summary accept_latency_us;
+  double send_s = 0;  // first send to last 202
+  double accepted_per_s = 0;
+  size_t delivered = 0;  // OnSuccess messages seen
+  size_t failed = 0;     // OnFailure messages seen
+  bool timed_out = false;
+  size_t polls = 0;
+  double delivery_s = 0;  // first send to the poll that saw the last message
+  double delivered_per_s = 0;
+  double drain_ms = 0;  // last 202 to the poll that saw the last message
+  // The daemon's counters for the function at the end of the row (nullopt: not scraped).
+  std::optional<double> throttles;    // kindling_throttles_total (delivery retries included)
+  std::optional<double> cold_starts;  // kindling_cold_starts_total
+};
+
+// One Event row: deploys `name` with its destinations, sends opts.event_invokes events over
+// `clients` connections, waits for their messages, deletes the function (its queue messages
+// stay: the daemon has no queue deletion).
+EventResult runEvent(const Endpoint& endpoint, Connection& mgmt, const std::string& zip_base64,
+                     const std::string& name, int clients, const Options& opts) {
+  EventResult result;
+  result.clients = clients;
+  FunctionSpec spec;
+  spec.name = name;
+  spec.runtime = "provided.al2023";
+  spec.handler = "noop";
+  spec.memory_mb = opts.event_memory_mb;
+  spec.timeout_s = 10;
+  spec.zip_base64 = zip_base64;
+  const std::string ok_queue = name + "-ok";
+  const std::string failed_queue = name + "-failed";
+  EventInvokeSpec config;
+  config.on_success = "arn:aws:sqs:us-east-1:000000000000:" + ok_queue;
+  config.on_failure = "arn:aws:sqs:us-east-1:000000000000:" + failed_queue;
+  config.max_retry_attempts = 0;
+  if (auto st = createFunction(mgmt, endpoint, spec); !st) {
+    result.errors = 1;
+    result.first_error = st.error().message();
+    return result;
+  }
+  if (auto st = putEventInvokeConfig(mgmt, endpoint, name, config); !st) {
+    result.errors = 1;
+    result.first_error = st.error().message();
+    if (auto del = deleteFunction(mgmt, endpoint, name); !del) {
+      fmt::print(stderr, "kindling-bench: cleanup: {}\n", del.error().message());
+    }
+    return result;
+  }
+
+  // Exactly `invokes` events in all (the wait counts messages): the first ones get one more.
+  const std::string request = eventInvokeRequestBytes(endpoint, name, "{}");
+  const size_t invokes = opts.event_invokes;
+  struct EventClient {
+    ClientOutcome out;
+    SteadyClock::time_point last_accepted{};
+  };
+  std::vector<EventClient> outcomes(clients);
+  std::latch ready(clients + 1);
+  std::latch go(1);
+  std::vector<std::thread> threads;
+  threads.reserve(clients);
+  for (int c = 0; c < clients; ++c) {
+    const size_t share = invokes / clients + (static_cast<size_t>(c) < invokes % clients ? 1 : 0);
+    threads.emplace_back([&, c, share] {
+      EventClient& me = outcomes[c];
+      me.out.latency_us.reserve(share);
+      auto conn = Connection::open(endpoint);
+      ready.count_down();
+      go.wait();
+      if (!conn) {
+        me.out.fail(conn.error().message());
+        return;
+      }
+      Reply reply;
+      for (size_t i = 0; i < share && me.out.errors <= 100; ++i) {
+        const auto t0 = SteadyClock::now();
+        auto st = (*conn)->roundTrip(request, reply);
+        const auto t1 = SteadyClock::now();
+        if (!st) {
+          me.out.fail(st.error().message());
+        } else if (reply.status != 202) {
+          me.out.fail("HTTP " + std::to_string(reply.status) + ": " + reply.body.substr(0, 200));
+        } else {
+          me.out.latency_us.push_back(elapsedUs(t0, t1));
+          me.last_accepted = t1;
+        }
+      }
+    });
+  }
+  ready.arrive_and_wait();
+  const auto start = SteadyClock::now();
+  go.count_down();
+  for (auto& t : threads) t.join();
+
+  std::vector<double> all;
+  all.reserve(invokes);
+  auto last_accepted = start;
+  for (auto& client : outcomes) {
+    all.insert(all.end(), client.out.latency_us.begin(), client.out.latency_us.end());
+    result.errors += client.out.errors;
+    if (result.first_error.empty()) result.first_error = client.out.first_error;
+    last_accepted = std::max(last_accepted, client.last_accepted);
+  }
+  result.accepted = all.size();
+  result.accept_latency_us = summarize(all);
+  result.send_s = elapsedUs(start, last_accepted) / 1e6;
+  result.accepted_per_s =
+      result.send_s > 0 ? static_cast<double>(result.accepted) / result.send_s : 0;
+
+  // Wait for one message per accepted event (bounded by --event-wait-s after the last 202).
+  const std::string list_request = queueListRequestBytes(endpoint);
+  const auto deadline =
+      last_accepted + std::chrono::duration_cast<SteadyClock::duration>(
+                          std::chrono::duration<double>(opts.event_wait_s));
+  std::vector<QueueCount> queues;
+  Reply reply;
+  auto next_poll = SteadyClock::now();
+  while (result.accepted > 0) {
+    ++result.polls;
+    if (auto st = listQueues(mgmt, list_request, reply, queues); !st) {
+      ++result.errors;
+      if (result.first_error.empty()) result.first_error = st.error().message();
+      break;
+    }
+    const auto seen_at = SteadyClock::now();
+    result.delivered = 0;
+    result.failed = 0;
+    for (const QueueCount& q : queues) {
+      if (q.name == ok_queue) result.delivered = static_cast<size_t>(q.visible + q.in_flight);
+      if (q.name == failed_queue) result.failed = static_cast<size_t>(q.visible + q.in_flight);
+    }
+    if (result.delivered + result.failed >= result.accepted) {
+      result.delivery_s = elapsedUs(start, seen_at) / 1e6;
+      result.delivered_per_s = static_cast<double>(result.accepted) / result.delivery_s;
+      result.drain_ms = elapsedUs(last_accepted, seen_at) / 1000;
+      break;
+    }
+    if (seen_at >= deadline) {
+      result.timed_out = true;
+      ++result.errors;
+      if (result.first_error.empty()) {
+        result.first_error = fmt::format(
+            "timed out after {:.0f} s: {} of {} accepted events delivered, {} failed",
+            opts.event_wait_s, result.delivered, result.accepted, result.failed);
+      }
+      break;
+    }
+    // Every ~5 ms; after a slow poll, the next one at once (no burst to catch up).
+    next_poll = std::max(next_poll + kQueuePollInterval, seen_at);
+    std::this_thread::sleep_until(next_poll);
+  }
+  if (auto metrics = scrapeMetrics(mgmt, endpoint); metrics) {
+    result.throttles = functionMetric(*metrics, "kindling_throttles_total", name);
+    result.cold_starts = functionMetric(*metrics, "kindling_cold_starts_total", name);
+  } else {
+    fmt::print(stderr, "kindling-bench: {}\n", metrics.error().message());
+  }
+  if (result.failed > 0) {
+    result.errors += result.failed;
+    if (result.first_error.empty()) {
+      result.first_error = fmt::format("{} event(s) failed (messages in queue {})", result.failed,
+                                       failed_queue);
+    }
+  }
+  if (auto st = deleteFunction(mgmt, endpoint, name); !st) {
+    fmt::print(stderr, "kindling-bench: cleanup: {}\n", st.error().message());
+  }
+  return result;
+}
+
+// Phase 6 with its table; false when a send, a delivery or the wait failed.
+bool runEventPhase(const Endpoint& endpoint, Connection& mgmt, const Options& opts,
+                   const std::string& run_id, json& report) {
+  auto zip = packageBase64(opts.payload_zip);
+  if (!zip) {
+    fmt::print(stderr, "kindling-bench: --payload-zip: {}\n", zip.error().message());
+    report["event"] = {{"error", zip.error().message()}};
+    return false;
+  }
+  fmt::print("\n== Event invoke: provided.al2023 `noop` with an OnSuccess SQS destination, "
+             "MemorySize {}, {} events per row, a fresh function per row ==\n",
+             opts.event_memory_mb, opts.event_invokes);
+  fmt::print("{:>7} {:>8} {:>6} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9} {:>11} {:>9} {:>5} {:>9}\n",
+             "clients", "accepted", "errors", "p50 us", "p90 us", "p99 us", "max us",
+             "accepted/s", "delivered", "delivered/s", "drain ms", "colds", "throttles");
+  bool ok = true;
+  json rows = json::array();
+  for (int clients : opts.event_clients) {
+    if (clients < 1) continue;
+    const std::string name = "kdb-event-" + std::to_string(clients) + "-" + run_id;
+    EventResult r = runEvent(endpoint, mgmt, *zip, name, clients, opts);
+    const Summary& s = r.accept_latency_us;
+    auto figure = [](bool known, double v, const char* format) {
+      return known ? fmt::format(fmt::runtime(format), v) : std::string("-");
+    };
+    const bool delivered = r.delivery_s > 0;
+    fmt::print("{:>7} {:>8} {:>6} {:>9.1f} {:>9.1f} {:>9.1f} {:>9.1f} {:>10.0f} {:>9} {:>11} "
+               "{:>9} {:>5} {:>9}\n",
+               clients, r.accepted, r.errors, s.p50, s.p90, s.p99, s.max, r.accepted_per_s,
+               r.delivered, figure(delivered, r.delivered_per_s, "{:.0f}"),
+               figure(delivered, r.drain_ms, "{:.1f}"),
+               figure(r.cold_starts.has_value(), r.cold_starts.value_or(0), "{:.0f}"),
+               figure(r.throttles.has_value(), r.throttles.value_or(0), "{:.0f}"));
+    if (!r.first_error.empty()) {
+      fmt::print("        first error: {}\n", r.first_error);
+      ok = false;
+    }
+    json row = {{"clients", clients},
+                {"accepted", r.accepted},
+                {"errors", r.errors},
+                {"accept_latency_us", summaryJson(s)},
+                {"send_s", r.send_s},
+                {"accepted_per_s", r.accepted_per_s},
+                {"delivered", r.delivered},
+                {"failed", r.failed},
+                {"timed_out", r.timed_out},
+                {"polls", r.polls}};
+    if (r.delivery_s > 0) {
+      row["delivery_s"] = r.delivery_s;
+      row["delivered_per_s"] = r.delivered_per_s;
+      row["drain_ms"] = r.drain_ms;
+    }
+    if (r.cold_starts) row["cold_starts"] = static_cast<uint64_t>(*r.cold_starts);
+    if (r.throttles) row["throttles"] = static_cast<uint64_t>(*r.throttles);
+    if (!r.first_error.empty()) row["first_error"] = r.first_error;
+    rows.push_back(std::move(row));
+  }
+  fmt::print("(latency = until the 202, i.e. the event is committed; delivered/s = events / "
+             "first send to last message seen, polled every {} ms; drain = last 202 to last "
+             "message seen; colds, throttles = the daemon's counters for the row's function: "
+             "a throttled delivery is retried after a backoff of 1 s or more)\n",
+             kQueuePollInterval.count());
+  report["event"] = {{"invokes", opts.event_invokes},
+                     {"memory_mb", opts.event_memory_mb},
+                     {"rows", std::move(rows)}};
+  return ok;
+}
+
 int run(const Options& opts) {
   auto endpoint = parseEndpoint(opts.endpoint);
   if (!endpoint) {
@@ -874,6 +1138,10 @@ int run(const Options& opts) {
     if (!runCpuPhase(*endpoint, **mgmt, opts, run_id, report)) exit_code = 1;
   }
 
+  if (opts.event_invokes > 0 && !opts.event_clients.empty()) {
+    if (!runEventPhase(*endpoint, **mgmt, opts, run_id, report)) exit_code = 1;
+  }
+
   if (!opts.json_out.empty()) {
     std::ofstream out(opts.json_out);
     out << report.dump(2) << "\n";
@@ -908,7 +1176,8 @@ int main(int argc, char** argv) {
   scalar("--tail-invokes", opts.tail_invokes, "invokes of the Tail phase (0 = skip)");
   scalar("--cold-samples", opts.cold_samples, "cold starts per runtime (0 = skip)");
   app.add_option("--runtimes", opts.runtimes, "runtimes of the cold-start phase")->delimiter(',');
-  scalar("--memory", opts.memory_mb, "MemorySize of every benchmark function");
+  scalar("--memory", opts.memory_mb,
+         "MemorySize of every benchmark function but the Event phase's (--event-memory)");
   scalar("--json-out", opts.json_out, "also write the figures as JSON to this file");
   scalar("--baseline-endpoint", opts.baseline_endpoint,
          "a second daemon started with KINDLING_SANDBOX=process: enables the isolation-cost "
@@ -924,6 +1193,15 @@ int main(int argc, char** argv) {
   scalar("--cpu-warm", opts.cpu_warm, "warm invokes per MemorySize in the CPU phase (0 = skip)");
   scalar("--cpu-n", opts.cpu_n, "n of the cpu:<n> handler (0 = calibrate to --cpu-target-ms)");
   scalar("--cpu-target-ms", opts.cpu_target_ms, "calibration target at 1769 MB");
+  scalar("--event-invokes", opts.event_invokes,
+         "Event invokes per row of the asynchronous phase, all clients together (0 = skip)");
+  app.add_option("--event-clients", opts.event_clients,
+                 "concurrent clients per Event row (default 1,8)")
+      ->delimiter(',');
+  scalar("--event-memory", opts.event_memory_mb,
+         "MemorySize of the Event phase's functions (default 128, see the phase comment)");
+  scalar("--event-wait-s", opts.event_wait_s,
+         "longest wait for the Event deliveries after the last 202, seconds");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

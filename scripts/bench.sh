@@ -15,6 +15,9 @@
 #   ISOLATION_SAMPLES   cold starts per runtime and daemon in the isolation phase (default: 20;
 #                       0 = no process daemon, no isolation phase)
 #   CPU_WARM            warm invokes per MemorySize in the CPU-share phase (default: 5; 0 = skip)
+#   EVENT_INVOKES       Event (asynchronous) invokes per row of the Event phase, rows for 1 and 8
+#                       clients (default: 5000; 0 = skip); the wait for their deliveries is
+#                       bounded by EVENT_WAIT_S after the last 202 (default: 20)
 #   MICRO=0             skip the micro benchmarks
 #   BENCH_JSON          also keep the figures as JSON in this file
 set -euo pipefail
@@ -131,6 +134,8 @@ timeout 200 "$build/kindling-bench" \
   --cold-samples "${COLD_SAMPLES:-10}" \
   --isolation-samples "$isolation_samples" \
   --cpu-warm "${CPU_WARM:-5}" \
+  --event-invokes "${EVENT_INVOKES:-5000}" \
+  --event-wait-s "${EVENT_WAIT_S:-20}" \
   --json-out "${BENCH_JSON:-$tmp/bench.json}" \
   "${baseline_args[@]}" \
   "$@" || status=$?
