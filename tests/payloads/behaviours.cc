@@ -30,6 +30,9 @@ namespace kindling::payloads {
 namespace {
 
 using Json = nlohmann::json;
+using lambda::iequalsAscii;
+using lambda::kGoDeclaredTrailers;
+using lambda::kHeaderPrefix;
 
 constexpr std::size_t kMiB = 1024 * 1024;
 constexpr std::size_t kReadLimit = 4 * kMiB;  // read:<path> returns at most this much
@@ -510,7 +513,7 @@ bool parseHandler(std::string_view handler, Behaviour& out, HandlerError& error)
   return malformed("unsupported argument");
 }
 
-Payload::Payload(Behaviour behaviour, RuntimeApiClient& api)
+Payload::Payload(Behaviour behaviour, RuntimeClient& api)
     : behaviour_(std::move(behaviour)), api_(api) {
   result_.reserve(256);
 }

@@ -9,9 +9,15 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime_api_client.h"
+#include "kindling/lambda/runtime_client.h"
 
 namespace kindling::payloads {
+
+// The payload speaks the Runtime API through the C++ SDK's low-level client (runtimes/cpp).
+using lambda::HttpHeader;
+using lambda::Invocation;
+using lambda::RuntimeClient;
+inline constexpr std::string_view kUserAgent = "kindling-test-payload/1.0";
 
 enum class BehaviourKind {
   Echo,
@@ -70,7 +76,7 @@ inline constexpr std::string_view kFunctionErrorBody =
 class Payload {
  public:
   // `api` must outlive the payload.
-  Payload(Behaviour behaviour, RuntimeApiClient& api);
+  Payload(Behaviour behaviour, RuntimeClient& api);
   ~Payload();
   Payload(const Payload&) = delete;
   Payload& operator=(const Payload&) = delete;
@@ -91,7 +97,7 @@ class Payload {
   void releaseMemory();
 
   Behaviour behaviour_;
-  RuntimeApiClient& api_;
+  RuntimeClient& api_;
   std::string result_;              // result body, reused between invocations
   std::string_view result_view_;    // what to post: result_ or a view of the event
   std::vector<void*> held_chunks_;  // memhog's mappings, released after the response

@@ -74,18 +74,18 @@
 #include <string_view>
 
 #include "behaviours.h"
-#include "http_client.h"
-#include "runtime_api_client.h"
+#include "kindling/lambda/http_client.h"
+#include "kindling/lambda/runtime_client.h"
 
 namespace {
 
 using kindling::payloads::Behaviour;
 using kindling::payloads::HandlerError;
-using kindling::payloads::HttpClient;
-using kindling::payloads::HttpError;
-using kindling::payloads::Invocation;
+using kindling::lambda::HttpClient;
+using kindling::lambda::HttpError;
+using kindling::lambda::Invocation;
 using kindling::payloads::Payload;
-using kindling::payloads::RuntimeApiClient;
+using kindling::lambda::RuntimeClient;
 
 void logError(std::string_view message) {
   std::string line = "kindling-test-payload: ";
@@ -108,7 +108,7 @@ int run() {
     logError(http_error.message());
     return 1;
   }
-  RuntimeApiClient api(http);
+  RuntimeClient api(http, kindling::payloads::kUserAgent);
 
   const char* handler = std::getenv("_HANDLER");
   Behaviour behaviour;

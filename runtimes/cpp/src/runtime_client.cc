@@ -1,16 +1,12 @@
-#include "runtime_api_client.h"
+#include "kindling/lambda/runtime_client.h"
 
 #include <charconv>
 
-namespace kindling::payloads {
-namespace {
+namespace kindling::lambda {
 
-constexpr HttpHeader kNextHeaders[] = {{"User-Agent", kUserAgent}};
-
-}  // namespace
-
-bool RuntimeApiClient::next(Invocation& out) {
-  HttpRequest request{.method = "GET", .target = kNextPath, .headers = kNextHeaders};
+bool RuntimeClient::next(Invocation& out) {
+  const HttpHeader headers[] = {{"User-Agent", user_agent_}};
+  HttpRequest request{.method = "GET", .target = kNextPath, .headers = headers};
   if (!http_.request(request, next_response_)) {
     failure_ = "GET " + std::string(kNextPath) + ": " + http_.lastError().message();
     return false;
@@ -39,9 +35,10 @@ bool RuntimeApiClient::next(Invocation& out) {
   return true;
 }
 
-int RuntimeApiClient::post(std::string_view error_type, std::string_view body,
-                           std::size_t chunk_size, std::string_view declared_trailers) {
-  HttpHeader headers[3] = {{"User-Agent", kUserAgent}, {"Content-Type", "application/json"}, {}};
+int RuntimeClient::post(std::string_view error_type, std::string_view body,
+                        std::size_t chunk_size, std::string_view declared_trailers,
+                        std::string_view content_type) {
+  HttpHeader headers[3] = {{"User-Agent", user_agent_}, {"Content-Type", content_type}, {}};
   std::size_t count = 2;
   if (!error_type.empty()) headers[count++] = {kHeaderErrorType, error_type};
   HttpRequest request{.method = "POST",
@@ -61,21 +58,45 @@ int RuntimeApiClient::post(std::string_view error_type, std::string_view body,
   return post_response_.status;
 }
 
-int RuntimeApiClient::postResponse(std::string_view request_id, std::string_view body,
-                                   std::size_t chunk_size, std::string_view declared_trailers) {
+int RuntimeClient::postResponse(std::string_view request_id, std::string_view body,
+                                std::size_t chunk_size, std::string_view declared_trailers,
+                                std::string_view content_type) {
   target_.assign(kInvocationPrefix).append(request_id).append(kResponseSuffix);
-  return post({}, body, chunk_size, declared_trailers);
+  return post({}, body, chunk_size, declared_trailers, content_type);
 }
 
-int RuntimeApiClient::postError(std::string_view request_id, std::string_view error_type,
-                                std::string_view body) {
+int RuntimeClient::postError(std::string_view request_id, std::string_view error_type,
+                             std::string_view body) {
   target_.assign(kInvocationPrefix).append(request_id).append(kErrorSuffix);
-  return post(error_type, body, 0, {});
+  return post(error_type, body, 0, {}, kJsonContentType);
 }
 
-int RuntimeApiClient::postInitError(std::string_view error_type, std::string_view body) {
+int RuntimeClient::postInitError(std::string_view error_type, std::string_view body) {
   target_.assign(kInitErrorPath);
-  return post(error_type, body, 0, {});
+  return post(error_type, body, 0, {}, kJsonContentType);
 }
 
-}  // namespace kindling::payloads
+void appendJsonEscaped(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xf];
+          out += kHex[c & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+}
+
+}  // namespace kindling::lambda

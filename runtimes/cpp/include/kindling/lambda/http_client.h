@@ -1,6 +1,7 @@
-// A minimal blocking HTTP/1.1 client over one raw POSIX TCP socket, written for the test payload.
+// A minimal blocking HTTP/1.1 client over one raw POSIX TCP socket: the transport of the kindling
+// C++ function SDK (runtime_client.h) and of the engine's test payload.
 //
-// Why not curl/Beast: the payload is also the no-op function of the latency benchmark, so the
+// Why not curl/Beast: the SDK's first user is the no-op function of the latency benchmark, so the
 // client must cost next to nothing per request and must not drag shared libraries into a minimal
 // sandbox root. Design:
 //  - one persistent connection (keep-alive, TCP_NODELAY), reopened transparently when the server
@@ -26,7 +27,7 @@
 #include <string_view>
 #include <vector>
 
-namespace kindling::payloads {
+namespace kindling::lambda {
 
 struct HttpHeader {
   std::string_view name;
@@ -66,6 +67,7 @@ struct HttpRequest {
   std::string_view declared_trailers{};
 };
 
+// ASCII case-insensitive equality (HTTP header names). Thread-safe (pure).
 bool iequalsAscii(std::string_view a, std::string_view b);
 
 class HttpClient {
@@ -125,4 +127,4 @@ class HttpClient {
   HttpError error_;
 };
 
-}  // namespace kindling::payloads
+}  // namespace kindling::lambda

@@ -1,4 +1,4 @@
-#include "http_client.h"
+#include "kindling/lambda/http_client.h"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -11,7 +11,7 @@
 #include <climits>
 #include <cstring>
 
-namespace kindling::payloads {
+namespace kindling::lambda {
 namespace {
 
 constexpr std::size_t kInitialBuffer = 64 * 1024;
@@ -441,4 +441,4 @@ bool HttpClient::readResponse(HttpResponse& response, bool& no_bytes) {
   return true;
 }
 
-}  // namespace kindling::payloads
+}  // namespace kindling::lambda
