@@ -78,7 +78,7 @@ struct Options {
   int memory_mb = 1769;
   std::vector<std::string> runtimes = {"provided.al2023", "python3.11", "python3.12",
                                        "python3.13",      "nodejs20.x", "nodejs22.x",
-                                       "nodejs24.x"};
+                                       "nodejs24.x",      "ruby3.1"};
   std::string json_out;
   // phase 4
   std::string baseline_endpoint;  // daemon with KINDLING_SANDBOX=process; empty = skip
@@ -334,6 +334,9 @@ Result<RuntimeSource> sourceFor(const std::string& runtime, const Options& opts)
   }
   if (runtime.rfind("nodejs", 0) == 0) {
     return RuntimeSource{"index.handler", examples / "node" / "hello", R"({"name":"bench"})"};
+  }
+  if (runtime.rfind("ruby", 0) == 0) {
+    return RuntimeSource{"function.handler", examples / "ruby" / "hello", R"({"name":"bench"})"};
   }
   return makeError(ErrorCode::InvalidArgument, "no benchmark function for runtime " + runtime);
 }

@@ -9,14 +9,20 @@
 #                                                      run by /usr/bin/node)
 #   tests/compat/build/python.zip  awslambdaric       (pip --target, wheels only, hash-pinned,
 #                                                      run by /usr/bin/python3.11)
+#   tests/compat/build/java.zip    aws-lambda-java-runtime-interface-client (Maven Central,
+#                                                      pom.xml-pinned, jars in lib/; run by
+#                                                      OpenJDK 17 from a shell bootstrap)
+#   tests/compat/build/aws-lambda-rie  AWS's runtime interface emulator (`go install` of the
+#                                      pinned pseudo-version from the Go module proxy; runs the
+#                                      C++ SDK compat test, tests/compat/test_cpp_sdk_rie.py)
 #
 # Sources and pinned versions live in tests/compat/functions/<client>/ (go.mod/go.sum,
-# Cargo.lock, package-lock.json, requirements.txt). Idempotent: a client is rebuilt only when
+# Cargo.lock, package-lock.json, requirements.txt, pom.xml). Idempotent: a client is rebuilt only when
 # its inputs (sources, lock files, this script, the toolchain version) changed; the input hash
 # is kept in tests/compat/build/<client>.stamp. Zips are reproducible (sorted entries, fixed
 # timestamps, Unix mode bits kept so `bootstrap` stays executable).
 #
-# Usage: scripts/build-compat.sh [--force] [go|rust|node|python ...]   (default: all four)
+# Usage: scripts/build-compat.sh [--force] [go|rust|node|python|java|rie ...]   (default: all)
 # Runs as root on Debian 12; installs the Debian build packages it needs with apt-get.
 # Exits non-zero on the first failure.
 set -euo pipefail
@@ -38,12 +44,12 @@ die() { printf 'build-compat: ERROR: %s\n' "$*" >&2; exit 1; }
 for arg in "$@"; do
   case "$arg" in
     --force) FORCE=1 ;;
-    go|rust|node|python) CLIENTS+=("$arg") ;;
-    -h|--help) sed -n '2,21p' "$SELF"; exit 0 ;;
-    *) die "unknown argument '$arg' (expected --force, go, rust, node or python)" ;;
+    go|rust|node|python|java|rie) CLIENTS+=("$arg") ;;
+    -h|--help) sed -n '2,27p' "$SELF"; exit 0 ;;
+    *) die "unknown argument '$arg' (expected --force, go, rust, node, python, java or rie)" ;;
   esac
 done
-[ "${#CLIENTS[@]}" -gt 0 ] || CLIENTS=(go rust node python)
+[ "${#CLIENTS[@]}" -gt 0 ] || CLIENTS=(go rust node python java rie)
 
 mkdir -p "$OUT"
 
@@ -223,6 +229,46 @@ build_python() {
   rm -rf "$stage/bin"
   cp "$SRC/python/bootstrap" "$SRC/python/app.py" "$stage/"
   finish python "$stage" "$hash" "$start"
+}
+
+build_java() {
+  command -v javac >/dev/null || ensure_debs openjdk-17-jdk-headless
+  command -v mvn >/dev/null || ensure_debs maven
+  local version hash stage start=$SECONDS
+  version="$(javac -version 2>&1) $(mvn -v 2>/dev/null | head -n1)"
+  hash="$(input_hash java "$version")"
+  if up_to_date java "$hash"; then log "java: up to date ($version)"; return 0; fi
+  log "java: mvn dependency:copy-dependencies (the RIC and its runtime deps, cached in ~/.m2)"
+  stage="$OUT/java-stage"
+  rm -rf "$stage" && mkdir -p "$stage/lib"
+  mvn -q -B -f "$SRC/java/pom.xml" dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$stage/lib" >/dev/null
+  javac --release 17 -Xlint:all -Werror -d "$stage" -cp "$stage/lib/*" \
+    $(find "$SRC/java/src" -name '*.java' | LC_ALL=C sort)
+  cp "$SRC/java/bootstrap" "$stage/bootstrap"
+  finish java "$stage" "$hash" "$start"
+}
+
+# AWS's runtime interface emulator, pinned; a single static binary, not a zip.
+RIE_MODULE=github.com/aws/aws-lambda-runtime-interface-emulator
+RIE_VERSION=v0.0.0-20261030222936-bef5c4ba774d
+build_rie() {
+  [ -x "$GO" ] || die "rie: $GO not found (the machine's Go toolchain is expected there)"
+  local version stamp start=$SECONDS
+  version="$("$GO" version)"
+  stamp="$RIE_MODULE@$RIE_VERSION $version"
+  if [ "$FORCE" -eq 0 ] && [ -x "$OUT/aws-lambda-rie" ] && [ -f "$OUT/rie.stamp" ] \
+      && [ "$(cat "$OUT/rie.stamp")" = "$stamp" ]; then
+    log "rie: up to date ($RIE_VERSION)"
+    return 0
+  fi
+  log "rie: go install $RIE_MODULE/cmd/aws-lambda-rie@$RIE_VERSION"
+  rm -rf "$OUT/rie-bin"
+  (cd "$OUT" && GOBIN="$OUT/rie-bin" CGO_ENABLED=0 GOFLAGS= \
+    "$GO" install -trimpath -ldflags='-s -w' "$RIE_MODULE/cmd/aws-lambda-rie@$RIE_VERSION")
+  install -m 0755 "$OUT/rie-bin/aws-lambda-rie" "$OUT/aws-lambda-rie"
+  printf '%s\n' "$stamp" > "$OUT/rie.stamp"
+  log "rie: wrote tests/compat/build/aws-lambda-rie in $((SECONDS - start)) s"
 }
 
 for client in "${CLIENTS[@]}"; do

@@ -6,6 +6,8 @@
 #   /opt/kindling/sdk/python, sdk/python3.9         boto3 (pip --target) for Python 3.10+ and
 #                                                   3.9, importable without packaging it
 #   /opt/kindling/sdk/node/node_modules             AWS SDK v3 clients for the Node bootstrap
+#   /opt/kindling/sdk/java                          kindling's Java runtime jar + lib/*.jar
+#                                                   (runtimes/java/build.sh; Maven Central)
 #
 # Idempotent: each step checks what is already there and skips it (a second run takes well
 # under a second). Run as root. Exits non-zero on the first failure.
@@ -144,10 +146,27 @@ install_node_sdk() {
   done
 }
 
+# kindling's Java runtime (java17/java25): runtimes/java/build.sh fetches its Maven Central
+# dependencies (aws-lambda-java-core, aws-lambda-java-serialization) with mvn, compiles it and
+# installs $PREFIX/sdk/java; it skips the work when its inputs are unchanged.
+install_java_runtime() {
+  local runtime_dir
+  runtime_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../runtimes/java" && pwd)"
+  if ! command -v javac >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
+    log "java runtime: installing openjdk-17-jdk-headless and maven with apt"
+    { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        openjdk-17-jdk-headless maven >/dev/null; } || die "apt-get install openjdk-17/maven failed"
+  fi
+  local force=()
+  [[ "$FORCE" == 1 ]] && force=(--force)
+  "$runtime_dir/build.sh" "${force[@]}" "$PREFIX/sdk/java" || die "building the Java runtime failed"
+}
+
 for major in $NODE_MAJORS; do
   install_node "$major"
 done
 install_python_sdk
 precompile_python_runtime
 install_node_sdk
+install_java_runtime
 log "done"

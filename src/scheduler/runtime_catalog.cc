@@ -26,6 +26,9 @@ constexpr std::string_view kAwsRuntimeIds[] = {
     "java17",     "java21",     "java25",     "dotnet8",    "dotnet10",   "ruby3.2",
     "ruby3.3",    "ruby3.4",    "provided",   "provided.al2", "provided.al2023"};
 
+// Ids this machine hosts that AWS no longer lists: Debian 12's Ruby is 3.1.
+constexpr std::string_view kLocalRuntimeIds[] = {"ruby3.1"};
+
 // Integer triple of a "3.11.7" directory name, for picking the newest patch release.
 std::vector<int> versionKey(const std::string& name) {
   std::vector<int> key;
@@ -33,7 +36,48 @@ std::vector<int> versionKey(const std::string& name) {
   return key;
 }
 
+// kindling's Java runtime jar inside Paths::java_runtime_dir (next to lib/*.jar).
+constexpr std::string_view kJavaRuntimeJar = "kindling-java-runtime.jar";
+
+// Java runtime ids kindling can host: its runtime is compiled for Java 17 (javac --release 17),
+// so java8.al2 and java11 stay refused even where such a JDK exists.
+constexpr int kJavaMajors[] = {17, 21, 25};
+
+// The JDK of one Java major under jvm_dir: Debian's java-<N>-openjdk-<arch> first (it is the
+// machine's own), then Temurin's temurin-<N>-jdk-<arch>. Empty when neither has bin/java.
+fs::path findJdk(const fs::path& jvm_dir, int major) {
+  std::error_code ec;
+  if (!fs::is_directory(jvm_dir, ec)) return {};
+  const std::string debian = "java-" + std::to_string(major) + "-openjdk-";
+  const std::string temurin = "temurin-" + std::to_string(major) + "-jdk";
+  std::vector<std::string> debian_dirs, temurin_dirs;
+  for (const auto& entry : fs::directory_iterator(jvm_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!isExecutable(entry.path() / "bin" / "java")) continue;
+    if (startsWith(name, debian)) debian_dirs.push_back(name);
+    if (startsWith(name, temurin)) temurin_dirs.push_back(name);
+  }
+  std::sort(debian_dirs.begin(), debian_dirs.end());
+  std::sort(temurin_dirs.begin(), temurin_dirs.end());
+  if (!debian_dirs.empty()) return jvm_dir / debian_dirs.front();
+  if (!temurin_dirs.empty()) return jvm_dir / temurin_dirs.front();
+  return {};
+}
+
 }  // namespace
+
+std::string RuntimeCatalog::javaHeapFlag(int memory_mb) {
+  // AWS's Java runtimes give the heap about 85 % of the function's memory. Here the memory
+  // cgroup is a hard limit on everything the JVM touches, and its non-heap memory (metaspace,
+  // code cache, GC tables, thread stacks, the runtime) measured ~26 MB with kindling's runtime:
+  // at 128 MB an 85 % heap filled with garbage before a full GC got the JVM OOM-killed. So at
+  // least kJavaNonHeapMb stays out of the heap (128 MB -> 88 MB heap; 85 % from 267 MB up).
+  constexpr int64_t kJavaNonHeapMb = 40;
+  const int64_t mb = memory_mb;
+  const int64_t kib = std::max<int64_t>(
+      std::min<int64_t>(mb * 1024 * 85 / 100, (mb - kJavaNonHeapMb) * 1024), mb * 1024 / 2);
+  return "-XX:MaxHeapSize=" + std::to_string(kib) + "k";
+}
 
 RuntimeCatalog RuntimeCatalog::discover(const Paths& paths) {
   RuntimeCatalog catalog;
@@ -69,6 +113,23 @@ RuntimeCatalog RuntimeCatalog::discover(const Paths& paths) {
     fs::path exe = paths.toolchains_dir / ("node" + std::to_string(major)) / "bin" / "node";
     if (isExecutable(exe)) catalog.runtimes_[id] = RuntimeInfo{id, "nodejs", exe};
   }
+  // Ruby: Debian's /usr/bin/ruby3.1 (apt `ruby`), or a ruby build under the toolchains dir.
+  for (int minor = 1; minor <= 4; ++minor) {
+    const std::string id = "ruby3." + std::to_string(minor);
+    fs::path exe = fs::path("/usr/bin") / id;
+    if (!isExecutable(exe)) exe = paths.toolchains_dir / id / "bin" / "ruby";
+    if (isExecutable(exe)) catalog.runtimes_[id] = RuntimeInfo{id, "ruby", exe};
+  }
+  // Java: a JDK of the id's major plus kindling's Java runtime (built by setup-runtimes.sh).
+  std::error_code java_ec;
+  if (fs::is_regular_file(paths.java_runtime_dir / kJavaRuntimeJar, java_ec)) {
+    for (int major : kJavaMajors) {
+      const fs::path jdk = findJdk(paths.jvm_dir, major);
+      if (jdk.empty()) continue;
+      const std::string id = "java" + std::to_string(major);
+      catalog.runtimes_[id] = RuntimeInfo{id, "java", jdk / "bin" / "java"};
+    }
+  }
   return catalog;
 }
 
@@ -81,7 +142,9 @@ std::vector<RuntimeInfo> RuntimeCatalog::available() const {
 Status RuntimeCatalog::check(std::string_view runtime) const {
   if (runtimes_.count(runtime)) return {};
   const bool known = std::find(std::begin(kAwsRuntimeIds), std::end(kAwsRuntimeIds), runtime) !=
-                     std::end(kAwsRuntimeIds);
+                         std::end(kAwsRuntimeIds) ||
+                     std::find(std::begin(kLocalRuntimeIds), std::end(kLocalRuntimeIds),
+                               runtime) != std::end(kLocalRuntimeIds);
   if (!known) {
     return makeError(ErrorCode::InvalidArgument,
                      "Value " + std::string(runtime) +
@@ -96,6 +159,26 @@ Status RuntimeCatalog::check(std::string_view runtime) const {
   } else if (startsWith(runtime, "nodejs")) {
     hint = "run scripts/setup-runtimes.sh to install the official Node binary under " +
            paths_.toolchains_dir.string();
+  } else if (startsWith(runtime, "ruby")) {
+    hint = "this host runs Ruby 3.1 as ruby3.1 (Debian's apt package `ruby`, installed by "
+           "scripts/setup.sh); " + std::string(runtime) + " needs /usr/bin/" +
+           std::string(runtime) + " or a Ruby build under " +
+           (paths_.toolchains_dir / runtime / "bin/ruby").string();
+  } else if (startsWith(runtime, "java")) {
+    // "java17" -> "17", "java8.al2" -> "8" (find() == npos keeps the rest: substr clamps).
+    const std::string major(runtime.substr(4, runtime.find('.') - 4));
+    const bool hostable = std::find(std::begin(kJavaMajors), std::end(kJavaMajors),
+                                    std::atoi(major.c_str())) != std::end(kJavaMajors);
+    if (!hostable) {
+      hint = "kindling's Java runtime needs Java 17 or newer (java17, java21, java25)";
+    } else if (findJdk(paths_.jvm_dir, std::atoi(major.c_str())).empty()) {
+      hint = "install a Java " + major + " JDK under " + paths_.jvm_dir.string() +
+             " (Debian's openjdk-" + major + "-jdk-headless or Temurin's temurin-" + major +
+             "-jdk)";
+    } else {
+      hint = "run scripts/setup-runtimes.sh to build kindling's Java runtime into " +
+             paths_.java_runtime_dir.string();
+    }
   } else {
     hint = "this runtime is not supported by kindling on this host yet";
   }
@@ -138,6 +221,7 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
   // runtimes are told through KINDLING_{PYTHON,NODE}_SDK_DIR.
   fs::path python_sdk = paths_.python_sdk_dir;
   fs::path node_sdk = paths_.node_sdk_dir;
+  fs::path java_runtime = paths_.java_runtime_dir;
   if (ctx.isolated) {
     const fs::path sdk_root = paths_.python_sdk_dir.parent_path();  // /opt/kindling/sdk
     std::error_code ec;
@@ -148,6 +232,10 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
       const fs::path node_relative = paths_.node_sdk_dir.lexically_relative(sdk_root);
       if (!node_relative.empty() && *node_relative.begin() != "..") {
         node_sdk = inside / node_relative;
+      }
+      const fs::path java_relative = paths_.java_runtime_dir.lexically_relative(sdk_root);
+      if (!java_relative.empty() && *java_relative.begin() != "..") {
+        java_runtime = inside / java_relative;
       }
     }
   }
@@ -230,6 +318,63 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
     // Without a mount namespace the layers are not at /opt: tell the ES-module resolve hook.
     if (opt != "/opt") extra.push_back("KINDLING_OPT_DIR=" + opt.string());
     extra.push_back("LAMBDA_RUNTIME_DIR=" + dir.string());
+  } else if (rt.family == "ruby") {
+    const fs::path dir = runtimeDir("ruby");
+    const fs::path exe = interpreter();
+    // --disable-gems: RubyGems is most of Ruby's start-up (measured ~45 of ~70 ms); the
+    // bootstrap loads it when the function brings gems or a require needs it.
+    spec.argv = {exe.string(), "--disable-gems", (dir / "bootstrap.rb").string()};
+    path = exe.parent_path().string() + ":" + path;
+    // AWS's RUBYLIB and GEM_PATH: the task root and the layers' ruby/lib; bundled gems in
+    // vendor/bundle, then the layers' ruby/gems.
+    const std::string abi = fn.runtime.substr(std::string_view("ruby").size()) + ".0";
+    extra.push_back("RUBYLIB=" + task_root.string() + ":" + (opt / "ruby/lib").string());
+    extra.push_back("GEM_PATH=" + (task_root / "vendor/bundle/ruby" / abi).string() + ":" +
+                    (opt / "ruby/gems" / abi).string());
+    if (opt != "/opt") extra.push_back("KINDLING_OPT_DIR=" + opt.string());
+    extra.push_back("LAMBDA_RUNTIME_DIR=" + dir.string());
+  } else if (rt.family == "java") {
+    // The JDK lives under /usr/lib/jvm, which every sandbox shows read-only at the same path
+    // (its conf/ and cacerts symlinks into /etc resolve there too), so it is not moved to
+    // /var/lang. Flags as AWS's Java runtime: heap from the function's memory (a JVM sizing
+    // its heap from host RAM grows past the memory cgroup and is OOM-killed), serial GC,
+    // C1 only, class data sharing, IPv4; no hsperfdata file in /tmp (-XX:-UsePerfData). A
+    // user's JAVA_TOOL_OPTIONS is read by the JVM itself. Measured in docs (cold start, hello).
+    const fs::path exe = rt.interpreter;
+    spec.argv = {exe.string(),
+                 javaHeapFlag(fn.memory_mb),
+                 "-XX:+UseSerialGC",
+                 "-XX:+TieredCompilation",
+                 "-XX:TieredStopAtLevel=1",
+                 "-Xshare:auto",
+                 "-XX:-UsePerfData",
+                 "-Djava.net.preferIPv4Stack=true",
+                 // UTF-8 text and stdout as on AWS: this host has no en_US.UTF-8 locale, so a
+                 // JVM would fall back to US-ASCII ('?' for every non-ASCII character logged).
+                 "-Dfile.encoding=UTF-8",
+                 "-Dstdout.encoding=UTF-8",
+                 "-Dstderr.encoding=UTF-8",
+                 "-cp",
+                 (java_runtime / kJavaRuntimeJar).string() + ":" +
+                     (java_runtime / "lib/*").string(),
+                 "dev.kindling.lambda.Bootstrap"};
+    // The runtime's application CDS archive for this JDK (runtimes/java/build.sh): measured
+    // to halve the cold start of POJO handlers (shaded Jackson mapped, not parsed). Archives
+    // record the classpath they were dumped with, so it is used only where the runtime is at
+    // its host path; a stale one (JDK upgraded) is ignored by -Xshare:auto, and the -Xlog
+    // options keep the JVM's CDS warnings out of the function's log.
+    const fs::path jdk = exe.parent_path().parent_path();
+    const fs::path archive =
+        paths_.java_runtime_dir / "cds" / (jdk.filename().string() + ".jsa");
+    std::error_code cds_ec;
+    if (java_runtime == paths_.java_runtime_dir && fs::is_regular_file(archive, cds_ec)) {
+      const auto cp = spec.argv.end() - 3;  // before "-cp <classpath> <main class>"
+      spec.argv.insert(cp, {"-XX:SharedArchiveFile=" + archive.string(), "-Xlog:cds=off",
+                            "-Xlog:cds+dynamic=off"});
+    }
+    path = exe.parent_path().string() + ":" + path;
+    extra.push_back("JAVA_HOME=" + jdk.string());
+    if (opt != "/opt") extra.push_back("KINDLING_OPT_DIR=" + opt.string());
   }
 
   // AWS's order: the interpreter's own libraries first (pyenv builds find libpython through
@@ -264,8 +409,12 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
   for (const auto& kv : extra) {
     const auto eq = kv.find('=');
     const std::string key = kv.substr(0, eq);
-    // A function's own PYTHONPATH / NODE_PATH wins, as on AWS; the runtime directory is ours.
-    if ((key == "PYTHONPATH" || key == "NODE_PATH") && fn.environment.count(key)) continue;
+    // A function's own PYTHONPATH / NODE_PATH / RUBYLIB / GEM_PATH wins, as on AWS; the
+    // runtime directory is ours.
+    if ((key == "PYTHONPATH" || key == "NODE_PATH" || key == "RUBYLIB" || key == "GEM_PATH") &&
+        fn.environment.count(key)) {
+      continue;
+    }
     // With its own PYTHONPATH, the runtime's SDK lookup stays on.
     if (key == "KINDLING_PYTHON_SDK_DIR" && eq + 1 == kv.size() &&
         fn.environment.count("PYTHONPATH")) {

@@ -17,8 +17,8 @@ namespace kindling::scheduler {
 
 struct RuntimeInfo {
   std::string id;                     // "python3.11"
-  std::string family;                 // "python", "nodejs", "provided"
-  std::filesystem::path interpreter;  // empty for provided
+  std::string family;                 // "python", "nodejs", "java", "provided"
+  std::filesystem::path interpreter;  // empty for provided; <JDK>/bin/java for java
 };
 
 struct LaunchContext {
@@ -42,6 +42,10 @@ class RuntimeCatalog {
     std::filesystem::path python_sdk_dir = "/opt/kindling/sdk/python";
     std::filesystem::path node_sdk_dir = "/opt/kindling/sdk/node/node_modules";
     std::filesystem::path pyenv_versions_dir = "/root/.pyenv/versions";
+    // JDKs (Debian's java-<N>-openjdk-<arch>, Temurin's temurin-<N>-jdk-<arch>) and kindling's
+    // Java runtime (runtimes/java/build.sh: kindling-java-runtime.jar + lib/*.jar).
+    std::filesystem::path jvm_dir = "/usr/lib/jvm";
+    std::filesystem::path java_runtime_dir = "/opt/kindling/sdk/java";
   };
   // Scans the host for interpreters.
   static RuntimeCatalog discover(const Paths& paths);
@@ -52,6 +56,9 @@ class RuntimeCatalog {
   // The process to start for one environment of this function.
   Result<sandbox::SpawnSpec> launch(const store::FunctionConfig& fn, const LaunchContext& ctx) const;
   std::vector<RuntimeInfo> available() const;
+  // "-XX:MaxHeapSize=<N>k": 85 % of memory_mb as AWS's Java runtimes, but leaving at least
+  // 40 MB for the JVM's non-heap memory (the memory cgroup is a hard limit). Thread-safe.
+  static std::string javaHeapFlag(int memory_mb);
 
  private:
   Paths paths_;

@@ -139,7 +139,7 @@ def test_handler_exception_shape(daemon, fname, lang):
     assert "Init Duration" not in kh.report_line(ok["log"])
 
 
-@pytest.mark.parametrize("lang", ex.unregistered_languages())
-def test_every_example_language_is_registered(lang):
-    pytest.skip(f"examples/{lang}/ holds example functions but has no entry in "
-                "tests/pylib/examples.py LANGUAGES, so test_examples.py does not run them")
+def test_every_example_language_is_registered():
+    # An examples/<lang>/ with example functions but no LANGUAGES entry would go untested.
+    assert ex.unregistered_languages() == [], (
+        "add these languages to tests/pylib/examples.py LANGUAGES")

@@ -50,6 +50,7 @@ step uses; these are illustrative):
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -74,7 +75,7 @@ class Language:
     handler: Callable[[str], str]
     package: Callable[[Path], bytes]
     check_error: Callable[[dict, str], None]
-    memory: int = 256
+    memory: int = 1769  # one full vCPU: CFS throttling at small sizes makes "warm" timing-dependent
     timeout: int = 60
     aliases: dict[str, str] = field(default_factory=dict)
     heavy_init: dict | None = None
@@ -140,6 +141,63 @@ def node_error_shape(body: dict, request_id: str) -> None:
 # Both build the same sieve (see examples/python/heavy-init/app.py).
 PRIME_SIEVE_30M = {"items": 1857859, "checksum": "73e4d3f1f56d29c3"}
 
+def ruby_error_shape(body: dict, request_id: str) -> None:
+    """AWS's Ruby runtime: {errorMessage, errorType: "Function<Class>", stackTrace: [str]}."""
+    assert set(body) == {"errorMessage", "errorType", "stackTrace"}, body
+    assert body["errorType"] == "Function<ArgumentError>", body
+    assert body["errorMessage"] == "n must be a non-negative integer, got -1", body
+    trace = body["stackTrace"]
+    assert isinstance(trace, list) and trace and all(isinstance(t, str) for t in trace), body
+    assert any("function.rb" in frame and "handler" in frame for frame in trace), trace
+
+
+def native_error_shape(body: dict, request_id: str) -> None:
+    """Go (aws-lambda-go), Rust (lambda_runtime) and C++ (kindling's SDK): the function's own
+    error type and message ({errorMessage, errorType}, + stackTrace where the client sends one)."""
+    assert {"errorMessage", "errorType"} <= set(body) <= {"errorMessage", "errorType",
+                                                          "stackTrace"}, body
+    assert body["errorType"] == "InvalidInput", body
+    assert "n" in body["errorMessage"], body
+
+
+def java_error_shape(body: dict, request_id: str) -> None:
+    """AWS's Java runtime: {errorMessage, errorType: <exception class>, stackTrace: [str]}."""
+    assert set(body) == {"errorMessage", "errorType", "stackTrace"}, body
+    assert body["errorType"] == "java.lang.IllegalArgumentException", body
+    assert body["errorMessage"] == "n must be a non-negative integer, got -1", body
+    trace = body["stackTrace"]
+    assert isinstance(trace, list) and trace and all(isinstance(t, str) for t in trace), body
+    assert trace[0].startswith("example.Cpu.handleRequest(Cpu.java:"), trace
+
+
+def _java() -> Language:
+    """examples/java, compiled and packaged by examples/java/build.sh (cpu as a fat jar)."""
+    out = Path(os.environ.get("KINDLING_EXAMPLES_OUT", kh.REPO / "build" / "examples")) / "java"
+    handlers = {"hello": "example.Hello", "cpu": "example.Cpu::handleRequest",
+                "json": "example.Summary::handleRequest",
+                "heavy-init": "example.HeavyInit::handleRequest"}
+    return Language(
+        runtimes=("java17", "java25"),
+        handler=lambda function: handlers[function],
+        package=built_zip(["examples/java/build.sh"],
+                          lambda d: out / (f"{d.name}.jar" if d.name == "cpu" else f"{d.name}.zip"),
+                          requires=("javac", "mvn")),
+        check_error=java_error_shape,
+        heavy_init=PRIME_SIEVE_30M,
+    )
+
+
+def _native(lang: str) -> Language:
+    out = Path(os.environ.get("KINDLING_EXAMPLES_OUT", kh.REPO / "build" / "examples"))
+    return Language(
+        runtimes=("provided.al2023",),
+        handler=lambda function: "bootstrap",
+        package=built_zip(["scripts/build-examples.sh", lang],
+                          lambda d: out / lang / f"{d.name}.zip"),
+        check_error=native_error_shape,
+    )
+
+
 LANGUAGES: dict[str, Language] = {
     "python": Language(
         runtimes=("python3.12", "python3.13", "python3.11", "python3.10", "python3.9"),
@@ -156,6 +214,17 @@ LANGUAGES: dict[str, Language] = {
         aliases={"hello-cjs": "hello"},
         heavy_init=PRIME_SIEVE_30M,
     ),
+    "ruby": Language(
+        runtimes=("ruby3.1", "ruby3.2", "ruby3.3", "ruby3.4"),
+        handler=lambda function: "function.handler",
+        package=zip_example_dir,
+        check_error=ruby_error_shape,
+        heavy_init=PRIME_SIEVE_30M,
+    ),
+    "java": _java(),
+    "go": _native("go"),
+    "rust": _native("rust"),
+    "cpp": _native("cpp"),
 }
 
 

@@ -45,6 +45,8 @@ class RuntimeCatalogTest : public ::testing::Test {
     p.python_sdk_dir = dir_.path() / "sdk" / "python";
     p.node_sdk_dir = dir_.path() / "sdk" / "node" / "node_modules";
     p.pyenv_versions_dir = dir_.path() / "pyenv";
+    p.jvm_dir = dir_.path() / "jvm";
+    p.java_runtime_dir = dir_.path() / "sdk" / "java";
     return p;
   }
   static store::FunctionConfig function(const std::string& runtime) {
@@ -105,11 +107,11 @@ TEST_F(RuntimeCatalogTest, KnownButAbsentPythonNamesDebianAndPyenv) {
 
 TEST_F(RuntimeCatalogTest, KnownButUnsupportedFamily) {
   const auto catalog = RuntimeCatalog::discover(paths());
-  const Status st = catalog.check("java21");
+  const Status st = catalog.check("dotnet8");
   ASSERT_FALSE(st.has_value());
   EXPECT_EQ(st.error().code, ErrorCode::InvalidRuntime);
   EXPECT_EQ(st.error().context,
-            "The runtime java21 is not available on this kindling host: this runtime is not "
+            "The runtime dotnet8 is not available on this kindling host: this runtime is not "
             "supported by kindling on this host yet.");
 }
 
@@ -344,6 +346,279 @@ TEST_F(RuntimeCatalogTest, LaunchOfAnAbsentRuntimeFails) {
   auto unknown = catalog.launch(function("nope1.0"), context());
   ASSERT_FALSE(unknown.has_value());
   EXPECT_EQ(unknown.error().code, ErrorCode::InvalidArgument);
+}
+
+// --- Java ------------------------------------------------------------------------------
+
+// A fake JDK (bin/java) under the fixture's jvm dir, and kindling's runtime jar when asked.
+void makeJdk(const fs::path& jvm_dir, const std::string& name) {
+  writeExecutable(jvm_dir / name / "bin" / "java");
+}
+void makeJavaRuntime(const fs::path& dir) {
+  fs::create_directories(dir / "lib");
+  std::ofstream(dir / "kindling-java-runtime.jar") << "jar";
+}
+
+TEST_F(RuntimeCatalogTest, DiscoversDebianAndTemurinJdksOnlyWithTheRuntimeBuilt) {
+  const auto p = paths();
+  makeJdk(p.jvm_dir, "java-17-openjdk-amd64");
+  makeJdk(p.jvm_dir, "temurin-25-jdk-amd64");
+  makeJdk(p.jvm_dir, "java-11-openjdk-amd64");
+  // Without the runtime jar no Java id is offered, and the error says how to build it.
+  auto catalog = RuntimeCatalog::discover(p);
+  const Status missing = catalog.check("java17");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, ErrorCode::InvalidRuntime);
+  EXPECT_NE(missing.error().context.find("run scripts/setup-runtimes.sh to build kindling's Java "
+                                         "runtime into " + p.java_runtime_dir.string()),
+            std::string::npos)
+      << missing.error().context;
+
+  makeJavaRuntime(p.java_runtime_dir);
+  catalog = RuntimeCatalog::discover(p);
+  EXPECT_TRUE(catalog.check("java17").has_value());
+  EXPECT_TRUE(catalog.check("java25").has_value());
+  std::map<std::string, fs::path> found;
+  for (const auto& rt : catalog.available()) {
+    if (rt.family == "java") found[rt.id] = rt.interpreter;
+  }
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found["java17"], p.jvm_dir / "java-17-openjdk-amd64" / "bin" / "java");
+  EXPECT_EQ(found["java25"], p.jvm_dir / "temurin-25-jdk-amd64" / "bin" / "java");
+
+  // java21: known to AWS, JDK absent -> names the packages to install.
+  const Status absent = catalog.check("java21");
+  ASSERT_FALSE(absent.has_value());
+  EXPECT_EQ(absent.error().code, ErrorCode::InvalidRuntime);
+  EXPECT_EQ(absent.error().context,
+            "The runtime java21 is not available on this kindling host: install a Java 21 JDK "
+            "under " + p.jvm_dir.string() + " (Debian's openjdk-21-jdk-headless or Temurin's "
+            "temurin-21-jdk).");
+  // java11 and java8.al2 are refused even with a JDK present: the runtime needs Java 17.
+  for (const char* id : {"java11", "java8.al2"}) {
+    const Status old = catalog.check(id);
+    ASSERT_FALSE(old.has_value()) << id;
+    EXPECT_EQ(old.error().code, ErrorCode::InvalidRuntime);
+    EXPECT_NE(old.error().context.find("needs Java 17 or newer"), std::string::npos)
+        << old.error().context;
+  }
+}
+
+TEST_F(RuntimeCatalogTest, JavaHeapIsEightyFivePercentOfMemoryLeavingRoomForTheJvm) {
+  // Small functions: memory - 40 MB (85 % would leave the JVM too little under the cgroup).
+  EXPECT_EQ(RuntimeCatalog::javaHeapFlag(128), "-XX:MaxHeapSize=90112k");
+  EXPECT_EQ(RuntimeCatalog::javaHeapFlag(256), "-XX:MaxHeapSize=221184k");
+  // From 267 MB up: AWS's 85 %.
+  EXPECT_EQ(RuntimeCatalog::javaHeapFlag(512), "-XX:MaxHeapSize=445644k");
+  EXPECT_EQ(RuntimeCatalog::javaHeapFlag(1024), "-XX:MaxHeapSize=891289k");
+  EXPECT_EQ(RuntimeCatalog::javaHeapFlag(10240), "-XX:MaxHeapSize=8912896k");
+}
+
+TEST_F(RuntimeCatalogTest, LaunchJavaUsesAwsFlagsAndTheRuntimeClasspath) {
+  const auto p = paths();
+  makeJdk(p.jvm_dir, "java-17-openjdk-amd64");
+  makeJavaRuntime(p.java_runtime_dir);
+  const auto catalog = RuntimeCatalog::discover(p);
+  auto fn = function("java17");
+  fn.handler = "example.Hello::handleRequest";
+  fn.memory_mb = 512;
+  auto spec = catalog.launch(fn, context());
+  ASSERT_TRUE(spec.has_value()) << spec.error().context;
+  const fs::path jdk = p.jvm_dir / "java-17-openjdk-amd64";
+  const std::vector<std::string> expected = {
+      (jdk / "bin/java").string(),
+      "-XX:MaxHeapSize=445644k",
+      "-XX:+UseSerialGC",
+      "-XX:+TieredCompilation",
+      "-XX:TieredStopAtLevel=1",
+      "-Xshare:auto",
+      "-XX:-UsePerfData",
+      "-Djava.net.preferIPv4Stack=true",
+      "-Dfile.encoding=UTF-8",
+      "-Dstdout.encoding=UTF-8",
+      "-Dstderr.encoding=UTF-8",
+      "-cp",
+      (p.java_runtime_dir / "kindling-java-runtime.jar").string() + ":" +
+          (p.java_runtime_dir / "lib/*").string(),
+      "dev.kindling.lambda.Bootstrap"};
+  EXPECT_EQ(spec->argv, expected);
+  const auto env = envMap(spec->env);
+  EXPECT_EQ(env.at("JAVA_HOME"), jdk.string());
+  EXPECT_EQ(env.at("AWS_EXECUTION_ENV"), "AWS_Lambda_java17");
+  EXPECT_EQ(env.at("_HANDLER"), "example.Hello::handleRequest");
+  EXPECT_EQ(env.at("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), "512");
+  EXPECT_EQ(env.at("PATH").rfind((jdk / "bin").string() + ":", 0), 0u) << env.at("PATH");
+  EXPECT_EQ(env.count("KINDLING_OPT_DIR"), 0u);
+  // The JDK stays at its host path (every sandbox shows /usr read-only): no /var/lang bind.
+  EXPECT_TRUE(spec->view.lang_dir.empty());
+}
+
+TEST_F(RuntimeCatalogTest, LaunchJavaUsesTheJdksCdsArchiveOnlyAtItsHostPath) {
+  const auto p = paths();
+  makeJdk(p.jvm_dir, "java-17-openjdk-amd64");
+  makeJavaRuntime(p.java_runtime_dir);
+  fs::create_directories(p.java_runtime_dir / "cds");
+  std::ofstream(p.java_runtime_dir / "cds" / "java-17-openjdk-amd64.jsa") << "cds";
+  const auto catalog = RuntimeCatalog::discover(p);
+  auto spec = catalog.launch(function("java17"), context());
+  ASSERT_TRUE(spec.has_value()) << spec.error().context;
+  const std::string flag =
+      "-XX:SharedArchiveFile=" + (p.java_runtime_dir / "cds/java-17-openjdk-amd64.jsa").string();
+  auto at = std::find(spec->argv.begin(), spec->argv.end(), flag);
+  ASSERT_NE(at, spec->argv.end());
+  EXPECT_EQ(*(at + 1), "-Xlog:cds=off");
+  EXPECT_EQ(*(at + 2), "-Xlog:cds+dynamic=off");
+  EXPECT_EQ(*(at + 3), "-cp");
+  EXPECT_EQ(spec->argv.back(), "dev.kindling.lambda.Bootstrap");
+
+  // In a sandbox whose /opt holds layers the runtime moves (the archive's recorded classpath
+  // would not match): no archive then.
+  auto ctx = context();
+  ctx.isolated = true;
+  ctx.opt_dir = dir_.path() / "layers";
+  fs::create_directories(ctx.opt_dir);
+  spec = catalog.launch(function("java17"), ctx);
+  ASSERT_TRUE(spec.has_value()) << spec.error().context;
+  for (const auto& arg : spec->argv) EXPECT_EQ(arg.find("SharedArchiveFile"), std::string::npos);
+}
+
+TEST_F(RuntimeCatalogTest, LaunchJavaInASandboxWithLayersFindsTheRuntimeInsideTheSdkBind) {
+  const auto p = paths();
+  makeJdk(p.jvm_dir, "temurin-25-jdk-amd64");
+  makeJavaRuntime(p.java_runtime_dir);
+  const auto catalog = RuntimeCatalog::discover(p);
+  auto ctx = context();
+  ctx.isolated = true;
+  ctx.opt_dir = dir_.path() / "layers";
+  fs::create_directories(ctx.opt_dir);
+  auto spec = catalog.launch(function("java25"), ctx);
+  ASSERT_TRUE(spec.has_value()) << spec.error().context;
+  const auto cp = std::find(spec->argv.begin(), spec->argv.end(), "-cp");
+  ASSERT_NE(cp, spec->argv.end());
+  EXPECT_EQ(*(cp + 1),
+            "/var/kindling/sdk/java/kindling-java-runtime.jar:/var/kindling/sdk/java/lib/*");
+  EXPECT_EQ(spec->view.opt_dir, ctx.opt_dir);
+  const auto env = envMap(spec->env);
+  EXPECT_EQ(env.at("LAMBDA_TASK_ROOT"), "/var/task");
+  EXPECT_EQ(env.count("KINDLING_OPT_DIR"), 0u);  // layers are at /opt inside the sandbox
+}
+
+// --- Ruby ------------------------------------------------------------------------------
+
+TEST_F(RuntimeCatalogTest, RubyIdsAreKnownAndAbsentOnesSayWhatToInstall) {
+  if (::access("/usr/bin/ruby3.4", X_OK) == 0) {
+    GTEST_SKIP() << "/usr/bin/ruby3.4 exists on this host, so ruby3.4 is never absent";
+  }
+  const auto catalog = RuntimeCatalog::discover(paths());
+  const Status st = catalog.check("ruby3.4");
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().code, ErrorCode::InvalidRuntime);
+  EXPECT_EQ(st.error().context,
+            "The runtime ruby3.4 is not available on this kindling host: this host runs Ruby 3.1 "
+            "as ruby3.1 (Debian's apt package `ruby`, installed by scripts/setup.sh); ruby3.4 "
+            "needs /usr/bin/ruby3.4 or a Ruby build under " +
+                (dir_.path() / "toolchains/ruby3.4/bin/ruby").string() + ".");
+  // ruby3.1 is a local id: known (never InvalidArgument) whether or not Ruby is installed.
+  const Status local = catalog.check("ruby3.1");
+  if (::access("/usr/bin/ruby3.1", X_OK) == 0) {
+    EXPECT_TRUE(local.has_value());
+  } else {
+    ASSERT_FALSE(local.has_value());
+    EXPECT_EQ(local.error().code, ErrorCode::InvalidRuntime);
+  }
+  const Status unknown = catalog.check("ruby2.7");
+  ASSERT_FALSE(unknown.has_value());
+  EXPECT_EQ(unknown.error().code, ErrorCode::InvalidArgument);
+}
+
+TEST_F(RuntimeCatalogTest, LaunchRubyRunsTheBootstrapWithoutGems) {
+  if (::access("/usr/bin/ruby3.3", X_OK) == 0) {
+    GTEST_SKIP() << "/usr/bin/ruby3.3 exists on this host and takes precedence over toolchains";
+  }
+  writeExecutable(dir_.path() / "toolchains/ruby3.3/bin/ruby");
+  const auto catalog = RuntimeCatalog::discover(paths());
+  std::map<std::string, RuntimeInfo> by_id;
+  for (const auto& info : catalog.available()) by_id[info.id] = info;
+  ASSERT_EQ(by_id.count("ruby3.3"), 1u);
+  EXPECT_EQ(by_id["ruby3.3"].family, "ruby");
+  EXPECT_EQ(by_id["ruby3.3"].interpreter, dir_.path() / "toolchains/ruby3.3/bin/ruby");
+
+  const fs::path ruby = dir_.path() / "toolchains/ruby3.3/bin/ruby";
+  const fs::path runtime_dir = dir_.path() / "runtimes/ruby";
+  auto spec = catalog.launch(function("ruby3.3"), context());
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  EXPECT_EQ(spec->argv, (std::vector<std::string>{ruby.string(), "--disable-gems",
+                                                  (runtime_dir / "bootstrap.rb").string()}));
+  auto env = envMap(spec->env);
+  EXPECT_EQ(env["AWS_EXECUTION_ENV"], "AWS_Lambda_ruby3.3");
+  EXPECT_EQ(env["_HANDLER"], "app.handler");
+  EXPECT_EQ(env["LAMBDA_RUNTIME_DIR"], runtime_dir.string());
+  EXPECT_EQ(env["RUBYLIB"], "/srv/code/abc:/opt/ruby/lib");
+  EXPECT_EQ(env["GEM_PATH"], "/srv/code/abc/vendor/bundle/ruby/3.3.0:/opt/ruby/gems/3.3.0");
+  EXPECT_EQ(env["PATH"], (dir_.path() / "toolchains/ruby3.3/bin").string() +
+                             ":/usr/local/bin:/usr/bin/:/bin:/opt/bin");
+  EXPECT_EQ(env.count("KINDLING_OPT_DIR"), 0u);
+
+  // In a sandbox: the interpreter tree is /var/lang, the bootstrap /var/runtime.
+  LaunchContext ctx = context();
+  ctx.isolated = true;
+  spec = catalog.launch(function("ruby3.3"), ctx);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  EXPECT_EQ(spec->argv, (std::vector<std::string>{"/var/lang/bin/ruby", "--disable-gems",
+                                                  "/var/runtime/bootstrap.rb"}));
+  EXPECT_EQ(spec->view.lang_dir, dir_.path() / "toolchains/ruby3.3");
+  EXPECT_EQ(spec->view.runtime_dir, runtime_dir);
+  env = envMap(spec->env);
+  EXPECT_EQ(env["RUBYLIB"], "/var/task:/opt/ruby/lib");
+  EXPECT_EQ(env["GEM_PATH"], "/var/task/vendor/bundle/ruby/3.3.0:/opt/ruby/gems/3.3.0");
+  EXPECT_EQ(env["LD_LIBRARY_PATH"],
+            "/var/lang/lib:/lib64:/usr/lib64:/var/task:/var/task/lib:/opt/lib");
+}
+
+// Layers without a mount namespace: the merged tree on the host, and the runtime is told.
+TEST_F(RuntimeCatalogTest, LaunchRubyWithLayersAndTheFunctionsOwnPaths) {
+  if (::access("/usr/bin/ruby3.2", X_OK) == 0) {
+    GTEST_SKIP() << "/usr/bin/ruby3.2 exists on this host and takes precedence over toolchains";
+  }
+  writeExecutable(dir_.path() / "toolchains/ruby3.2/bin/ruby");
+  const auto catalog = RuntimeCatalog::discover(paths());
+  LaunchContext ctx = context();
+  ctx.opt_dir = dir_.path() / "opt/abc";
+  auto spec = catalog.launch(function("ruby3.2"), ctx);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  auto env = envMap(spec->env);
+  const std::string opt = ctx.opt_dir.string();
+  EXPECT_EQ(env["RUBYLIB"], "/srv/code/abc:" + opt + "/ruby/lib");
+  EXPECT_EQ(env["GEM_PATH"],
+            "/srv/code/abc/vendor/bundle/ruby/3.2.0:" + opt + "/ruby/gems/3.2.0");
+  EXPECT_EQ(env["KINDLING_OPT_DIR"], opt);
+
+  store::FunctionConfig fn = function("ruby3.2");
+  fn.environment["RUBYLIB"] = "/mine/lib";
+  fn.environment["GEM_PATH"] = "/mine/gems";
+  spec = catalog.launch(fn, ctx);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  env = envMap(spec->env);
+  EXPECT_EQ(env["RUBYLIB"], "/mine/lib");
+  EXPECT_EQ(env["GEM_PATH"], "/mine/gems");
+}
+
+// Debian's Ruby lives under /usr, which every sandbox shows: no /var/lang mount.
+TEST_F(RuntimeCatalogTest, LaunchDebianRubyInASandboxKeepsUsrBin) {
+  if (::access("/usr/bin/ruby3.1", X_OK) != 0) {
+    GTEST_SKIP() << "/usr/bin/ruby3.1 is not installed here (apt-get install ruby)";
+  }
+  const auto catalog = RuntimeCatalog::discover(paths());
+  LaunchContext ctx = context();
+  ctx.isolated = true;
+  auto spec = catalog.launch(function("ruby3.1"), ctx);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  EXPECT_EQ(spec->argv, (std::vector<std::string>{"/usr/bin/ruby3.1", "--disable-gems",
+                                                  "/var/runtime/bootstrap.rb"}));
+  EXPECT_TRUE(spec->view.lang_dir.empty());
+  auto env = envMap(spec->env);
+  EXPECT_EQ(env["GEM_PATH"], "/var/task/vendor/bundle/ruby/3.1.0:/opt/ruby/gems/3.1.0");
+  EXPECT_EQ(env["AWS_EXECUTION_ENV"], "AWS_Lambda_ruby3.1");
 }
 
 }  // namespace

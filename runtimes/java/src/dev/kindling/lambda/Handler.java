@@ -1,0 +1,262 @@
+// kindling's Java runtime: resolves `_HANDLER` the way AWS's Java runtime does and invokes it.
+//   "pkg.Class::method"  a public (static or instance) method taking (), (I), (I, Context),
+//                        (InputStream, OutputStream) or (InputStream, OutputStream, Context)
+//   "pkg.Class"          a class implementing RequestHandler<I,O> or RequestStreamHandler
+// User code is loaded by its own class loader over /var/task and /var/task/lib/*.jar (then the
+// layers' /opt/java/lib/*.jar), parent-first, so the runtime's aws-lambda-java-core is the one
+// every handler sees, as on AWS. The class is initialised (static blocks run) during init.
+// POJO/Map events and results go through aws-lambda-java-serialization (AWS's shaded Jackson,
+// AWS's settings); its classes are only loaded by handlers that need them, so stream handlers
+// start faster.
+// Threading: built once at init; invoke() is called by the runtime's main thread only.
+package dev.kindling.lambda;
+
+import com.amazonaws.services.lambda.runtime.Context;
+import com.amazonaws.services.lambda.runtime.RequestHandler;
+import com.amazonaws.services.lambda.runtime.RequestStreamHandler;
+import com.amazonaws.services.lambda.runtime.serialization.PojoSerializer;
+import com.amazonaws.services.lambda.runtime.serialization.events.LambdaEventSerializers;
+import com.amazonaws.services.lambda.runtime.serialization.factories.JacksonFactory;
+import java.io.File;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.Type;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+final class Handler {
+  /** A handler that cannot be loaded: reported to /init/error with this error type. */
+  static final class InitError extends Exception {
+    private static final long serialVersionUID = 1L;
+    final String errorType;
+
+    InitError(String errorType, String message, Throwable cause) {
+      super(message, cause);
+      this.errorType = errorType;
+    }
+  }
+
+  private enum Shape { STREAM, STREAM_CONTEXT, NONE, EVENT, EVENT_CONTEXT, CONTEXT }
+
+  private final Object target;  // null for static methods
+  private final Method method;
+  private final Shape shape;
+  private final Type inputType;
+  private final Type outputType;
+  private PojoSerializer<Object> input;       // built at init for POJO handlers
+  private PojoSerializer<Object> output;      // null: by the result's runtime class
+  private Class<?> lastResultClass;
+  private PojoSerializer<Object> lastResultSerializer;
+  private final ClassLoader loader;
+
+  private Handler(Object target, Method method, Shape shape, ClassLoader loader) {
+    this.target = target;
+    this.method = method;
+    this.shape = shape;
+    this.loader = loader;
+    Type[] params = method.getGenericParameterTypes();
+    this.inputType = (shape == Shape.EVENT || shape == Shape.EVENT_CONTEXT) ? params[0] : null;
+    this.outputType = method.getGenericReturnType();
+  }
+
+  /** The class loader of the function's code: task root, its lib/*.jar, layers' java/lib. */
+  static ClassLoader functionClassLoader(String taskRoot, String optDir) throws Exception {
+    List<URL> urls = new ArrayList<>();
+    urls.add(new File(taskRoot).toURI().toURL());
+    addJars(urls, new File(taskRoot, "lib"));
+    addJars(urls, new File(optDir, "java/lib"));
+    return new URLClassLoader(urls.toArray(new URL[0]), Handler.class.getClassLoader());
+  }
+
+  private static void addJars(List<URL> urls, File dir) throws Exception {
+    File[] jars = dir.listFiles((d, name) -> name.endsWith(".jar"));
+    if (jars == null) return;
+    Arrays.sort(jars);
+    for (File jar : jars) urls.add(jar.toURI().toURL());
+  }
+
+  /** Resolves and initialises the handler; InitError says why it cannot be used. */
+  static Handler load(String spec, ClassLoader loader) throws InitError {
+    if (spec == null || spec.isEmpty()) {
+      throw new InitError("java.lang.IllegalArgumentException", "Handler not set (_HANDLER)", null);
+    }
+    int sep = spec.indexOf("::");
+    String className = sep >= 0 ? spec.substring(0, sep) : spec;
+    String methodName = sep >= 0 ? spec.substring(sep + 2) : null;
+    Class<?> cls;
+    try {
+      cls = Class.forName(className, true, loader);
+    } catch (ClassNotFoundException | NoClassDefFoundError e) {
+      throw new InitError("java.lang.ClassNotFoundException", "Class not found: " + className, e);
+    } catch (ExceptionInInitializerError e) {
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      throw new InitError(cause.getClass().getName(),
+          "Error loading class " + className + ": " + cause, cause);
+    } catch (Throwable t) {
+      throw new InitError(t.getClass().getName(), "Error loading class " + className + ": " + t, t);
+    }
+    Method m;
+    Shape shape;
+    if (methodName == null) {
+      if (RequestStreamHandler.class.isAssignableFrom(cls)) {
+        m = find(cls, "handleRequest", InputStream.class, OutputStream.class, Context.class);
+        shape = Shape.STREAM_CONTEXT;
+      } else if (RequestHandler.class.isAssignableFrom(cls)) {
+        m = null;
+        // The most specific handleRequest(I, Context): not the erased bridge method.
+        for (Method c : cls.getMethods()) {
+          if (c.getName().equals("handleRequest") && !c.isBridge() && c.getParameterCount() == 2
+              && c.getParameterTypes()[1] == Context.class) {
+            if (m == null || m.getParameterTypes()[0].isAssignableFrom(c.getParameterTypes()[0])) m = c;
+          }
+        }
+        shape = Shape.EVENT_CONTEXT;
+      } else {
+        throw new InitError("java.lang.IllegalArgumentException", "Class " + className
+            + " does not implement RequestHandler or RequestStreamHandler, and no method was"
+            + " given (use " + className + "::method)", null);
+      }
+    } else {
+      m = null;
+      shape = null;
+      for (Method c : cls.getMethods()) {
+        if (!c.getName().equals(methodName) || c.isBridge() || c.isSynthetic()) continue;
+        Shape s = shapeOf(c.getParameterTypes());
+        if (s != null && (m == null || s.ordinal() < shape.ordinal())) {
+          m = c;
+          shape = s;
+        }
+      }
+      if (m == null) {
+        throw new InitError("java.lang.NoSuchMethodException", "No public method named "
+            + methodName + " with appropriate method signature found on class " + className, null);
+      }
+    }
+    if (m == null) {
+      throw new InitError("java.lang.NoSuchMethodException",
+          "No public method named handleRequest found on class " + className, null);
+    }
+    Object target = null;
+    if (!Modifier.isStatic(m.getModifiers())) {
+      try {
+        target = cls.getDeclaredConstructor().newInstance();
+      } catch (InvocationTargetException e) {
+        Throwable cause = e.getCause();
+        throw new InitError(cause.getClass().getName(),
+            "An error occurred during class instantiation: " + cause, cause);
+      } catch (ReflectiveOperationException e) {
+        throw new InitError(e.getClass().getName(), "Class " + className
+            + " has no public no-argument constructor: " + e, e);
+      }
+    }
+    try {
+      m.setAccessible(true);  // public methods of non-public classes
+    } catch (RuntimeException ignored) {
+      // module rules may refuse; a public method of a public class does not need it
+    }
+    Handler h = new Handler(target, m, shape, loader);
+    try {
+      h.prepareSerializers();
+    } catch (Throwable t) {
+      throw new InitError(t.getClass().getName(), "Cannot (de)serialise the handler's types: " + t, t);
+    }
+    return h;
+  }
+
+  private static Method find(Class<?> cls, String name, Class<?>... params) throws InitError {
+    try {
+      return cls.getMethod(name, params);
+    } catch (NoSuchMethodException e) {
+      throw new InitError("java.lang.NoSuchMethodException", "No public method named " + name
+          + " found on class " + cls.getName(), e);
+    }
+  }
+
+  // The shape of a candidate method's parameters; null when it is not a handler signature.
+  // Lower ordinal wins among overloads: streams first, then the richest POJO form.
+  private static Shape shapeOf(Class<?>[] p) {
+    switch (p.length) {
+      case 0:
+        return Shape.NONE;
+      case 1:
+        return p[0] == Context.class ? Shape.CONTEXT : Shape.EVENT;
+      case 2:
+        if (p[0] == InputStream.class && p[1] == OutputStream.class) return Shape.STREAM;
+        return p[1] == Context.class ? Shape.EVENT_CONTEXT : null;
+      case 3:
+        return p[0] == InputStream.class && p[1] == OutputStream.class && p[2] == Context.class
+            ? Shape.STREAM_CONTEXT : null;
+      default:
+        return null;
+    }
+  }
+
+  private void prepareSerializers() {
+    if (shape == Shape.STREAM || shape == Shape.STREAM_CONTEXT) return;
+    if (inputType != null) input = serializerFor(inputType);
+    if (outputType != void.class && outputType != Void.class && outputType != Object.class
+        && (outputType instanceof Class || outputType instanceof ParameterizedType)) {
+      output = serializerFor(outputType);
+    }
+  }
+
+  // AWS's event classes (aws-lambda-java-events) get their mixins; anything else plain Jackson.
+  @SuppressWarnings("unchecked")
+  private PojoSerializer<Object> serializerFor(Type type) {
+    Class<?> raw = type instanceof Class ? (Class<?>) type
+        : type instanceof ParameterizedType ? (Class<?>) ((ParameterizedType) type).getRawType() : null;
+    if (raw != null && LambdaEventSerializers.isLambdaSupportedEvent(raw.getName())) {
+      return (PojoSerializer<Object>) LambdaEventSerializers.serializerFor(raw, loader);
+    }
+    return JacksonFactory.getInstance().getSerializer(type);
+  }
+
+  /** Runs one invocation: event bytes in, result bytes written to out. Throws what the handler threw. */
+  void invoke(InputStream event, OutputStream out, Context ctx) throws Throwable {
+    Object result;
+    try {
+      switch (shape) {
+        case STREAM_CONTEXT:
+          method.invoke(target, event, out, ctx);
+          return;
+        case STREAM:
+          method.invoke(target, event, out);
+          return;
+        case NONE:
+          result = method.invoke(target);
+          break;
+        case CONTEXT:
+          result = method.invoke(target, ctx);
+          break;
+        case EVENT:
+          result = method.invoke(target, input.fromJson(event));
+          break;
+        default:
+          result = method.invoke(target, input.fromJson(event), ctx);
+          break;
+      }
+    } catch (InvocationTargetException e) {
+      throw e.getCause();
+    }
+    if (output != null) {
+      output.toJson(result, out);
+    } else if (result == null) {
+      out.write(NULL_JSON);
+    } else {
+      if (result.getClass() != lastResultClass) {
+        lastResultSerializer = serializerFor(result.getClass());
+        lastResultClass = result.getClass();
+      }
+      lastResultSerializer.toJson(result, out);
+    }
+  }
+
+  private static final byte[] NULL_JSON = {'n', 'u', 'l', 'l'};
+}
