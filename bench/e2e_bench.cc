@@ -70,6 +70,7 @@ struct Options {
   std::string endpoint;
   std::string payload_zip;  // the test payload binary (zipped as `bootstrap`) or a ready zip
   std::string examples_dir = "examples";
+  std::string built_examples_dir;  // packages of compiled examples (java/hello.zip, ...)
   std::vector<int> clients = {1, 8};
   size_t invokes = 20000;  // measured invokes per warm phase (all clients together)
   size_t warmup = 1000;    // warm-up invokes per warm phase (all clients together)
@@ -78,7 +79,8 @@ struct Options {
   int memory_mb = 1769;
   std::vector<std::string> runtimes = {"provided.al2023", "python3.11", "python3.12",
                                        "python3.13",      "nodejs20.x", "nodejs22.x",
-                                       "nodejs24.x",      "ruby3.1"};
+                                       "nodejs24.x",      "ruby3.1",    "java17",
+                                       "java25"};
   std::string json_out;
   // phase 4
   std::string baseline_endpoint;  // daemon with KINDLING_SANDBOX=process; empty = skip
@@ -337,6 +339,16 @@ Result<RuntimeSource> sourceFor(const std::string& runtime, const Options& opts)
   }
   if (runtime.rfind("ruby", 0) == 0) {
     return RuntimeSource{"function.handler", examples / "ruby" / "hello", R"({"name":"bench"})"};
+  }
+  if (runtime.rfind("java", 0) == 0) {
+    const fs::path zip = fs::path(opts.built_examples_dir) / "java" / "hello.zip";
+    std::error_code ec;
+    if (opts.built_examples_dir.empty() || !fs::is_regular_file(zip, ec)) {
+      return makeError(ErrorCode::NotFound, "no built Java example (" + zip.string() +
+                                                "; run examples/java/build.sh and pass "
+                                                "--built-examples-dir)");
+    }
+    return RuntimeSource{"example.Hello", zip, R"({"name":"bench"})"};
   }
   return makeError(ErrorCode::InvalidArgument, "no benchmark function for runtime " + runtime);
 }
@@ -1170,6 +1182,8 @@ int main(int argc, char** argv) {
   scalar("--payload-zip", opts.payload_zip,
          "test payload binary (zipped as `bootstrap`), a directory or a ready zip")
       ->required();
+  scalar("--built-examples-dir", opts.built_examples_dir,
+         "packages of compiled examples (scripts/build-examples.sh, examples/java/build.sh)");
   scalar("--examples-dir", opts.examples_dir,
          "examples/ of the repository (python/hello, node/hello)");
   app.add_option("--clients", opts.clients, "concurrent clients per warm row (default 1,8)")

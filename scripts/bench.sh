@@ -124,12 +124,19 @@ if [[ $(id -u) != 0 ]]; then
   echo "bench.sh: not root: the default daemon runs plain processes too (no sandbox to measure)"
 fi
 
+# The Java runtimes' cold-start function is the compiled hello example.
+if command -v javac >/dev/null; then
+  "$repo/examples/java/build.sh" "$build/examples/java" >/dev/null ||
+    echo "bench.sh: examples/java/build.sh failed: no Java cold starts"
+fi
+
 echo
 status=0
 timeout 200 "$build/kindling-bench" \
   --endpoint "http://127.0.0.1:${daemon_port[sandbox]}" \
   --payload-zip "$build/payloads/bootstrap" \
   --examples-dir "$repo/examples" \
+  --built-examples-dir "$build/examples" \
   --invokes "${BENCH_INVOKES:-20000}" \
   --cold-samples "${COLD_SAMPLES:-10}" \
   --isolation-samples "$isolation_samples" \
