@@ -43,4 +43,7 @@ if [ ! -f build/build.ninja ]; then
   cmake --preset default >/dev/null
 fi
 cmake --build build -j"$(nproc)"
+
+log "java examples (the demo's Java function)"
+./examples/java/build.sh build/examples/java
 log "done: ./build/kindling demo"

@@ -53,7 +53,10 @@ Result<fs::path> findRepoRoot() {
   fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   for (fs::path dir = exe.parent_path(); !dir.empty() && dir != dir.root_path();
        dir = dir.parent_path()) {
-    if (fs::is_directory(dir / "runtimes") && fs::is_directory(dir / "src")) return dir;
+    // The repository, not the build tree inside it (which has runtimes/ and src/ output dirs).
+    if (fs::is_directory(dir / "runtimes", ec) && fs::is_regular_file(dir / "CMakeLists.txt", ec)) {
+      return dir;
+    }
   }
   return makeError(ErrorCode::NotFound,
                    "cannot find kindling's runtimes/ directory; set KINDLING_HOME to the "

@@ -32,7 +32,12 @@ bool isDir(const fs::path& p) {
   return fs::is_directory(p, ec);
 }
 
-bool isRepoRoot(const fs::path& p) { return isDir(p / "runtimes") && isDir(p / "examples"); }
+// The repository, not a build tree (which also holds runtimes/ and examples/ output dirs).
+bool isRepoRoot(const fs::path& p) {
+  std::error_code ec;
+  return isDir(p / "runtimes") && isDir(p / "examples") &&
+         fs::is_regular_file(p / "CMakeLists.txt", ec);
+}
 
 // Owns the demo's scratch directory and the embedded daemon; tears both down in that order
 // reversed (daemon first, so it lets go of the data dir before it is removed).
@@ -82,6 +87,16 @@ std::string oneLine(std::string_view body) {
 // Builds the zip for one example; a payload-binary example is zipped as a lone `bootstrap`.
 Result<std::string> exampleZip(const DemoExample& ex, const fs::path& repo,
                                const fs::path& scratch) {
+  constexpr std::string_view kBuilt = "build:";
+  if (ex.source.substr(0, kBuilt.size()) == kBuilt) {
+    const fs::path zip = fs::path(KINDLING_BUILD_DIR) / ex.source.substr(kBuilt.size());
+    std::error_code ec;
+    if (!fs::is_regular_file(zip, ec)) {
+      return makeError(ErrorCode::NotFound,
+                       zip.string() + " not built (scripts/setup.sh builds it)");
+    }
+    return loadCodeZip(zip.string());
+  }
   if (!ex.source.empty()) {
     const fs::path dir = repo / ex.source;
     if (!isDir(dir)) {
@@ -186,6 +201,10 @@ const std::vector<DemoExample>& demoExamples() {
        {"python3.12", "python3.11", "python3.10", "python3.9"}, R"({"name":"kindling"})"},
       {"node", "kindling-demo-node", "examples/node/hello", "index.handler",
        {"nodejs22.x", "nodejs20.x"}, R"({"name":"kindling"})"},
+      {"ruby", "kindling-demo-ruby", "examples/ruby/hello", "function.handler",
+       {"ruby3.1", "ruby3.2", "ruby3.3", "ruby3.4"}, R"({"name":"kindling"})"},
+      {"java", "kindling-demo-java", "build:examples/java/hello.zip", "example.Hello",
+       {"java17", "java25", "java21"}, R"({"name":"kindling"})"},
       {"provided", "kindling-demo-provided", "", "echo", {"provided.al2023"},
        R"({"hello":"from the kindling demo"})"},
   };

@@ -18,7 +18,9 @@ namespace kindling::cli {
 struct DemoExample {
   std::string_view label;          // "python"
   std::string_view function_name;  // "kindling-demo-python"
-  std::string_view source;         // code dir relative to the repo root; "" = payload binary
+  // Code dir relative to the repo root; "" = the payload binary; "build:<path>" = a package the
+  // build produced, relative to the build dir (compiled examples, e.g. Java's hello.zip).
+  std::string_view source;
   std::string_view handler;
   std::vector<std::string_view> runtimes;  // tried in order; a rejected runtime -> next
   std::string_view payload;

@@ -123,3 +123,17 @@ def test_kindling_cli_against_daemon(daemon, fname, tmp_path):
     assert r.returncode == 0 and "START RequestId:" in r.stdout
     r = run("rm", fname)
     assert r.returncode == 0, r.stderr
+
+
+def test_demo_finds_the_repository_from_the_binary_and_runs_every_runtime():
+    """`./build/kindling demo` (README's first command): no KINDLING_HOME, so the binary finds
+    runtimes/ and examples/ by walking up from itself past the build tree."""
+    env = {k: v for k, v in os.environ.items() if k != "KINDLING_HOME"}
+    env["KINDLING_ENDPOINT"] = f"http://127.0.0.1:{kh.free_port()}"  # embedded daemon there
+    r = subprocess.run([str(kh.BIN), "demo"], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    for label in ("python", "node", "ruby", "provided"):
+        assert f"[{label}] kindling-demo-{label}" in r.stdout
+    assert r.stdout.count("Hello, kindling!") >= 6, r.stdout  # python, node, ruby: cold + warm
+    assert "mount()" not in r.stdout + r.stderr

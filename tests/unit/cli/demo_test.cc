@@ -32,6 +32,10 @@ using FindRepoRootTest = TempDirTest;
 TEST_F(FindRepoRootTest, WalksUpFromTheExecutable) {
   fs::create_directories(dir_ / "repo/runtimes");
   fs::create_directories(dir_ / "repo/examples");
+  touch(dir_ / "repo/CMakeLists.txt");
+  // A build tree has runtimes/ and examples/ output dirs too: it is not the repository.
+  fs::create_directories(dir_ / "repo/build/runtimes");
+  fs::create_directories(dir_ / "repo/build/examples");
   const fs::path exe = dir_ / "repo/build/src/kindling";
   touch(exe);
   auto root = findRepoRoot(nullptr, exe);
@@ -40,10 +44,11 @@ TEST_F(FindRepoRootTest, WalksUpFromTheExecutable) {
 }
 
 TEST_F(FindRepoRootTest, EnvironmentWinsAndIsValidated) {
-  fs::create_directories(dir_ / "repo/runtimes");
-  fs::create_directories(dir_ / "repo/examples");
-  fs::create_directories(dir_ / "other/runtimes");
-  fs::create_directories(dir_ / "other/examples");
+  for (const char* d : {"repo/runtimes", "repo/examples", "other/runtimes", "other/examples"}) {
+    fs::create_directories(dir_ / d);
+  }
+  touch(dir_ / "repo/CMakeLists.txt");
+  touch(dir_ / "other/CMakeLists.txt");
   const fs::path exe = dir_ / "repo/build/kindling";
   touch(exe);
   auto root = findRepoRoot((dir_ / "other").c_str(), exe);
@@ -110,17 +115,22 @@ TEST_F(TempDirTest, LoadCodeZipZipsADirectory) {
   EXPECT_NE(zip->find("app.py"), std::string::npos);
 }
 
-TEST(DemoExamples, CoverThreeRuntimesInPreferenceOrder) {
+TEST(DemoExamples, CoverEveryRuntimeFamilyInPreferenceOrder) {
   const auto& examples = demoExamples();
-  ASSERT_EQ(examples.size(), 3u);
+  ASSERT_EQ(examples.size(), 5u);
   EXPECT_EQ(examples[0].source, "examples/python/hello");
   EXPECT_EQ(examples[0].handler, "app.handler");
   EXPECT_EQ(examples[0].runtimes.front(), "python3.12");
   EXPECT_EQ(examples[1].source, "examples/node/hello");
   EXPECT_EQ(examples[1].handler, "index.handler");
-  EXPECT_EQ(examples[2].source, "");
-  EXPECT_EQ(examples[2].handler, "echo");
-  EXPECT_EQ(examples[2].runtimes.front(), "provided.al2023");
+  EXPECT_EQ(examples[2].source, "examples/ruby/hello");
+  EXPECT_EQ(examples[2].runtimes.front(), "ruby3.1");
+  EXPECT_EQ(examples[3].source, "build:examples/java/hello.zip");
+  EXPECT_EQ(examples[3].handler, "example.Hello");
+  EXPECT_EQ(examples[3].runtimes.front(), "java17");
+  EXPECT_EQ(examples[4].source, "");
+  EXPECT_EQ(examples[4].handler, "echo");
+  EXPECT_EQ(examples[4].runtimes.front(), "provided.al2023");
   for (const DemoExample& ex : examples) {
     EXPECT_FALSE(ex.runtimes.empty());
     EXPECT_TRUE(ex.function_name.starts_with("kindling-demo-"));
