@@ -38,7 +38,11 @@ const char* envStateName(EnvState state);
 struct EnvironmentOptions {
   Clock::Duration init_timeout = std::chrono::seconds(10);
   size_t log_tail_bytes = 4096;
-  Clock::Duration queue_wait = std::chrono::milliseconds(200);
+  // How long an invocation queued on an environment that has answered waits for the runtime's
+  // next /next before it goes elsewhere (a cold start). 1 s: a runtime whose CPU quota is spent
+  // (small MemorySize after a CPU-heavy invocation) can take a few CFS periods to poll again,
+  // and Lambda reuses the environment for back-to-back invocations in that case too.
+  Clock::Duration queue_wait = std::chrono::seconds(1);
   // An idle environment is frozen (no CPU at all) once it has been idle this long; the next
   // invocation thaws it. Zero or negative: never freeze. Lambda freezes at once; a short
   // grace keeps back-to-back invocations off the thaw cost (~4 ms on cgroup v1 here).
