@@ -213,12 +213,18 @@ void Engine::invoke(const FunctionTarget& target, InvokeRequest request) {
 }
 
 void Engine::place(const std::shared_ptr<Pool>& pool, InvokeRequest request) {
-  while (auto env = pool->takeIdle()) {
-    if (env->dispatch(request)) return;  // warm
-  }
-  // An environment that just answered takes the invocation as soon as it polls /next again.
-  while (auto env = pool->takeReturning()) {
-    if (env->enqueue(request)) return;
+  // Two rounds: an environment can move from "returning" to idle between the two lookups.
+  for (int round = 0; round < 2; ++round) {
+    while (auto env = pool->takeIdle()) {
+      if (env->dispatch(request)) return;  // warm
+    }
+    // An environment that just answered takes the invocation as soon as it polls /next again.
+    bool any_returning = false;
+    while (auto env = pool->takeReturning()) {
+      any_returning = true;
+      if (env->enqueue(request)) return;
+    }
+    if (!any_returning) break;
   }
   startEnvironment(pool, std::move(request));
 }

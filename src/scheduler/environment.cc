@@ -158,9 +158,12 @@ void Environment::run(After& after) {
     hooks_.on_state(after.state_change->first, after.state_change->second);
   }
   if (after.deliver) after.deliver();
-  if (after.done) after.done->first(std::move(after.done->second));
   auto self = shared_from_this();
+  // The pool learns that this environment is about to take work again before the caller gets
+  // its answer: a client that sends its next request at once must find it (not start a cold
+  // environment because the answer overtook the pool's bookkeeping).
   if (after.returning && !after.dead && hooks_.on_returning) hooks_.on_returning(self);
+  if (after.done) after.done->first(std::move(after.done->second));
   if (after.idle && !after.dead && hooks_.on_idle) hooks_.on_idle(self);
   if (after.dead && hooks_.on_dead) hooks_.on_dead(self);
   if (after.requeue && hooks_.on_requeue) hooks_.on_requeue(std::move(*after.requeue));
