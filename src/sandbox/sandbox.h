@@ -52,6 +52,9 @@ class SandboxProcess {
   virtual int exitFd() const = 0;
   // Collects the exit status once exitFd() is readable. Call once.
   virtual Result<sys::ExitStatus> reap() = 0;
+  // True once the process has exited (checked without reaping it). The exit fd waking up is
+  // not trusted alone: reap() blocks, and a blocked reap would hold the environment's lock.
+  virtual bool exited() const { return true; }
   // Kills the process and everything it started (idempotent).
   virtual void kill() = 0;
   // Peak resident memory of the environment so far, bytes.

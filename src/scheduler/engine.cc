@@ -556,12 +556,24 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
   env->attach(std::move(*process));
   wiring->watchOutput(*wiring->out_watch);
   wiring->watchOutput(*wiring->err_watch);
-  wiring->exit_watch->async_wait(asio::posix::stream_descriptor::wait_read,
-                                 [wiring](const boost::system::error_code& ec) {
-                                   if (ec) return;
-                                   wiring->env->onProcessExit();
-                                   wiring->stop();
-                                 });
+  watchExit(wiring);
+}
+
+void Engine::watchExit(const std::shared_ptr<Wiring>& wiring) {
+  // The watcher keeps the wiring alive until the process is reaped.
+  wiring->exit_watch->async_wait(
+      asio::posix::stream_descriptor::wait_read,
+      [this, wiring](const boost::system::error_code& ec) {
+        if (ec) return;
+        if (!wiring->env->onProcessExit()) {
+          // Woken but the process is still running: look again shortly (never spin).
+          spdlog::warn("environment {}: exit fd ready but the process runs on; rechecking",
+                       wiring->env->id());
+          timers_.schedule(std::chrono::milliseconds(100), [this, wiring] { watchExit(wiring); });
+          return;
+        }
+        wiring->stop();
+      });
 }
 
 bool Engine::admit(int memory_mb) {

@@ -86,6 +86,8 @@ class Engine {
   // Arms one timer that tops the pool up again (after a backoff when starts keep failing).
   void scheduleProvisionedTopUp(const std::shared_ptr<Pool>& pool);
   void removePool(const std::shared_ptr<Pool>& pool);
+  // Waits for an environment's process to exit, then reports it to the environment.
+  void watchExit(const std::shared_ptr<Wiring>& wiring);
   // Reserves `memory_mb` of the memory budget for a new environment, evicting idle ones (LRU)
   // if needed; false when it cannot fit. A reservation ends with releaseAdmission().
   bool admit(int memory_mb);

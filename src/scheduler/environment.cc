@@ -532,12 +532,16 @@ void Environment::onOutput(std::string_view data) {
   appendLog(data);
 }
 
-void Environment::onProcessExit() {
+bool Environment::onProcessExit() {
+  {
+    std::lock_guard lock(mu_);
+    if (process_ && !process_->exited()) return false;
+  }
   drainOutput();
   After after;
   {
     std::lock_guard lock(mu_);
-    if (!process_) return;
+    if (!process_) return true;
     auto status = process_->reap();
     const bool oom = process_->oomKilled();
     std::string reason;
@@ -600,6 +604,7 @@ void Environment::onProcessExit() {
     setState(EnvState::Dead, after);
   }
   run(after);
+  return true;
 }
 
 void Environment::shutdown() {

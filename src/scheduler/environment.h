@@ -88,7 +88,9 @@ class Environment : public runtime_api::Backend,
   // the request goes back through Hooks::on_requeue.
   bool enqueue(InvokeRequest& request);
   // The process has exited (its exit fd became readable).
-  void onProcessExit();
+  // Returns false (and changes nothing) when the process has not actually exited: the caller
+  // checks again later.
+  bool onProcessExit();
   // Output captured from the runtime's stdout/stderr.
   void onOutput(std::string_view data);
   // Kills the environment (keep-alive expiry, function deletion, shutdown). An invocation in

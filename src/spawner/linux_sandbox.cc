@@ -56,6 +56,13 @@ class LinuxProcess final : public sandbox::SandboxProcess {
 
   pid_t pid() const override { return pid_; }
   int exitFd() const override { return pidfd_.get(); }
+  bool exited() const override {
+    siginfo_t info{};
+    if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) < 0) {
+      return true;  // ECHILD: already reaped, or not ours: let reap() report it
+    }
+    return info.si_pid != 0;
+  }
 
   Result<sys::ExitStatus> reap() override {
     int status = 0;
