@@ -235,7 +235,8 @@ build_java() {
   command -v javac >/dev/null || ensure_debs openjdk-17-jdk-headless
   command -v mvn >/dev/null || ensure_debs maven
   local version hash stage start=$SECONDS
-  version="$(javac -version 2>&1) $(mvn -v 2>/dev/null | head -n1)"
+  # sed, not head: head exits early, mvn gets SIGPIPE and pipefail + set -e end the script.
+  version="$(javac -version 2>&1) $(mvn -v 2>/dev/null | sed -n 1p)"
   hash="$(input_hash java "$version")"
   if up_to_date java "$hash"; then log "java: up to date ($version)"; return 0; fi
   log "java: mvn dependency:copy-dependencies (the RIC and its runtime deps, cached in ~/.m2)"

@@ -98,7 +98,7 @@ build_cpp() {
   local cxx version hash start=$SECONDS
   cxx="$(command -v c++ || command -v g++ || true)"
   [ -n "$cxx" ] || die "cpp: no C++ compiler"
-  version="$("$cxx" --version | head -n1); $(cmake --version | head -n1)"
+  version="$("$cxx" --version | sed -n 1p); $(cmake --version | sed -n 1p)"
   hash="$(input_hash "$version" "$REPO/runtimes/cpp" "$REPO/examples/cpp")"
   if up_to_date cpp "$hash"; then log "cpp: up to date"; return 0; fi
   local generator=()

@@ -142,7 +142,7 @@ install_node_sdk() {
       "${NODE_SDK_PACKAGES[@]}") || die "npm install of the AWS SDK v3 clients failed"
   for p in "${NODE_SDK_PACKAGES[@]}"; do
     [[ -f "$dest/node_modules/$p/package.json" ]] || die "$p missing after npm install"
-    log "node sdk: $p $(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dest/node_modules/$p/package.json" | head -n1)"
+    log "node sdk: $p $(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$dest/node_modules/$p/package.json" | sed -n 1p)"
   done
 }
 
