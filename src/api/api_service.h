@@ -132,6 +132,10 @@ class ApiService : public async::FunctionInvoker {
   Result<Resolved> resolve(const Ctx& ctx, const std::string& raw_name, bool allow_qualifier) const;
   // The cached entry of a function by plain name, or null. Thread-safe.
   std::shared_ptr<const Entry> entry(const std::string& name) const;
+  // The cached entry, or null after answering 404 "Function not found: <arn>". Thread-safe.
+  std::shared_ptr<const Entry> entryOrNotFound(const std::shared_ptr<Ctx>& ctx,
+                                               const std::string& name,
+                                               const std::string& region) const;
   // Re-reads one function from the registry and replaces its cache entry (or drops it when the
   // function is gone). Caller holds mgmt_mu_.
   Status refresh(const std::string& name);

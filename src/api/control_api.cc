@@ -106,6 +106,16 @@ std::string isoSeconds(int64_t epoch_ms) {
 
 }  // namespace
 
+std::shared_ptr<const ApiService::Entry> ApiService::entryOrNotFound(
+    const std::shared_ptr<Ctx>& ctx, const std::string& name, const std::string& region) const {
+  auto e = entry(name);
+  if (!e) {
+    sendError(ctx, 404, "ResourceNotFoundException",
+              "Function not found: " + functionArn(region, name));
+  }
+  return e;
+}
+
 void ApiService::updateFunctionCode(const std::shared_ptr<Ctx>& ctx, const std::string& raw_name) {
   auto ref = unqualifiedRef(ctx, raw_name);
   if (!ref) return;
@@ -124,11 +134,8 @@ void ApiService::updateFunctionCode(const std::shared_ptr<Ctx>& ctx, const std::
     const bool publish = body->value("Publish", false);
     const bool dry_run = body->value("DryRun", false);
     std::lock_guard lock(mgmt_mu_);
-    auto e = entry(name);
-    if (!e) {
-      return sendError(ctx, 404, "ResourceNotFoundException",
-                       "Function not found: " + functionArn(region, name));
-    }
+    auto e = entryOrNotFound(ctx, name, region);
+    if (!e) return;
     if (!revisionMatches(ctx, *body, e->latest.config->revision_id)) return;
     store::FunctionConfig fn = *e->latest.config;
     const std::string old_digest = fn.code_sha256_hex;
@@ -175,11 +182,8 @@ void ApiService::updateFunctionConfiguration(const std::shared_ptr<Ctx>& ctx,
     if (!body) return;
     const std::string region = regionOf(ctx->req);
     std::lock_guard lock(mgmt_mu_);
-    auto e = entry(name);
-    if (!e) {
-      return sendError(ctx, 404, "ResourceNotFoundException",
-                       "Function not found: " + functionArn(region, name));
-    }
+    auto e = entryOrNotFound(ctx, name, region);
+    if (!e) return;
     if (!revisionMatches(ctx, *body, e->latest.config->revision_id)) return;
     store::FunctionConfig fn = *e->latest.config;
     std::optional<std::vector<std::string>> layer_arns;
@@ -214,11 +218,8 @@ void ApiService::publishVersion(const std::shared_ptr<Ctx>& ctx, const std::stri
     if (!body) return;
     const std::string region = regionOf(ctx->req);
     std::lock_guard lock(mgmt_mu_);
-    auto e = entry(name);
-    if (!e) {
-      return sendError(ctx, 404, "ResourceNotFoundException",
-                       "Function not found: " + functionArn(region, name));
-    }
+    auto e = entryOrNotFound(ctx, name, region);
+    if (!e) return;
     if (!revisionMatches(ctx, *body, e->latest.config->revision_id)) return;
     if (auto sha = body->find("CodeSha256"); sha != body->end() && sha->is_string() &&
                                               *sha != e->latest.config->code_sha256) {
@@ -291,11 +292,8 @@ void ApiService::aliasOperation(const std::shared_ptr<Ctx>& ctx, const Route& ro
   const std::string region = regionOf(ctx->req);
   const std::string name = ref->name;
   if (route.op == Operation::GetAlias || route.op == Operation::ListAliases) {
-    auto e = entry(name);
-    if (!e) {
-      return sendError(ctx, 404, "ResourceNotFoundException",
-                       "Function not found: " + functionArn(region, name));
-    }
+    auto e = entryOrNotFound(ctx, name, region);
+    if (!e) return;
     if (route.op == Operation::GetAlias) {
       auto it = e->aliases.find(route.alias);
       if (it == e->aliases.end()) {
@@ -314,11 +312,8 @@ void ApiService::aliasOperation(const std::shared_ptr<Ctx>& ctx, const Route& ro
   }
   boost::asio::post(deps_.blocking, [this, ctx, route, name, region] {
     std::lock_guard lock(mgmt_mu_);
-    auto e = entry(name);
-    if (!e) {
-      return sendError(ctx, 404, "ResourceNotFoundException",
-                       "Function not found: " + functionArn(region, name));
-    }
+    auto e = entryOrNotFound(ctx, name, region);
+    if (!e) return;
     if (route.op == Operation::DeleteAlias) {
       if (!e->aliases.count(route.alias)) {
         return sendError(ctx, 404, "ResourceNotFoundException",
@@ -536,11 +531,8 @@ void ApiService::provisionedConcurrency(const std::shared_ptr<Ctx>& ctx, const R
   }
   boost::asio::post(deps_.blocking, [this, ctx, route, name, region, qualifier, is_alias, describe] {
     std::lock_guard lock(mgmt_mu_);
-    auto e = entry(name);
-    if (!e) {
-      return sendError(ctx, 404, "ResourceNotFoundException",
-                       "Function not found: " + functionArn(region, name));
-    }
+    auto e = entryOrNotFound(ctx, name, region);
+    if (!e) return;
     if (route.op == Operation::DeleteProvisionedConcurrencyConfig) {
       if (!e->provisioned.count(qualifier)) {
         return sendError(ctx, 404, "ProvisionedConcurrencyConfigNotFoundException",
