@@ -17,6 +17,7 @@ APT_PACKAGES=(
   libcli11-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libexpected-dev
   python3 python3-pip python3-boto3 python3-pytest awscli npm
   ruby  # the ruby3.1 runtime (Debian 12 ships Ruby 3.1)
+  chromium  # headless: the bench report test reads the rendered DOM
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

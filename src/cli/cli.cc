@@ -10,6 +10,7 @@
 #include "cli/control_commands.h"
 #include "cli/demo.h"
 #include "cli/http_client.h"
+#include "cli/lab_commands.h"
 #include "cli/layer_commands.h"
 #include "cli/options.h"
 
@@ -63,6 +64,19 @@ int runCli(int argc, char** argv, const CliHooks& hooks) {
   const std::string endpoint_url =
       resolveEndpoint(opts.endpoint_flag, std::getenv(kEndpointEnvVar));
   if (opts.command == Command::Demo) return runDemo(endpoint_url, hooks, console);
+  if (opts.command == Command::Lab) {
+    switch (opts.lab.command) {
+      case LabCommand::Bench:
+        return runBench(endpoint_url, opts.lab.bench, hooks, console);
+      case LabCommand::Tune:
+        return runTune(endpoint_url, opts.lab.tune, hooks, console);
+      case LabCommand::Report:
+        return runReport(opts.lab.report, console);
+      case LabCommand::None:
+        break;
+    }
+    return kExitFailure;
+  }
 
   auto endpoint = parseEndpointUrl(endpoint_url);
   if (!endpoint) {
@@ -95,6 +109,7 @@ int runCli(int argc, char** argv, const CliHooks& hooks) {
     }
     case Command::Serve:
     case Command::Demo:
+    case Command::Lab:
       break;  // handled above
   }
   return kExitFailure;

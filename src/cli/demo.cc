@@ -12,6 +12,7 @@
 
 #include <sys/stat.h>
 
+#include "cli/daemon_session.h"
 #include "cli/wire.h"
 #include "store/zip.h"
 
@@ -38,37 +39,6 @@ bool isRepoRoot(const fs::path& p) {
   return isDir(p / "runtimes") && isDir(p / "examples") &&
          fs::is_regular_file(p / "CMakeLists.txt", ec);
 }
-
-// Owns the demo's scratch directory and the embedded daemon; tears both down in that order
-// reversed (daemon first, so it lets go of the data dir before it is removed).
-class DemoSession {
- public:
-  explicit DemoSession(const CliHooks& hooks) : hooks_(hooks) {}
-  DemoSession(const DemoSession&) = delete;
-  DemoSession& operator=(const DemoSession&) = delete;
-  ~DemoSession() {
-    if (embedded_ && hooks_.stop_embedded) hooks_.stop_embedded();
-    if (!scratch_.empty()) {
-      std::error_code ec;
-      fs::remove_all(scratch_, ec);
-    }
-  }
-
-  Status makeScratch() {
-    std::string tmpl = (fs::temp_directory_path() / "kindling-demo-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) return errnoError("mkdtemp(\"" + tmpl + "\")");
-    scratch_ = tmpl;
-    return {};
-  }
-  const fs::path& scratch() const { return scratch_; }
-  void markEmbedded() { embedded_ = true; }
-  bool embedded() const { return embedded_; }
-
- private:
-  const CliHooks& hooks_;
-  fs::path scratch_;
-  bool embedded_ = false;
-};
 
 std::string oneLine(std::string_view body) {
   std::string s;
@@ -252,52 +222,12 @@ Result<fs::path> findPayloadBootstrap(const fs::path& exe_path, const fs::path& 
 int runDemo(const std::string& endpoint_url, const CliHooks& hooks, Console console) {
   std::ostream& out = console.out;
   std::ostream& err = console.err;
-  DemoSession session(hooks);
-  if (auto ok = session.makeScratch(); !ok) {
+  DaemonSession session(hooks);
+  if (auto ok = session.open(endpoint_url, "kindling-demo", out); !ok) {
     err << "error: " << ok.error().message() << "\n";
     return kExitFailure;
   }
-
-  std::unique_ptr<HttpClient> client;
-  if (auto ep = parseEndpointUrl(endpoint_url)) {
-    client = std::make_unique<HttpClient>(std::move(*ep));
-    auto health = client->request(HttpVerb::get, kHealthPath);
-    if (!health || health->result_int() != 200) client.reset();
-  } else {
-    err << "error: " << ep.error().message() << "\n";
-    return kExitFailure;
-  }
-  if (client) {
-    out << "Using the kindling daemon at " << client->url() << "\n";
-  } else {
-    if (!hooks.start_embedded) {
-      err << "error: no daemon answers at " << endpoint_url
-          << " and this build cannot start one; run `kindling serve` first\n";
-      return kExitFailure;
-    }
-    ServeOptions serve;
-    serve.listen = "127.0.0.1:0";
-    serve.data_dir = (session.scratch() / "data").string();
-    if (::mkdir(serve.data_dir.c_str(), 0700) != 0) {
-      err << "error: mkdir(\"" << serve.data_dir << "\"): " << std::strerror(errno) << "\n";
-      return kExitFailure;
-    }
-    serve.log_level = "warn";
-    auto url = hooks.start_embedded(serve);
-    if (!url) {
-      err << "error: starting an embedded daemon: " << url.error().message() << "\n";
-      return kExitFailure;
-    }
-    session.markEmbedded();
-    auto ep = parseEndpointUrl(*url);
-    if (!ep) {
-      err << "error: embedded daemon: " << ep.error().message() << "\n";
-      return kExitFailure;
-    }
-    client = std::make_unique<HttpClient>(std::move(*ep));
-    out << "No daemon at " << endpoint_url << "; started an embedded one at " << client->url()
-        << " (data in " << serve.data_dir << ")\n";
-  }
+  HttpClient* client = &session.client();
 
   fs::path exe;
   {

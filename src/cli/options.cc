@@ -121,6 +121,7 @@ ParseOutcome parseCommandLine(int argc, const char* const* argv, std::ostream& o
 
   CLI::App* layer = addLayerCommand(app, opts.layer);
   addControlCommands(app, opts.control);  // publish, alias, concurrency
+  addLabCommands(app, opts.lab);          // bench, tune, report
 
   CLI::App* list = app.add_subcommand("ls", "list functions");
   CLI::App* remove = app.add_subcommand("rm", "delete a function");
@@ -166,6 +167,8 @@ ParseOutcome parseCommandLine(int argc, const char* const* argv, std::ostream& o
     opts.command = Command::Layer;
   } else if (opts.control.action != ControlAction::None) {
     opts.command = Command::Control;
+  } else if (opts.lab.command != LabCommand::None) {
+    opts.command = Command::Lab;
   } else if (list->parsed()) {
     opts.command = Command::List;
   } else if (remove->parsed()) {

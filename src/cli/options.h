@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/control_commands.h"
+#include "cli/lab_commands.h"
 #include "cli/layer_commands.h"
 #include "common/result.h"
 
@@ -19,7 +20,7 @@ namespace kindling::cli {
 inline constexpr std::string_view kDefaultEndpoint = "http://127.0.0.1:9000";
 inline constexpr const char* kEndpointEnvVar = "KINDLING_ENDPOINT";
 
-enum class Command { Serve, Deploy, Invoke, List, Remove, Logs, Demo, Queue, Layer, Control };
+enum class Command { Serve, Deploy, Invoke, List, Remove, Logs, Demo, Queue, Layer, Control, Lab };
 
 struct DeployOptions {
   std::string name;
@@ -66,6 +67,7 @@ struct CliOptions {
   QueueOptions queue;
   LayerOptions layer;
   ControlOptions control;  // publish, alias, concurrency
+  LabOptions lab;          // bench, tune, report
   std::string remove_name;  // rm NAME
 };
 

@@ -1,5 +1,6 @@
 #include "observe/report.h"
 
+#include <charconv>
 #include <cmath>
 #include <ctime>
 
@@ -52,6 +53,55 @@ std::string formatReportLine(const ReportLine& r) {
                    nonNegative(*r.init_duration_ms));
   }
   out.push_back('\n');
+  return out;
+}
+
+namespace {
+
+// "12.34 ms" / "128 MB" -> 12.34 / 128; nullopt unless a number followed by the unit.
+std::optional<double> fieldNumber(std::string_view value, std::string_view unit) {
+  double v = 0;
+  const char* end = value.data() + value.size();
+  const auto [ptr, ec] = std::from_chars(value.data(), end, v);
+  if (ec != std::errc() || ptr == value.data()) return std::nullopt;
+  std::string_view rest(ptr, static_cast<size_t>(end - ptr));
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  if (rest != unit) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::optional<ParsedReport> parseReportLine(std::string_view line) {
+  constexpr std::string_view kPrefix = "REPORT ";
+  if (line.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  ParsedReport out;
+  bool have_duration = false;
+  bool have_billed = false;
+  while (!line.empty()) {
+    const size_t tab = line.find('\t');
+    std::string_view field = line.substr(0, tab);
+    line = tab == std::string_view::npos ? std::string_view{} : line.substr(tab + 1);
+    while (!field.empty() && (field.back() == '\n' || field.back() == '\r')) field.remove_suffix(1);
+    const size_t colon = field.find(": ");
+    if (colon == std::string_view::npos) continue;
+    const std::string_view key = field.substr(0, colon);
+    const std::string_view value = field.substr(colon + 2);
+    if (key == "Duration") {
+      if (auto v = fieldNumber(value, "ms")) out.duration_ms = *v, have_duration = true;
+    } else if (key == "Billed Duration") {
+      if (auto v = fieldNumber(value, "ms")) out.billed_duration_ms = *v, have_billed = true;
+    } else if (key == "Memory Size") {
+      if (auto v = fieldNumber(value, "MB")) out.memory_size_mb = static_cast<int>(*v);
+    } else if (key == "Max Memory Used") {
+      if (auto v = fieldNumber(value, "MB")) out.max_memory_used_mb = static_cast<int>(*v);
+    } else if (key == "Init Duration") {
+      out.init_duration_ms = fieldNumber(value, "ms");
+    } else if (key == "Restore Duration") {
+      out.restore_duration_ms = fieldNumber(value, "ms");
+    }
+  }
+  if (!have_duration || !have_billed) return std::nullopt;
   return out;
 }
 

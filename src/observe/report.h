@@ -30,6 +30,21 @@ struct ReportLine {
 // Thread-safe (pure).
 std::string formatReportLine(const ReportLine& r);
 
+// The numbers of a REPORT line as read back from a log (kindling's own or AWS's).
+struct ParsedReport {
+  double duration_ms = 0;
+  double billed_duration_ms = 0;
+  int memory_size_mb = 0;
+  int max_memory_used_mb = 0;
+  std::optional<double> init_duration_ms;     // a cold start
+  std::optional<double> restore_duration_ms;  // a SnapStart restore
+};
+
+// Parses "REPORT RequestId: ...\tDuration: 1.23 ms\tBilled Duration: 2 ms\t..." (fields in any
+// order, unknown fields ignored). nullopt unless the line starts with "REPORT " and carries both
+// Duration and Billed Duration. Thread-safe (pure).
+std::optional<ParsedReport> parseReportLine(std::string_view line);
+
 // Billed duration in whole ms: ceil(duration [+ init duration]). Negative/NaN inputs count as 0.
 // Thread-safe (pure).
 int64_t billedDurationMs(double duration_ms, std::optional<double> init_duration_ms);

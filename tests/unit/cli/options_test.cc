@@ -237,5 +237,92 @@ TEST_F(LoadPayloadTest, MissingFileIsAnErrorNamingThePath) {
   EXPECT_NE(directory.error().message().find("not a regular file"), std::string::npos);
 }
 
+TEST(ParseCommandLine, BenchDefaultsAreTheIssueMatrix) {
+  Parsed p = parse({"bench"});
+  ASSERT_TRUE(p.outcome.options) << p.err;
+  const CliOptions& o = *p.outcome.options;
+  EXPECT_EQ(o.command, Command::Lab);
+  EXPECT_EQ(o.lab.command, LabCommand::Bench);
+  EXPECT_TRUE(o.lab.bench.runtimes.empty());  // every installed runtime
+  EXPECT_EQ(o.lab.bench.memory_mb, (std::vector<int>{128, 512, 1024, 1769, 3008}));
+  EXPECT_EQ(o.lab.bench.workloads,
+            (std::vector<std::string>{"hello", "cpu", "json", "heavy-init"}));
+  EXPECT_EQ(o.lab.bench.prices.architecture, "x86_64");
+  EXPECT_FALSE(o.lab.bench.prices.gb_second_usd.has_value());
+}
+
+TEST(ParseCommandLine, BenchAllFlags) {
+  Parsed p = parse({"bench", "--runtimes", "python3.12,go", "--memory", "128,1769",
+                    "--workloads", "hello,heavy-init", "--cold", "3", "--warm", "7", "--out",
+                    "/tmp/x", "--compare", "last.json", "--architecture", "arm64",
+                    "--price-gb-second", "0.00002", "--price-request", "0", "--keep"});
+  ASSERT_TRUE(p.outcome.options) << p.err;
+  const BenchOptions& b = p.outcome.options->lab.bench;
+  EXPECT_EQ(b.runtimes, (std::vector<std::string>{"python3.12", "go"}));
+  EXPECT_EQ(b.memory_mb, (std::vector<int>{128, 1769}));
+  EXPECT_EQ(b.workloads, (std::vector<std::string>{"hello", "heavy-init"}));
+  EXPECT_EQ(b.cold, 3);
+  EXPECT_EQ(b.warm, 7);
+  EXPECT_EQ(b.out, "/tmp/x");
+  EXPECT_EQ(b.compare, "last.json");
+  EXPECT_EQ(b.prices.architecture, "arm64");
+  EXPECT_DOUBLE_EQ(b.prices.gb_second_usd.value_or(0), 0.00002);
+  EXPECT_DOUBLE_EQ(b.prices.request_usd.value_or(1), 0);
+  EXPECT_TRUE(b.keep);
+}
+
+TEST(ParseCommandLine, BenchAndTuneRejectBadValues) {
+  for (auto args : std::vector<std::vector<const char*>>{
+           {"bench", "--memory", "64"},            // below Lambda's 128 MB
+           {"bench", "--memory", "20000"},         // above 10,240 MB
+           {"bench", "--workloads", "sleep"},      // not in the example set
+           {"bench", "--architecture", "mips"},
+           {"bench", "--cold", "-1"},
+           {"tune"},                               // FUNCTION is required
+           {"tune", "f", "--strategy", "cheap"},
+           {"tune", "f", "--weight", "1.5"},
+           {"tune", "f", "--invocations", "0"},
+           {"report"}}) {
+    std::vector<const char*> argv{"kindling"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::ostringstream out, err;
+    ParseOutcome o = parseCommandLine(static_cast<int>(argv.size()), argv.data(), out, err);
+    EXPECT_FALSE(o.options.has_value()) << args[0] << " " << (args.size() > 1 ? args[1] : "");
+    EXPECT_EQ(o.exit_code, 2);
+  }
+}
+
+TEST(ParseCommandLine, TuneDefaultsFollowPowerTuning) {
+  Parsed p = parse({"tune", "my-fn"});
+  ASSERT_TRUE(p.outcome.options) << p.err;
+  const TuneOptions& t = p.outcome.options->lab.tune;
+  EXPECT_EQ(p.outcome.options->lab.command, LabCommand::Tune);
+  EXPECT_EQ(t.function, "my-fn");
+  EXPECT_EQ(t.memory_mb, (std::vector<int>{128, 256, 512, 1024, 1536, 1769, 3008}));
+  EXPECT_EQ(t.strategy, "balanced");
+  EXPECT_DOUBLE_EQ(t.weight, 0.5);
+  EXPECT_DOUBLE_EQ(t.discard, 0.2);
+  EXPECT_FALSE(t.apply);
+
+  Parsed q = parse({"tune", "f", "--memory", "256,512", "--invocations", "20", "--payload",
+                    "{\"n\":1}", "--strategy", "cost", "--weight", "0", "--apply", "--out", "d"});
+  ASSERT_TRUE(q.outcome.options) << q.err;
+  const TuneOptions& u = q.outcome.options->lab.tune;
+  EXPECT_EQ(u.memory_mb, (std::vector<int>{256, 512}));
+  EXPECT_EQ(u.invocations, 20);
+  EXPECT_EQ(u.payload, "{\"n\":1}");
+  EXPECT_EQ(u.strategy, "cost");
+  EXPECT_TRUE(u.apply);
+  EXPECT_EQ(u.out, "d");
+}
+
+TEST(ParseCommandLine, Report) {
+  Parsed p = parse({"report", "lab/results.json", "--out", "html"});
+  ASSERT_TRUE(p.outcome.options) << p.err;
+  EXPECT_EQ(p.outcome.options->lab.command, LabCommand::Report);
+  EXPECT_EQ(p.outcome.options->lab.report.input, "lab/results.json");
+  EXPECT_EQ(p.outcome.options->lab.report.out, "html");
+}
+
 }  // namespace
 }  // namespace kindling::cli

@@ -80,5 +80,52 @@ TEST(ReportTest, LogStreamNameShape) {
   EXPECT_TRUE(std::regex_match(v, std::regex(R"(2026/11/27/\[12\][0-9a-f]{32})"))) << v;
 }
 
+TEST(ReportTest, ParsesItsOwnReportLineBack) {
+  ReportLine r;
+  r.request_id = "8f5a6cc3-2f1d-4c1e-9a51-0c0f2e4a6b7d";
+  r.duration_ms = 12.96;
+  r.memory_size_mb = 128;
+  r.max_memory_used_mb = 48;
+  r.init_duration_ms = 117.86;
+  auto parsed = parseReportLine(formatReportLine(r));
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_DOUBLE_EQ(parsed->duration_ms, 12.96);
+  EXPECT_DOUBLE_EQ(parsed->billed_duration_ms, 131);  // ceil(12.96 + 117.86)
+  EXPECT_EQ(parsed->memory_size_mb, 128);
+  EXPECT_EQ(parsed->max_memory_used_mb, 48);
+  ASSERT_TRUE(parsed->init_duration_ms.has_value());
+  EXPECT_DOUBLE_EQ(*parsed->init_duration_ms, 117.86);
+  EXPECT_FALSE(parsed->restore_duration_ms.has_value());
+
+  r.init_duration_ms.reset();
+  parsed = parseReportLine(formatReportLine(r));
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_FALSE(parsed->init_duration_ms.has_value());
+  EXPECT_DOUBLE_EQ(parsed->billed_duration_ms, 13);
+}
+
+TEST(ReportTest, ParsesAwsSnapStartReport) {
+  // An AWS SnapStart REPORT (Restore Duration, no Init Duration), fields in AWS's order.
+  auto parsed = parseReportLine(
+      "REPORT RequestId: abc\tDuration: 4.50 ms\tBilled Duration: 200 ms\tMemory Size: 512 MB\t"
+      "Max Memory Used: 80 MB\tRestore Duration: 190.12 ms\tBilled Restore Duration: 195 ms\t\n");
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_DOUBLE_EQ(parsed->duration_ms, 4.5);
+  EXPECT_EQ(parsed->memory_size_mb, 512);
+  ASSERT_TRUE(parsed->restore_duration_ms.has_value());
+  EXPECT_DOUBLE_EQ(*parsed->restore_duration_ms, 190.12);
+  EXPECT_FALSE(parsed->init_duration_ms.has_value());
+}
+
+TEST(ReportTest, RejectsWhatIsNotAReport) {
+  EXPECT_FALSE(parseReportLine("").has_value());
+  EXPECT_FALSE(parseReportLine("START RequestId: x Version: $LATEST").has_value());
+  EXPECT_FALSE(parseReportLine("REPORT RequestId: x\tDuration: 1.00 ms\t").has_value());
+  EXPECT_FALSE(
+      parseReportLine("REPORT RequestId: x\tDuration: fast\tBilled Duration: 1 ms").has_value());
+  EXPECT_FALSE(
+      parseReportLine("REPORT RequestId: x\tDuration: 1 s\tBilled Duration: 1 ms").has_value());
+}
+
 }  // namespace
 }  // namespace kindling::observe
