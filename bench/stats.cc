@@ -21,6 +21,7 @@ Summary summarize(std::vector<double>& samples) {
   s.p50 = percentileSorted(samples, 0.50);
   s.p90 = percentileSorted(samples, 0.90);
   s.p99 = percentileSorted(samples, 0.99);
+  s.p999 = percentileSorted(samples, 0.999);
   s.max = samples.back();
   s.mean = std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(s.count);
   return s;

@@ -14,6 +14,7 @@ struct Summary {
   double p50 = 0;
   double p90 = 0;
   double p99 = 0;
+  double p999 = 0;  // 99.9th percentile: the largest sample when count < 1,000
   double max = 0;
   double mean = 0;
 };
