@@ -52,6 +52,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_client.h"
+#include "bench/bench_util.h"
 #include "bench/stats.h"
 #include "common/strings.h"
 #include "store/zip.h"
@@ -100,45 +101,6 @@ struct Options {
   std::vector<int> event_clients = {1, 8};
   double event_wait_s = 60;  // longest wait for the messages after the last 202
 };
-
-double elapsedUs(SteadyClock::time_point from, SteadyClock::time_point to) {
-  return std::chrono::duration<double, std::micro>(to - from).count();
-}
-
-Result<std::string> readFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return errnoError("open(" + path.string() + ")");
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return data;
-}
-
-// A deployment package as base64: a directory is zipped; a zip file is taken as is; any other
-// file is zipped alone as an executable `bootstrap`.
-Result<std::string> packageBase64(const fs::path& path) {
-  std::error_code ec;
-  if (fs::is_directory(path, ec)) {
-    auto zip = store::zipDirectory(path);
-    if (!zip) return tl::unexpected(std::move(zip.error()).wrap("zip " + path.string()));
-    return base64Encode(*zip);
-  }
-  auto bytes = readFile(path);
-  if (!bytes) return tl::unexpected(std::move(bytes.error()));
-  if (bytes->rfind("PK\x03\x04", 0) == 0) return base64Encode(*bytes);
-  char tmpl[] = "/tmp/kindling-bench-XXXXXX";
-  if (!::mkdtemp(tmpl)) return errnoError("mkdtemp(/tmp/kindling-bench-XXXXXX)");
-  const fs::path dir = tmpl;
-  Result<std::string> zip = makeError(ErrorCode::Internal, "unreachable");
-  fs::copy_file(path, dir / "bootstrap", ec);
-  if (ec) {
-    zip = makeError(ErrorCode::Io, "copy " + path.string() + ": " + ec.message());
-  } else {
-    fs::permissions(dir / "bootstrap", fs::perms(0755), ec);
-    zip = store::zipDirectory(dir);
-  }
-  fs::remove_all(dir, ec);
-  if (!zip) return tl::unexpected(std::move(zip.error()));
-  return base64Encode(*zip);
-}
 
 // ---- phase 1: warm latency and throughput ----
 

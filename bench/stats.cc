@@ -1,29 +1,30 @@
 #include "bench/stats.h"
 
 #include <algorithm>
-#include <cmath>
-#include <numeric>
+
+#include "lab/stats.h"
 
 namespace kindling::bench {
 
+// The percentiles are the lab's (src/lab/stats.h: nearest rank, unit-tested); the benchmarks
+// only add p999 and sort in place (their sample vectors are large and not needed afterwards).
 double percentileSorted(const std::vector<double>& sorted, double q) {
-  const double rank = std::ceil(q * static_cast<double>(sorted.size()));
-  const size_t index = rank < 1 ? 0 : static_cast<size_t>(rank) - 1;
-  return sorted[std::min(index, sorted.size() - 1)];
+  return lab::percentileSorted(sorted, q);
 }
 
 Summary summarize(std::vector<double>& samples) {
   Summary s;
   if (samples.empty()) return s;
   std::sort(samples.begin(), samples.end());
-  s.count = samples.size();
-  s.min = samples.front();
-  s.p50 = percentileSorted(samples, 0.50);
-  s.p90 = percentileSorted(samples, 0.90);
-  s.p99 = percentileSorted(samples, 0.99);
-  s.p999 = percentileSorted(samples, 0.999);
-  s.max = samples.back();
-  s.mean = std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(s.count);
+  const lab::Summary l = lab::summarize(samples);
+  s.count = l.count;
+  s.min = l.min;
+  s.p50 = l.p50;
+  s.p90 = l.p90;
+  s.p99 = l.p99;
+  s.p999 = lab::percentileSorted(samples, 0.999);
+  s.max = l.max;
+  s.mean = l.mean;
   return s;
 }
 

@@ -49,36 +49,8 @@ done
 tmp="$(mktemp -d /tmp/kindling-platform.XXXXXX)"
 declare -A daemon_pid=() daemon_port=()
 nginx_pid=""
-stop_daemon() {  # name: SIGTERM, wait up to 60 s (a daemon with 1,000 environments), then SIGKILL
-  local pid="${daemon_pid[$1]:-}"
-  [[ -n "$pid" ]] || return 0
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  daemon_pid[$1]=""
-}
-# reap_leftovers PID: a daemon that died without cleaning up leaves its environments in their
-# cgroups, frozen ones unkillable until thawed: thaw, kill, remove (kindling does the same for a
-# dead daemon's groups when it next starts).
-reap_leftovers() {
-  local pid="$1" dir
-  kill -0 "$pid" 2>/dev/null && return 0
-  for dir in /sys/fs/cgroup/freezer/kindling-"$pid"/env-*; do
-    [[ -f "$dir/freezer.state" ]] && echo THAWED >"$dir/freezer.state" 2>/dev/null
-  done
-  for dir in /sys/fs/cgroup/{memory,cpu,freezer,pids,unified}/kindling-"$pid" /sys/fs/cgroup/kindling-"$pid"; do
-    [[ -d "$dir" ]] || continue
-    find "$dir" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
-  done
-  sleep 0.5
-  for dir in /sys/fs/cgroup/{memory,cpu,freezer,pids,unified}/kindling-"$pid" /sys/fs/cgroup/kindling-"$pid"; do
-    [[ -d "$dir" ]] && find "$dir" -depth -type d -exec rmdir {} + 2>/dev/null
-  done
-  return 0
-}
 declare -A daemon_started=()  # name -> pid, kept after stop for reap_leftovers
+source "$repo/scripts/lib/daemons.sh"
 cleanup() {
   for name in "${!daemon_pid[@]}"; do stop_daemon "$name"; done
   for name in "${!daemon_started[@]}"; do reap_leftovers "${daemon_started[$name]}"; done
@@ -90,61 +62,6 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start_daemon NAME [serve option ...]: a daemon on its own port and data dir; waits until it
-# answers.
-start_daemon() {
-  local name="$1"; shift
-  local port; port="$(free_port)"
-  local endpoint="http://127.0.0.1:$port"
-  echo "== daemon '$name': $build/kindling serve --listen 127.0.0.1:$port" \
-       "--data-dir $tmp/$name/data $* =="
-  mkdir -p "$tmp/$name"
-  # The open-file limit a service unit would give it (LimitNOFILE=): an idle environment holds
-  # ~20 of the daemon's descriptors (the memory section prints the figure), so 1,100 of them do
-  # not fit this host's default hard limit. The daemon raises its soft limit to the hard one.
-  (
-    if [[ $(id -u) == 0 ]]; then ulimit -Hn "${DAEMON_NOFILE:-65536}" 2>/dev/null || true; fi
-    exec "$build/kindling" serve --listen "127.0.0.1:$port" --data-dir "$tmp/$name/data" "$@" \
-      >"$tmp/$name/daemon.log" 2>&1
-  ) &
-  daemon_pid[$name]=$!
-  daemon_started[$name]=$!
-  daemon_port[$name]=$port
-  for i in $(seq 1 100); do
-    if curl -fsS -o /dev/null "$endpoint/2015-03-31/functions" 2>/dev/null; then break; fi
-    if ! kill -0 "${daemon_pid[$name]}" 2>/dev/null; then
-      echo "bench-platform.sh: daemon '$name' exited early:" >&2; cat "$tmp/$name/daemon.log" >&2
-      exit 1
-    fi
-    [[ $i == 100 ]] && { echo "bench-platform.sh: daemon '$name' did not answer within 10 s" >&2; exit 1; }
-    sleep 0.1
-  done
-  grep -m1 -E '\] sandbox: ' "$tmp/$name/daemon.log" | sed 's/^.*\] /   /' || true
-}
-
-# report_daemon NAME: CPU used, peak RSS, SIGTERM stop time, exit status, warnings.
-report_daemon() {
-  local name="$1" pid="${daemon_pid[$1]}" rc
-  echo "== daemon '$name': cpu $(awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' \
-       "/proc/$pid/stat") s (user+sys, whole run), peak RSS" \
-       "$(awk '/VmHWM/ {print $2, $3}' "/proc/$pid/status"); stop (SIGTERM) =="
-  local stop_start; stop_start=$(date +%s%N)
-  kill -TERM "$pid"
-  local waited=0
-  while kill -0 "$pid" 2>/dev/null && (( waited < 600 )); do sleep 0.1; waited=$((waited + 1)); done
-  if kill -0 "$pid" 2>/dev/null; then echo "still running after 60 s: SIGKILL"; kill -KILL "$pid"; fi
-  wait "$pid" && rc=0 || rc=$?
-  daemon_pid[$name]=""
-  echo "exit status $rc after $(( ($(date +%s%N) - stop_start) / 1000000 )) ms;" \
-       "log: $(wc -l <"$tmp/$name/daemon.log") lines; warnings/errors:"
-  grep -Ei '\b(warn|warning|error|critical)\b' "$tmp/$name/daemon.log" | head -10 || echo "  (none)"
-  [[ $rc == 0 ]]
-}
 
 # The no-op function, stripped (the build is RelWithDebInfo: its debug info would be uploaded
 # 1,000 times): kindling deploys it zipped as `bootstrap`, RIE runs the very same file.

@@ -39,80 +39,15 @@ for bin in "$build/kindling" "$build/payloads/bootstrap" "$build/kindling-bench"
 done
 
 tmp="$(mktemp -d /tmp/kindling-bench.XXXXXX)"
-# Daemons by name: pid (empty once stopped), port, log file.
-declare -A daemon_pid=() daemon_port=()
-stop_daemon() {  # name: SIGTERM, wait up to 5 s, then SIGKILL
-  local pid="${daemon_pid[$1]:-}"
-  [[ -n "$pid" ]] || return 0
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  daemon_pid[$1]=""
-}
+# Daemons by name: pid (empty once stopped), port; the pid each started with.
+declare -A daemon_pid=() daemon_port=() daemon_started=()
+source "$repo/scripts/lib/daemons.sh"
 cleanup() {
   for name in "${!daemon_pid[@]}"; do stop_daemon "$name"; done
+  for name in "${!daemon_started[@]}"; do reap_leftovers "${daemon_started[$name]}"; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-free_port() {
-  /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# start_daemon NAME [VAR=value ...]: a daemon on its own port and data dir; waits until it answers.
-start_daemon() {
-  local name="$1"; shift
-  local port; port="$(free_port)"
-  local endpoint="http://127.0.0.1:$port"
-  echo "== daemon '$name': ${*:+$* }$build/kindling serve --listen 127.0.0.1:$port" \
-       "--data-dir $tmp/$name/data =="
-  mkdir -p "$tmp/$name"
-  env "$@" "$build/kindling" serve --listen "127.0.0.1:$port" --data-dir "$tmp/$name/data" \
-    >"$tmp/$name/daemon.log" 2>&1 &
-  daemon_pid[$name]=$!
-  daemon_port[$name]=$port
-  for i in $(seq 1 100); do
-    if curl -fsS -o /dev/null "$endpoint/2015-03-31/functions" 2>/dev/null; then break; fi
-    if ! kill -0 "${daemon_pid[$name]}" 2>/dev/null; then
-      echo "bench.sh: daemon '$name' exited early:" >&2; cat "$tmp/$name/daemon.log" >&2; exit 1
-    fi
-    [[ $i == 100 ]] && { echo "bench.sh: daemon '$name' did not answer within 10 s" >&2; exit 1; }
-    sleep 0.1
-  done
-  # The daemon's own word on how it starts environments.
-  grep -m1 -E '\] sandbox: ' "$tmp/$name/daemon.log" | sed 's/^.*\] /   /' || true
-}
-
-# CPU seconds (user+system) a daemon has used so far, from /proc/<pid>/stat.
-daemon_cpu() {
-  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/${daemon_pid[$1]}/stat"
-}
-
-# report_daemon NAME: usage, SIGTERM stop, exit status, warnings.
-report_daemon() {
-  local name="$1" pid="${daemon_pid[$1]}" rc
-  echo "== daemon '$name': cpu $(daemon_cpu "$name") s (user+sys, whole run), peak RSS" \
-       "$(awk '/VmHWM/ {print $2, $3}' "/proc/$pid/status"); stop (SIGTERM) =="
-  local stop_start; stop_start=$(date +%s%N)
-  kill -TERM "$pid"
-  wait "$pid" && rc=0 || rc=$?
-  daemon_pid[$name]=""
-  echo "exit status $rc after $(( ($(date +%s%N) - stop_start) / 1000000 )) ms"
-  echo "log: $(wc -l <"$tmp/$name/daemon.log") lines; warnings/errors:"
-  grep -Ei '\b(warn|warning|error|critical)\b' "$tmp/$name/daemon.log" | head -20 || echo "  (none)"
-  echo "last lines:"
-  tail -n 3 "$tmp/$name/daemon.log"
-  # A stopped daemon must leave no cgroup behind (its groups live under kindling-<pid>).
-  local leftovers
-  leftovers="$(ls -d /sys/fs/cgroup/*/kindling-"$pid" /sys/fs/cgroup/kindling-"$pid" \
-    2>/dev/null || true)"
-  if [[ -n "$leftovers" ]]; then
-    echo "leftover cgroups after stop:" $leftovers
-  fi
-  [[ $rc == 0 ]]
-}
 
 start_daemon sandbox
 baseline_args=()

@@ -30,9 +30,6 @@
 #ifndef KINDLING_BUILD_DIR
 #define KINDLING_BUILD_DIR ""
 #endif
-#ifndef KINDLING_VERSION
-#define KINDLING_VERSION "0"
-#endif
 
 namespace kindling::cli {
 

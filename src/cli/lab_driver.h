@@ -18,6 +18,11 @@
 #include "lab/pricing.h"
 #include "lab/results.h"
 
+// The project version (CMake's PROJECT_VERSION, set for kd_cli), recorded in results.
+#ifndef KINDLING_VERSION
+#define KINDLING_VERSION "0"
+#endif
+
 namespace kindling::cli {
 
 // Invokes `name` synchronously with the log tail and turns the answer into a Sample: the REPORT

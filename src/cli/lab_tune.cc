@@ -23,9 +23,6 @@
 #include "lab/tune.h"
 #include "report/html_report.h"
 
-#ifndef KINDLING_VERSION
-#define KINDLING_VERSION "0"
-#endif
 
 namespace kindling::cli {
 
