@@ -116,17 +116,31 @@ def test_no_cgroup_or_process_leaks(sandboxed, fname):
     for n in names:
         sandboxed.client().delete_function(FunctionName=n)
     pid = sandboxed.proc.pid
-    leftovers = []
-    for root in Path("/sys/fs/cgroup").glob(f"**/kindling-{pid}"):
-        leftovers += [p for p in root.iterdir() if p.is_dir() and p.name.startswith("env-")]
-    # Environments of other tests in this session may still be alive; none of these may be.
+    # The daemon's groups: /sys/fs/cgroup/<controller>/kindling-<pid> (v1) or
+    # /sys/fs/cgroup/kindling-<pid> (v2). Listed by name, not by a recursive walk: other
+    # environments' groups are being removed while we look, and so are their processes.
+    roots = [*Path("/sys/fs/cgroup").glob(f"*/kindling-{pid}"),
+             *Path("/sys/fs/cgroup").glob(f"kindling-{pid}")]
     out = os.popen(f"ps -o args= --ppid {pid}").read()
     assert "read:" not in out  # sanity: ps works
-    for d in leftovers:
-        procs = (d / "cgroup.procs").read_text().split()
-        for p in procs:
-            env = Path(f"/proc/{p}/environ").read_bytes().split(b"\0")
-            assert not any(e.startswith(b"AWS_LAMBDA_FUNCTION_NAME=" + fname.encode()) for e in env)
+    # Environments of other tests in this session may still be alive; none of these may be.
+    for root in roots:
+        try:
+            groups = [p for p in root.iterdir() if p.name.startswith("env-")]
+        except FileNotFoundError:
+            continue
+        for d in groups:
+            try:
+                procs = (d / "cgroup.procs").read_text().split()
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # removed meanwhile
+            for p in procs:
+                try:
+                    env = Path(f"/proc/{p}/environ").read_bytes().split(b"\0")
+                except (FileNotFoundError, ProcessLookupError):
+                    continue  # exited meanwhile
+                assert not any(e.startswith(b"AWS_LAMBDA_FUNCTION_NAME=" + fname.encode())
+                               for e in env), (d, p)
 
 
 # --- filesystem, uid and process isolation ------------------------------------------------
