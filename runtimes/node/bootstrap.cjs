@@ -16,10 +16,15 @@
 //   a resolve hook that retries a failed bare specifier from the SDK and layer directories
 //   (module.registerHooks, in-thread, where Node has it; module.register on Node 20, only
 //   when an ES module handler is loaded, since it starts a loader thread).
+// - `gc` is a global function, as with AWS's --expose-gc, but kindling does not pass that V8
+//   flag: any V8 flag changes V8's flag hash, which makes V8 reject the code cache Node ships
+//   for its built-in modules, and every built-in is then compiled from source (measured ~8 ms
+//   per cold start, docs/runtimes.md). The global gc() turns the flag on at its first call.
 // - One keep-alive HTTP connection (http.Agent keepAlive, maxSockets 1); an idle keep-alive
 //   socket is unref'd by Node, so it never holds the event loop open.
 //
-// Launch: node [heap flags] <LAMBDA_RUNTIME_DIR>/bootstrap.cjs [handler]  (default $_HANDLER)
+// Launch: node [--expose-gc] [heap flags] <LAMBDA_RUNTIME_DIR>/bootstrap.cjs [handler]
+//         (default $_HANDLER; KINDLING_NODE_ESM_HOOK=0: the engine made the SDK resolvable)
 // Threading: Node's single event loop; nothing here is shared with worker threads.
 'use strict';
 
@@ -213,6 +218,13 @@ let esmHookState = 'none'; // 'none' | 'sync' | 'async'
 // retries from the layer and SDK directories (NODE_PATH does not apply to ES modules).
 function setupImportResolution() {
   if (esmHookState !== 'none') return;
+  // The engine made the SDK reachable by ES module resolution itself (a node_modules directory
+  // above the task root) and the function has no layers: no hook is needed (on Node 20 the
+  // hook costs a loader thread, ~45 ms of CPU per start, docs/runtimes.md).
+  if (process.env.KINDLING_NODE_ESM_HOOK === '0') {
+    esmHookState = 'sync';
+    return;
+  }
   const parents = layerAndSdkDirs()
     .filter((dir) => fs.existsSync(dir))
     .map((dir) => pathToFileURL(path.join(path.dirname(dir), 'noop.mjs')).href);
@@ -464,7 +476,27 @@ function installProcessHandlers(client) {
   });
 }
 
+// The global gc() of --expose-gc, for processes started without that flag: the first call sets
+// the flag and takes gc from a new context (V8 installs it in contexts created once the flag
+// is on); gc is isolate-wide, so calling it there collects everything. From then on the process
+// runs as if started with the flag (built-ins loaded later compile without Node's code cache).
+function installLazyGc() {
+  if (globalThis.gc !== undefined) return; // started with --expose-gc (e.g. in NODE_OPTIONS)
+  let realGc;
+  Object.defineProperty(globalThis, 'gc', {
+    value: function gc(...args) {
+      if (realGc === undefined) {
+        require('node:v8').setFlagsFromString('--expose-gc');
+        realGc = require('node:vm').runInNewContext('gc');
+      }
+      return realGc(...args);
+    },
+    writable: true, enumerable: true, configurable: false, // as --expose-gc defines it
+  });
+}
+
 async function main() {
+  installLazyGc();
   patchConsole();
   const appRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
   const handlerName = process.argv[2] || process.env._HANDLER || '';

@@ -24,6 +24,11 @@ import socket
 import sys
 import time
 
+# SnapStart hooks module (runtimes/python/snapshot_restore_py.py), loaded now while this
+# directory is still on sys.path: _setup_sys_path() drops it, and functions import the module
+# by name as on AWS. A few microseconds; it imports nothing.
+import snapshot_restore_py as _snapshot_hooks
+
 _RUNTIME_FILES = frozenset(
     os.path.join(os.path.dirname(os.path.abspath(__file__)), name)
     for name in ("bootstrap.py", "_kindling_runtime.py")
@@ -192,6 +197,22 @@ class RuntimeApiClient:
                                        ((b"Content-Type", "application/json"),
                                         (b"Lambda-Runtime-Function-Error-Type", error_type)))
         if not 200 <= status < 300:
+            raise RuntimeApiError("POST %s answered %d: %r" % (path.decode(), status, body[:200]))
+
+    def restore_next(self):
+        """SnapStart: GET restore/next; returns once the environment has been restored."""
+        status, _, body = self.request(b"GET", b"%srestore/next" % _API_PREFIX.encode())
+        if status != 200:
+            raise RuntimeApiError("GET restore/next answered %d: %r" % (status, body[:200]))
+
+    def post_restore_error(self, error_json):
+        """SnapStart: reports a failed after-restore hook."""
+        path = ("%srestore/error" % _API_PREFIX).encode("ascii")
+        status, _, body = self.request(b"POST", path, error_json,
+                                       ((b"Content-Type", "application/json"),
+                                        (b"Lambda-Runtime-Function-Error-Type",
+                                         "Runtime.AfterRestoreError")))
+        if status != 202:
             raise RuntimeApiError("POST %s answered %d: %r" % (path.decode(), status, body[:200]))
 
     def post_init_error(self, error_json, error_type):
@@ -543,6 +564,59 @@ def _fail_init(client, error):
     return 1
 
 
+# ----------------------------------------------------------------------------- SnapStart
+
+
+def _snap_start(client):
+    """The snap-start flow of AWS's runtimes (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start), run
+    after the handler's init: before-snapshot hooks (reverse registration order), GET
+    restore/next (answered once the environment is restored), kindling's own uniqueness
+    restore, then after-restore hooks (registration order). Returns None to go on serving, or
+    the exit status: 64 after a failing before-snapshot hook (posted to init/error as
+    Runtime.BeforeSnapshotError), 65 after a failing after-restore hook (posted to
+    restore/error; the platform fails the environment with Runtime.AfterRestoreError), as
+    awslambdaric does."""
+    before = _snapshot_hooks.get_before_snapshot()
+    try:
+        while before:
+            func, args, kwargs = before.pop()
+            func(*args, **kwargs)
+        client.restore_next()
+    except RuntimeApiError as e:
+        sys.stderr.write("kindling runtime: %s; exiting\n" % e)
+        return 64
+    except Exception as e:  # noqa: BLE001 - a user hook failed
+        error = _error_from_exception(e, None)
+        _log_error(error)
+        try:
+            client.post_init_error(json.dumps(error).encode("utf-8"), "Runtime.BeforeSnapshotError")
+        except RuntimeApiError as api_error:
+            sys.stderr.write("kindling runtime: reporting the error failed: %s\n" % api_error)
+        return 64
+    _restore_uniqueness()
+    try:
+        for func, args, kwargs in _snapshot_hooks.get_after_restore():
+            func(*args, **kwargs)
+    except Exception as e:  # noqa: BLE001 - a user hook failed
+        error = _error_from_exception(e, None)
+        _log_error(error)
+        try:
+            client.post_restore_error(json.dumps(error).encode("utf-8"))
+        except RuntimeApiError as api_error:
+            sys.stderr.write("kindling runtime: reporting the error failed: %s\n" % api_error)
+        return 65
+    return None
+
+
+def _restore_uniqueness():
+    """What a restored copy must not share with its siblings: the `random` module's state
+    (reseeded from os.urandom when the function has imported it). Request ids are the
+    platform's, fresh per invoke; each environment gets its own log stream."""
+    random = sys.modules.get("random")
+    if random is not None:
+        random.seed()
+
+
 # ----------------------------------------------------------------------------- main loop
 
 
@@ -578,6 +652,10 @@ def main(argv):
         return _fail_init(client, _make_error(e.message, e.error_type, e.trace, None))
     except Exception as e:  # noqa: BLE001 - any exception at import time is an init error
         return _fail_init(client, _error_from_exception(e, None))
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+        status = _snap_start(client)
+        if status is not None:
+            return status
 
     environ = os.environ
     static = (environ.get("AWS_LAMBDA_FUNCTION_NAME"), environ.get("AWS_LAMBDA_FUNCTION_VERSION"),

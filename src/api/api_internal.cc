@@ -71,11 +71,12 @@ const scheduler::FunctionTarget* versionTarget(const ApiService::Entry& entry,
   return it == entry.versions.end() ? nullptr : &it->second;
 }
 
-void sendThrottled(const std::shared_ptr<ApiService::Ctx>& ctx, std::string_view reason) {
+void sendThrottled(const std::shared_ptr<ApiService::Ctx>& ctx, std::string_view reason,
+                   std::string_view message) {
   http::Response res{bhttp::status::too_many_requests, ctx->req.version()};
   res.set(bhttp::field::content_type, "application/json");
   res.set("x-amzn-ErrorType", "TooManyRequestsException");
-  res.body() = json{{"Reason", reason}, {"Type", "User"}, {"message", "Rate Exceeded."}}.dump();
+  res.body() = json{{"Reason", reason}, {"Type", "User"}, {"message", message}}.dump();
   send(ctx, std::move(res));
 }
 

@@ -52,7 +52,8 @@ bool isVersionNumber(std::string_view s);
 const scheduler::FunctionTarget* versionTarget(const ApiService::Entry& entry,
                                                std::string_view version);
 // Sends 429 TooManyRequestsException with Lambda's body {"Reason", "Type", "message"}.
-void sendThrottled(const std::shared_ptr<ApiService::Ctx>& ctx, std::string_view reason);
+void sendThrottled(const std::shared_ptr<ApiService::Ctx>& ctx, std::string_view reason,
+                   std::string_view message = "Rate Exceeded.");
 // Parses the request body as a JSON object; on failure sends a 400 and returns nullopt.
 std::optional<nlohmann::json> jsonBody(const std::shared_ptr<ApiService::Ctx>& ctx);
 

@@ -446,7 +446,9 @@ void ApiService::invoke(const std::shared_ptr<Ctx>& ctx, const std::string& raw_
     deps_.limiter.release(name, slot);
     if (result.throttled) {
       deps_.metrics.function(name)->throttles.fetch_add(1, std::memory_order_relaxed);
-      sendThrottled(ctx, "ConcurrentInvocationLimitExceeded");
+      sendThrottled(ctx, "ConcurrentInvocationLimitExceeded",
+                    result.throttle_message.empty() ? std::string_view("Rate Exceeded.")
+                                                    : std::string_view(result.throttle_message));
     } else {
       http::Response res{bhttp::status::ok, ctx->req.version()};
       res.set(bhttp::field::content_type, "application/json");

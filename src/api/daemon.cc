@@ -1,5 +1,6 @@
 #include "api/daemon.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -92,7 +93,7 @@ void removeStaleCgroupParents() {
 // "process": plain child processes (no isolation); "linux": the spawner + cgroups + seccomp
 // (needs root); "auto": linux when running as root, else process.
 Result<std::unique_ptr<sandbox::Sandbox>> makeSandbox(const std::string& mode,
-                                                      const fs::path& data_dir) {
+                                                      const fs::path& data_dir, bool fast_start) {
   if (mode != "process" && mode != "linux" && mode != "auto") {
     return makeError(ErrorCode::InvalidArgument,
                      "sandbox mode must be auto, linux or process, got '" + mode + "'");
@@ -120,6 +121,18 @@ Result<std::unique_ptr<sandbox::Sandbox>> makeSandbox(const std::string& mode,
   sandbox_options.work_dir = data_dir / "sandbox";
   if (const char* isolate = std::getenv("KINDLING_ISOLATE"); isolate && std::string(isolate) == "0") {
     sandbox_options.isolate = false;
+  }
+  if (fast_start) {
+    // libkindling_zygote.so is built next to the kindling binary.
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    sandbox_options.zygote_library = exe.parent_path() / "libkindling_zygote.so";
+    sandbox_options.fast_start = !ec && fs::is_regular_file(sandbox_options.zygote_library, ec);
+    if (sandbox_options.fast_start) {
+      spdlog::info("fast start: on (zygotes load {})", sandbox_options.zygote_library.string());
+    } else {
+      spdlog::warn("fast start: off: {} not found", sandbox_options.zygote_library.string());
+    }
   }
   return std::unique_ptr<sandbox::Sandbox>(std::make_unique<spawner::LinuxSandbox>(
       std::move(*spawner), std::move(manager), cores, sandbox_options));
@@ -186,15 +199,21 @@ std::string Daemon::endpoint() const {
 void Daemon::stop() { impl_->stopAll(); }
 
 Result<std::unique_ptr<Daemon>> Daemon::start(DaemonOptions options) {
+  // Every environment holds a few of the daemon's fds: raise the soft limit to the hard one and
+  // size the environment cap from it (scheduler::maxEnvironmentsForFileLimit).
+  rlimit nofile{};
+  ::getrlimit(RLIMIT_NOFILE, &nofile);
+  const rlim_t soft_before = nofile.rlim_cur;
   if (auto limit = sys::raiseFileLimit(); !limit) {
     spdlog::warn("{}", limit.error().message());
-  } else {
-    spdlog::debug("open-file limit {}", *limit);
   }
+  ::getrlimit(RLIMIT_NOFILE, &nofile);
+  spdlog::info("open-file limit (RLIMIT_NOFILE): soft {} (was {}), hard {}", nofile.rlim_cur,
+               soft_before, nofile.rlim_max);
   // The spawner must be forked while this process is still single-threaded: before Impl
   // (whose blocking pool starts threads) and before any I/O thread.
   if (options.data_dir.empty()) options.data_dir = defaultDataDir();
-  auto sandbox = makeSandbox(options.sandbox, options.data_dir);
+  auto sandbox = makeSandbox(options.sandbox, options.data_dir, options.fast_start);
   if (!sandbox) return tl::unexpected(std::move(sandbox.error()));
   auto impl = std::make_unique<Impl>();
   impl->sandbox = std::move(*sandbox);
@@ -233,6 +252,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonOptions options) {
   engine_options.environment.freeze_after = std::chrono::milliseconds(options.freeze_after_ms);
   engine_options.region = options.region;
   engine_options.memory_budget_mb = options.memory_budget_mb;
+  engine_options.fast_start = options.fast_start;
   if (engine_options.memory_budget_mb < 0) {
     const long pages = ::sysconf(_SC_PHYS_PAGES);
     const long page = ::sysconf(_SC_PAGESIZE);
@@ -240,6 +260,10 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonOptions options) {
         pages > 0 && page > 0 ? (int64_t{pages} * page >> 20) * 8 / 10 : 0;
   }
   spdlog::info("memory budget for environments: {} MB", engine_options.memory_budget_mb);
+  engine_options.max_environments = scheduler::maxEnvironmentsForFileLimit(
+      nofile.rlim_cur == RLIM_INFINITY ? uint64_t{1} << 20 : uint64_t{nofile.rlim_cur});
+  spdlog::info("environment cap: {} (RLIMIT_NOFILE {}, {} fds budgeted per environment)",
+               engine_options.max_environments, nofile.rlim_cur, scheduler::kFdsPerEnvironment);
   impl->engine = std::make_unique<scheduler::Engine>(impl->io, *impl->sandbox, *impl->logs,
                                                      impl->metrics, impl->catalog, impl->clock,
                                                      *impl->timers, engine_options);
@@ -289,7 +313,18 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonOptions options) {
   int threads = options.io_threads > 0 ? options.io_threads
                                        : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   for (int i = 0; i < threads; ++i) {
-    impl->threads.emplace_back([io = &impl->io] { io->run(); });
+    impl->threads.emplace_back([io = &impl->io] {
+      // Last line of defence: an exception escaping a handler (a library that throws) must not
+      // end the daemon through std::terminate; it is logged and the thread runs on.
+      for (;;) {
+        try {
+          io->run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("I/O thread: unhandled exception from a handler: {}", e.what());
+        }
+      }
+    });
   }
   impl->async_service->setInvoker(impl->api.get());
   impl->async_service->start();

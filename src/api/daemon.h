@@ -33,6 +33,9 @@ struct DaemonOptions {
   int min_unreserved_concurrency = 100;
   // Host memory environments may use, MB: -1 = 80% of physical RAM, 0 = no budget.
   int64_t memory_budget_mb = -1;
+  // Fast start: Python environments are forked from runtime zygotes (needs the linux sandbox
+  // with isolation; elsewhere every runtime is exec'd, as with it off).
+  bool fast_start = false;
   // Asynchronous invocation: Lambda's ~1 min retry delay (tests shrink it; the throttle backoff
   // scales with it) and how many Event invocations run at once.
   int async_retry_delay_ms = 60000;

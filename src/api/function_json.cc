@@ -35,6 +35,23 @@ constexpr Unsupported kUnsupported[] = {
 
 }  // namespace
 
+bool snapStartSupported(std::string_view runtime) {
+  // AWS: Java 11 and later, Python 3.12 and later, .NET 8 and later (snapstart.html); the
+  // number after the family prefix, e.g. "java21", "python3.13", "dotnet8".
+  auto numberAfter = [&](std::string_view prefix) -> int {
+    if (runtime.substr(0, prefix.size()) != prefix) return -1;
+    std::string_view digits = runtime.substr(prefix.size());
+    if (digits.empty() || digits.size() > 3) return -1;
+    int v = 0;
+    for (char ch : digits) {
+      if (ch < '0' || ch > '9') return -1;
+      v = v * 10 + (ch - '0');
+    }
+    return v;
+  };
+  return numberAfter("java") >= 11 || numberAfter("python3.") >= 12 || numberAfter("dotnet") >= 8;
+}
+
 Status validateEnvironment(const std::map<std::string, std::string>& vars) {
   static const std::regex kKey("[a-zA-Z]([a-zA-Z0-9_])+");
   // Keys Lambda reserves for itself (lambda-interfaces.md §2.1).
@@ -209,6 +226,22 @@ Status applyConfiguration(const json& j, store::FunctionConfig& fn,
     }
     fn.dead_letter_arn = arn;
   }
+  if (auto ss = j.find("SnapStart"); ss != j.end() && !ss->is_null()) {
+    if (!ss->is_object()) return tl::unexpected(validation("SnapStart must be an object"));
+    auto apply = ss->find("ApplyOn");
+    std::string value(store::kSnapStartNone);  // {"SnapStart": {}} turns it off
+    if (apply != ss->end() && !apply->is_null()) value = apply->is_string() ? apply->get<std::string>() : apply->dump();
+    if (value != store::kSnapStartNone && value != store::kSnapStartPublishedVersions) {
+      return tl::unexpected(validation(constraint(value, "snapStart.applyOn", "Member must satisfy enum value set: [PublishedVersions, None]")));
+    }
+    fn.snap_start_apply_on = std::move(value);
+  }
+  // Checked on the resulting configuration: turning SnapStart on, or changing the Runtime of a
+  // function that has it on, to a runtime SnapStart does not cover.
+  if (fn.snap_start_apply_on == store::kSnapStartPublishedVersions &&
+      (j.contains("SnapStart") || j.contains("Runtime")) && !snapStartSupported(fn.runtime)) {
+    return tl::unexpected(invalid(fn.runtime + " is not supported for SnapStart enabled functions."));
+  }
   if (auto layers = j.find("Layers"); layers != j.end() && !layers->is_null()) {
     if (!layers->is_array()) return tl::unexpected(validation("Layers must be a list of layer version ARNs"));
     std::vector<std::string> arns;
@@ -293,7 +326,8 @@ json functionConfiguration(const store::FunctionConfig& fn, std::string_view reg
   j["PackageType"] = fn.package_type;
   j["Architectures"] = json::array({fn.architecture});
   j["EphemeralStorage"]["Size"] = fn.ephemeral_storage_mb;
-  j["SnapStart"] = {{"ApplyOn", "None"}, {"OptimizationStatus", "Off"}};
+  j["SnapStart"] = {{"ApplyOn", fn.snap_start_apply_on},
+                    {"OptimizationStatus", store::snapStartOn(fn) ? "On" : "Off"}};
   j["LoggingConfig"] = {{"LogFormat", fn.log_format}, {"LogGroup", "/aws/lambda/" + fn.name}};
   if (!fn.layers.empty()) {
     json layers = json::array();

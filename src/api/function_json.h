@@ -23,10 +23,14 @@ struct CreateFunctionInput {
 // Applies the configuration fields of a CreateFunction / UpdateFunctionConfiguration body to
 // `fn` with AWS's validation (absent fields keep their value): Role, Runtime, Handler,
 // Description, MemorySize, Timeout, EphemeralStorage, Architectures, TracingConfig,
-// LoggingConfig, Environment (replaced whole), DeadLetterConfig; Layers are returned in
+// LoggingConfig, Environment (replaced whole), DeadLetterConfig, SnapStart (ApplyOn enum;
+// "<runtime> is not supported for SnapStart enabled functions." otherwise); Layers are returned in
 // `layer_arns` for the caller to resolve. Unsupported fields are refused.
 Status applyConfiguration(const nlohmann::json& body, store::FunctionConfig& fn,
                           std::optional<std::vector<std::string>>* layer_arns);
+// Whether AWS offers SnapStart for this runtime id: java11+, python3.12+, dotnet8+ (not Ruby,
+// Node.js or provided*: AWS refuses those with InvalidParameterValueException). Thread-safe.
+bool snapStartSupported(std::string_view runtime);
 // Decodes `ZipFile` of a Code object / UpdateFunctionCode body (S3 and images refused).
 Result<std::string> decodeZipFile(const nlohmann::json& code, std::string_view field_prefix);
 

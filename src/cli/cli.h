@@ -20,6 +20,9 @@ struct ServeOptions {
   int async_max_in_flight = 16;      // Event invocations running at once
   int account_concurrency = 1000;    // Lambda's account concurrency limit
   int64_t memory_budget_mb = -1;     // host memory for environments; -1 = 80% of RAM, 0 = none
+  // "on": Python environments fork from runtime zygotes; "" (not given): $KINDLING_FAST_START
+  // (on|1), else off.
+  std::string fast_start;
 };
 
 struct CliHooks {

@@ -69,6 +69,11 @@ ParseOutcome parseCommandLine(int argc, const char* const* argv, std::ostream& o
                     "host memory environments may use, MB (-1: 80% of RAM; 0: no budget)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40));
+  serve->add_option("--fast-start", opts.serve.fast_start,
+                    "on: start Python environments by forking a pre-initialised interpreter "
+                    "(a runtime zygote); off: exec every runtime (per function: tag "
+                    "kindling:fast-start=false; default: $KINDLING_FAST_START, else off)")
+      ->check(CLI::IsMember({"on", "off"}));
 
   CLI::App* deploy =
       app.add_subcommand("deploy", "create or update a function from a directory or zip");

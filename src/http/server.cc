@@ -2,12 +2,15 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <chrono>
 #include <mutex>
 #include <limits>
 #include <optional>
 #include <unordered_set>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <spdlog/spdlog.h>
@@ -27,10 +30,15 @@ class Session;
 
 struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   Impl(asio::io_context& io_context, Handler h, ServerOptions o)
-      : io(io_context), acceptor(asio::make_strand(io_context)), handler(std::move(h)),
-        options(std::move(o)) {}
+      : io(io_context), acceptor(asio::make_strand(io_context)),
+        accept_retry(acceptor.get_executor()), handler(std::move(h)), options(std::move(o)) {}
   asio::io_context& io;
   tcp::acceptor acceptor;
+  // Out of fds (EMFILE/ENFILE) or kernel memory, accept() fails while the connection waits in
+  // the backlog, so an immediate retry would spin: retry after a growing pause instead (10 ms
+  // doubling to 1 s). On the acceptor's strand, like the acceptor.
+  asio::steady_timer accept_retry;
+  std::chrono::milliseconds accept_backoff{0};
   Handler handler;
   ServerOptions options;
   std::mutex mu;
@@ -38,6 +46,10 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
   std::atomic<bool> stopped{false};
 
   void accept();
+  // EMFILE, ENFILE, ENOBUFS, ENOMEM: transient, retried after a pause.
+  static bool resourceShortage(const beast::error_code& ec);
+  // Arms accept_retry (backoff) to call accept() again. On the acceptor's strand.
+  void acceptLater(const beast::error_code& ec);
   void forget(const std::shared_ptr<Session>& s) {
     std::lock_guard lock(mu);
     sessions.erase(s);
@@ -209,11 +221,39 @@ void Server::Impl::accept() {
                             session->start();
                           } else if (ec == asio::error::operation_aborted) {
                             return;
+                          } else if (self->resourceShortage(ec)) {
+                            return self->acceptLater(ec);
                           } else {
                             spdlog::warn("accept(): {}", ec.message());
                           }
+                          if (!ec && self->accept_backoff.count() > 0) {
+                            spdlog::info("accept(): accepting again");
+                            self->accept_backoff = std::chrono::milliseconds(0);
+                          }
                           self->accept();
                         });
+}
+
+bool Server::Impl::resourceShortage(const beast::error_code& ec) {
+  if (ec.category() != boost::system::system_category()) return false;
+  const int e = ec.value();
+  return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
+}
+
+void Server::Impl::acceptLater(const beast::error_code& ec) {
+  using std::chrono::milliseconds;
+  if (accept_backoff.count() == 0) {
+    // Logged once per episode: the connection stays in the backlog until an fd is free.
+    spdlog::warn("accept(): {}; pausing accepts (retrying with backoff)", ec.message());
+    accept_backoff = milliseconds(10);
+  } else {
+    accept_backoff = std::min(accept_backoff * 2, milliseconds(1000));
+  }
+  accept_retry.expires_after(accept_backoff);
+  accept_retry.async_wait([self = shared_from_this()](const beast::error_code& wait_ec) {
+    if (wait_ec || self->stopped) return;
+    self->accept();
+  });
 }
 
 Result<std::shared_ptr<Server>> Server::listen(asio::io_context& io, const std::string& host,
@@ -233,7 +273,7 @@ Result<std::shared_ptr<Server>> Server::listen(asio::io_context& io, const std::
                                 "listen(" + host + ":" + std::to_string(port) + ")"});
   }
   auto server = std::shared_ptr<Server>(new Server());
-  server->port_ = impl->acceptor.local_endpoint().port();
+  server->port_ = impl->acceptor.local_endpoint(ec).port();
   server->impl_ = impl;
   asio::post(impl->acceptor.get_executor(), [impl] { impl->accept(); });
   return server;
@@ -262,6 +302,7 @@ void Server::stop() {
   asio::post(impl_->acceptor.get_executor(), [impl = impl_] {
     beast::error_code ec;
     impl->acceptor.close(ec);
+    impl->accept_retry.cancel();
   });
   std::unordered_set<std::shared_ptr<Session>> sessions;
   {

@@ -40,7 +40,9 @@ int64_t billedDurationMs(double duration_ms, std::optional<double> init_duration
 }
 
 std::string formatReportLine(const ReportLine& r) {
-  const int64_t billed = billedDurationMs(r.duration_ms, r.init_duration_ms);
+  // A restore is billed in its own field, never folded into Billed Duration.
+  const int64_t billed = billedDurationMs(
+      r.duration_ms, r.restore_duration_ms ? std::nullopt : r.init_duration_ms);
   std::string out;
   out.reserve(192);
   fmt::format_to(std::back_inserter(out),
@@ -48,7 +50,12 @@ std::string formatReportLine(const ReportLine& r) {
                  "Memory Size: {} MB\tMax Memory Used: {} MB\t",
                  r.request_id, nonNegative(r.duration_ms), billed, r.memory_size_mb,
                  r.max_memory_used_mb);
-  if (r.init_duration_ms) {
+  if (r.restore_duration_ms) {
+    fmt::format_to(std::back_inserter(out),
+                   "Restore Duration: {:.2f} ms\tBilled Restore Duration: {} ms\t",
+                   nonNegative(*r.restore_duration_ms),
+                   billedDurationMs(r.billed_restore_ms, std::nullopt));
+  } else if (r.init_duration_ms) {
     fmt::format_to(std::back_inserter(out), "Init Duration: {:.2f} ms\t",
                    nonNegative(*r.init_duration_ms));
   }

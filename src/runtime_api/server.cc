@@ -41,6 +41,14 @@ std::string headerValue(const http::Request& req, std::string_view name) {
 
 }  // namespace
 
+std::optional<PostOutcome> Backend::onRestoreNext(std::function<void()>) {
+  return PostOutcome{404, std::string(kErrNotFound), "Not Found"};
+}
+
+PostOutcome Backend::onRestoreError(std::string&&, const std::string&) {
+  return PostOutcome{404, std::string(kErrNotFound), "Not Found"};
+}
+
 void handleRuntimeRequest(http::Request&& req, http::Responder responder, Backend& backend) {
   const std::string_view target = req.target();
   const auto method = req.method();
@@ -74,6 +82,31 @@ void handleRuntimeRequest(http::Request&& req, http::Responder responder, Backen
     }
     std::string type = headerValue(req, kHeaderErrorType);
     auto outcome = backend.onInitError(std::move(req.body()), type);
+    return responder.send(outcomeResponse(req, outcome));
+  }
+
+  if (target == kRestoreNextPath) {
+    if (method != bhttp::verb::get) {
+      return responder.send(jsonResponse(req, 405, errorEnvelope("MethodNotAllowed", "GET only")));
+    }
+    const unsigned version = req.version();
+    const bool keep_alive = req.keep_alive();
+    auto refused = backend.onRestoreNext([responder, version, keep_alive] {
+      http::Response res{bhttp::status::ok, version};
+      res.keep_alive(keep_alive);
+      res.prepare_payload();  // Content-Length: 0
+      responder.send(std::move(res));
+    });
+    if (refused) responder.send(outcomeResponse(req, *refused));
+    return;
+  }
+
+  if (target == kRestoreErrorPath) {
+    if (method != bhttp::verb::post) {
+      return responder.send(jsonResponse(req, 405, errorEnvelope("MethodNotAllowed", "POST only")));
+    }
+    std::string type = headerValue(req, kHeaderErrorType);
+    auto outcome = backend.onRestoreError(std::move(req.body()), type);
     return responder.send(outcomeResponse(req, outcome));
   }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/io_context.hpp>
@@ -50,6 +51,13 @@ class Backend {
   virtual PostOutcome onResponseTooLarge(const std::string& request_id, uint64_t size) = 0;
   // POST /init/error.
   virtual PostOutcome onInitError(std::string&& body, const std::string& error_type) = 0;
+  // GET /restore/next (SnapStart): the runtime has finished init and its before-snapshot hooks.
+  // Returns an outcome to answer at once (404 unless this is a snap-start environment, 403 out
+  // of order), or nullopt and then calls `restored` exactly once when the environment has been
+  // restored (maybe much later, from any thread; never if it dies first). The default: 404.
+  virtual std::optional<PostOutcome> onRestoreNext(std::function<void()> restored);
+  // POST /restore/error (SnapStart): an after-restore hook failed. The default: 404.
+  virtual PostOutcome onRestoreError(std::string&& body, const std::string& error_type);
 };
 
 class RuntimeApiServer {

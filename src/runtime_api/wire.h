@@ -11,6 +11,10 @@ inline constexpr std::string_view kPathPrefix = "/2018-06-01/runtime/";
 inline constexpr std::string_view kNextPath = "/2018-06-01/runtime/invocation/next";
 inline constexpr std::string_view kInvocationPrefix = "/2018-06-01/runtime/invocation/";
 inline constexpr std::string_view kInitErrorPath = "/2018-06-01/runtime/init/error";
+// SnapStart only (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start); 404 elsewhere, as RIE without
+// init caching (lambda-interfaces.md §1.7).
+inline constexpr std::string_view kRestoreNextPath = "/2018-06-01/runtime/restore/next";
+inline constexpr std::string_view kRestoreErrorPath = "/2018-06-01/runtime/restore/error";
 
 inline constexpr std::string_view kHeaderRequestId = "Lambda-Runtime-Aws-Request-Id";
 inline constexpr std::string_view kHeaderDeadlineMs = "Lambda-Runtime-Deadline-Ms";
@@ -40,5 +44,7 @@ inline constexpr std::string_view kFnResponseTooLarge = "Function.ResponseSizeTo
 inline constexpr std::string_view kFnInvalidEntrypoint = "Runtime.InvalidEntrypoint";
 inline constexpr std::string_view kFnInvalidResponseMode = "Runtime.InvalidResponseModeHeader";
 inline constexpr std::string_view kFnTruncatedResponse = "Runtime.TruncatedResponse";
+// An after-restore runtime hook failed (POST /restore/error) [PY lambda_runtime_exception.py].
+inline constexpr std::string_view kFnAfterRestoreError = "Runtime.AfterRestoreError";
 
 }  // namespace kindling::runtime_api

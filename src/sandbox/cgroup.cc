@@ -121,7 +121,8 @@ bool hasToken(std::string_view text, std::string_view token) {
   return false;
 }
 
-// Writes value to dir/file (opened relative to dirfd, or AT_FDCWD with an absolute dir).
+// Writes value to dir/file (opened relative to dirfd, or by its absolute path when dirfd < 0:
+// v1 groups keep no directory fds, see cgroup.h).
 // missing_ok: an absent file (optional kernel feature) is not an error; *missing reports it.
 Status writeFileAt(int dirfd, const fs::path& dir, std::string_view file, std::string_view value,
                    bool missing_ok = false, bool* missing = nullptr) {
@@ -129,8 +130,8 @@ Status writeFileAt(int dirfd, const fs::path& dir, std::string_view file, std::s
   if (file.size() >= sizeof(name)) return makeError(ErrorCode::Internal, "cgroup file name too long");
   std::memcpy(name, file.data(), file.size());
   name[file.size()] = '\0';
-  int fd = dirfd == AT_FDCWD ? ::open(pathIn(dir, file).c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC)
-                             : ::openat(dirfd, name, O_WRONLY | O_TRUNC | O_CLOEXEC);
+  int fd = dirfd < 0 ? ::open(pathIn(dir, file).c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC)
+                     : ::openat(dirfd, name, O_WRONLY | O_TRUNC | O_CLOEXEC);
   if (fd < 0) {
     if (missing_ok && errno == ENOENT) {
       if (missing != nullptr) *missing = true;
@@ -152,8 +153,8 @@ Status writeFileAt(int dirfd, const fs::path& dir, std::string_view file, std::s
 // Reads a whole (small) cgroup file.
 Result<std::string> readFileAt(int dirfd, const fs::path& dir, std::string_view file) {
   std::string name(file);
-  int fd = dirfd == AT_FDCWD ? ::open(pathIn(dir, file).c_str(), O_RDONLY | O_CLOEXEC)
-                             : ::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = dirfd < 0 ? ::open(pathIn(dir, file).c_str(), O_RDONLY | O_CLOEXEC)
+                     : ::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return errnoError("open(" + pathIn(dir, file) + ")");
   std::string out;
   char buf[4096];
@@ -172,7 +173,7 @@ Result<std::string> readFileAt(int dirfd, const fs::path& dir, std::string_view 
   return out;
 }
 
-// One pread from offset 0 of a kept-open cgroup file into buf; returns the text read.
+// One pread from offset 0 of an open cgroup file into buf; returns the text read.
 Result<std::string_view> preadSmall(int fd, char* buf, size_t size, const fs::path& dir,
                                     std::string_view file) {
   ssize_t n;
@@ -183,19 +184,20 @@ Result<std::string_view> preadSmall(int fd, char* buf, size_t size, const fs::pa
   return std::string_view(buf, static_cast<size_t>(n));
 }
 
-Status pwriteSmall(int fd, std::string_view value, const fs::path& dir, std::string_view file) {
-  ssize_t n;
-  do {
-    n = ::pwrite(fd, value.data(), value.size(), 0);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) return errnoError("write(" + pathIn(dir, file) + ")");
-  return {};
-}
-
+// Opens dir/file relative to dirfd, or by its absolute path when dirfd < 0.
 Result<sys::UniqueFd> openAt(int dirfd, const fs::path& dir, const char* file, int flags) {
-  int fd = ::openat(dirfd, file, flags | O_CLOEXEC);
+  int fd = dirfd < 0 ? ::open(pathIn(dir, file).c_str(), flags | O_CLOEXEC)
+                     : ::openat(dirfd, file, flags | O_CLOEXEC);
   if (fd < 0) return errnoError("open(" + pathIn(dir, file) + ")");
   return sys::UniqueFd(fd);
+}
+
+// Reads a small cgroup file: open, one pread, close (no fd is kept between readings).
+Result<std::string_view> readSmallAt(int dirfd, const fs::path& dir, const char* file, char* buf,
+                                     size_t size) {
+  auto fd = openAt(dirfd, dir, file, O_RDONLY);
+  if (!fd) return tl::unexpected(std::move(fd.error()));
+  return preadSmall(fd->get(), buf, size, dir, file);
 }
 
 bool isSingleComponent(const std::string& name) {
@@ -442,7 +444,7 @@ Result<std::unique_ptr<Cgroup>> CgroupManager::create(const std::string& name,
     KD_TRY_STATUS(group->makeDir(parent_dir / name));
   }
   KD_TRY_STATUS(group->writeLimits(limits));
-  KD_TRY_STATUS(group->openHotFiles());
+  KD_TRY_STATUS(group->checkHotFiles());
   return group;
 }
 
@@ -457,14 +459,15 @@ std::unique_ptr<Cgroup> Cgroup::adopt(std::shared_ptr<const CgroupShared> shared
   const bool v2 = group->shared_->layout.v2;
   for (size_t i = 0; i < dirs.size(); ++i) {
     if (dirs[i].empty()) continue;
-    int fd = ::open(dirs[i].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    group->dirs_.push_back(Dir{dirs[i], sys::UniqueFd(fd)});
-    if (fd < 0) continue;
+    struct stat st {};
+    const bool present = ::stat(dirs[i].c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    group->dirs_.push_back(Dir{dirs[i], sys::UniqueFd(), present});
+    if (!present) continue;
     if (v2) {
-      group->freeze_fd_.reset(::openat(fd, "cgroup.freeze", O_WRONLY | O_CLOEXEC));
-      group->events_fd_.reset(::openat(fd, "cgroup.events", O_RDONLY | O_CLOEXEC));
-    } else if (i == kFreezer) {
-      group->freeze_fd_.reset(::openat(fd, "freezer.state", O_RDWR | O_CLOEXEC));
+      group->dirs_.back().fd.reset(::open(dirs[i].c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      group->can_freeze_ = ::access(pathIn(dirs[i], "cgroup.freeze").c_str(), W_OK) == 0;
+    } else if (i == kFreezer && group->dirs_.size() == kFreezer + 1) {
+      group->can_freeze_ = ::access(pathIn(dirs[i], "freezer.state").c_str(), W_OK) == 0;
     }
   }
   return group;
@@ -472,8 +475,11 @@ std::unique_ptr<Cgroup> Cgroup::adopt(std::shared_ptr<const CgroupShared> shared
 
 Status Cgroup::makeDir(const fs::path& path) {
   if (::mkdir(path.c_str(), 0755) != 0) return errnoError("mkdir(" + path.string() + ")");
-  dirs_.push_back(Dir{path, sys::UniqueFd()});
+  dirs_.push_back(Dir{path, sys::UniqueFd(), true});
   if (shared_->after_mkdir) shared_->after_mkdir(path);
+  // v1 keeps no fd per controller directory (four per environment add up with thousands of
+  // environments); files are opened by path when used. v2 keeps its one directory fd.
+  if (!shared_->layout.v2) return {};
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return errnoError("open(" + path.string() + ", O_DIRECTORY)");
   dirs_.back().fd.reset(fd);
@@ -531,50 +537,40 @@ Status Cgroup::setCpuQuota(int64_t quota_us) {
   return writeFileAt(dirs_[kCpu].fd.get(), dirs_[kCpu].path, "cpu.cfs_quota_us", quota.view());
 }
 
-Status Cgroup::openHotFiles() {
+Status Cgroup::checkHotFiles() {
+  // The files are opened when used (one open + pread + close): an idle environment holds no
+  // cgroup fd. Checked here once so that a group missing one fails at create(), as before.
   if (shared_->layout.v2) {
     const Dir& d = dirs_[0];
-    int fd = ::openat(d.fd.get(), "memory.peak", O_RDONLY | O_CLOEXEC);
     peak_name_ = "memory.peak";
-    if (fd < 0 && errno == ENOENT) {  // kernels before 5.19
-      fd = ::openat(d.fd.get(), "memory.current", O_RDONLY | O_CLOEXEC);
-      peak_name_ = "memory.current";
+    if (::faccessat(d.fd.get(), "memory.peak", R_OK, 0) != 0 && errno == ENOENT) {
+      peak_name_ = "memory.current";  // kernels before 5.19
     }
-    if (fd < 0) return errnoError("open(" + pathIn(d.path, peak_name_) + ")");
-    peak_fd_.reset(fd);
-    auto oom = openAt(d.fd.get(), d.path, "memory.events", O_RDONLY);
-    if (!oom) return tl::unexpected(std::move(oom.error()));
-    oom_fd_ = std::move(*oom);
-    auto freeze = openAt(d.fd.get(), d.path, "cgroup.freeze", O_WRONLY);
-    if (!freeze) return tl::unexpected(std::move(freeze.error()));
-    freeze_fd_ = std::move(*freeze);
-    auto events = openAt(d.fd.get(), d.path, "cgroup.events", O_RDONLY);
-    if (!events) return tl::unexpected(std::move(events.error()));
-    events_fd_ = std::move(*events);
+    for (const char* file : {peak_name_, "memory.events", "cgroup.events"}) {
+      if (::faccessat(d.fd.get(), file, R_OK, 0) != 0) {
+        return errnoError("open(" + pathIn(d.path, file) + ")");
+      }
+    }
+    if (::faccessat(d.fd.get(), "cgroup.freeze", W_OK, 0) != 0) {
+      return errnoError("open(" + pathIn(d.path, "cgroup.freeze") + ")");
+    }
+    can_freeze_ = true;
     return {};
   }
-  const Dir& m = dirs_[kMemory];
   peak_name_ = "memory.max_usage_in_bytes";
-  auto peak = openAt(m.fd.get(), m.path, peak_name_, O_RDONLY);
-  if (!peak) return tl::unexpected(std::move(peak.error()));
-  peak_fd_ = std::move(*peak);
-  auto oom = openAt(m.fd.get(), m.path, "memory.oom_control", O_RDONLY);
-  if (!oom) return tl::unexpected(std::move(oom.error()));
-  oom_fd_ = std::move(*oom);
-  const Dir& f = dirs_[kFreezer];
-  auto freeze = openAt(f.fd.get(), f.path, "freezer.state", O_RDWR);
-  if (!freeze) return tl::unexpected(std::move(freeze.error()));
-  freeze_fd_ = std::move(*freeze);
+  for (const char* file : {peak_name_, "memory.oom_control"}) {
+    const std::string path = pathIn(dirs_[kMemory].path, file);
+    if (::access(path.c_str(), R_OK) != 0) return errnoError("open(" + path + ")");
+  }
+  const std::string freezer = pathIn(dirs_[kFreezer].path, "freezer.state");
+  if (::access(freezer.c_str(), R_OK | W_OK) != 0) return errnoError("open(" + freezer + ")");
+  can_freeze_ = true;
   return {};
 }
 
 Cgroup::~Cgroup() {
   std::lock_guard lock(mu_);
   if (auto st = killAllLocked(); !st) spdlog::warn("cgroup: {}", st.error().message());
-  peak_fd_.reset();
-  oom_fd_.reset();
-  freeze_fd_.reset();
-  events_fd_.reset();
   for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
     it->fd.reset();
     if (shared_->before_rmdir) shared_->before_rmdir(it->path);
@@ -602,7 +598,7 @@ Status Cgroup::addProcess(pid_t pid) {
 
 Result<uint64_t> Cgroup::peakMemoryBytes() const {
   char buf[64];
-  auto text = preadSmall(peak_fd_.get(), buf, sizeof(buf), dirs_[0].path, peak_name_);
+  auto text = readSmallAt(dirs_[0].fd.get(), dirs_[0].path, peak_name_, buf, sizeof(buf));
   if (!text) return tl::unexpected(std::move(text.error()));
   auto v = parseUint(*text);
   if (!v) {
@@ -628,7 +624,7 @@ Result<uint64_t> Cgroup::currentMemoryBytes() const {
 Result<uint64_t> Cgroup::oomKillCount() const {
   const char* file = shared_->layout.v2 ? "memory.events" : "memory.oom_control";
   char buf[512];
-  auto text = preadSmall(oom_fd_.get(), buf, sizeof(buf), dirs_[0].path, file);
+  auto text = readSmallAt(dirs_[0].fd.get(), dirs_[0].path, file, buf, sizeof(buf));
   if (!text) return tl::unexpected(std::move(text.error()));
   auto v = keyedValue(*text, "oom_kill");
   if (!v) {
@@ -640,7 +636,7 @@ Result<uint64_t> Cgroup::oomKillCount() const {
 Result<bool> Cgroup::frozen() const {
   char buf[256];
   if (shared_->layout.v2) {
-    auto text = preadSmall(events_fd_.get(), buf, sizeof(buf), dirs_[0].path, "cgroup.events");
+    auto text = readSmallAt(dirs_[0].fd.get(), dirs_[0].path, "cgroup.events", buf, sizeof(buf));
     if (!text) return tl::unexpected(std::move(text.error()));
     auto v = keyedValue(*text, "frozen");
     if (!v) {
@@ -649,18 +645,18 @@ Result<bool> Cgroup::frozen() const {
     }
     return *v == 1;
   }
-  const fs::path& dir = dirs_.size() > kFreezer ? dirs_[kFreezer].path : dirs_[0].path;
-  auto text = preadSmall(freeze_fd_.get(), buf, sizeof(buf), dir, "freezer.state");
+  const Dir& d = dirs_.size() > kFreezer ? dirs_[kFreezer] : dirs_[0];
+  auto text = readSmallAt(d.fd.get(), d.path, "freezer.state", buf, sizeof(buf));
   if (!text) return tl::unexpected(std::move(text.error()));
   return trim(*text) == "FROZEN";
 }
 
 Status Cgroup::setFrozenLocked(bool frozen_wanted) {
   const bool v2 = shared_->layout.v2;
-  const fs::path& dir = v2 || dirs_.size() <= kFreezer ? dirs_[0].path : dirs_[kFreezer].path;
+  const Dir& d = v2 || dirs_.size() <= kFreezer ? dirs_[0] : dirs_[kFreezer];
   const char* file = v2 ? "cgroup.freeze" : "freezer.state";
   std::string_view value = v2 ? (frozen_wanted ? "1" : "0") : (frozen_wanted ? "FROZEN" : "THAWED");
-  return pwriteSmall(freeze_fd_.get(), value, dir, file);
+  return writeFileAt(d.fd.get(), d.path, file, value);
 }
 
 Status Cgroup::freeze() {
@@ -694,7 +690,7 @@ Status Cgroup::killAll() {
 Status Cgroup::killAllLocked() {
   if (dirs_.empty()) return {};
   bool used_kill_file = false;
-  if (shared_->layout.v2 && dirs_[0].fd.valid()) {
+  if (shared_->layout.v2 && dirs_[0].present) {
     bool missing = false;  // cgroup.kill arrived in 5.14
     KD_TRY_STATUS(writeFileAt(dirs_[0].fd.get(), dirs_[0].path, "cgroup.kill", "1", true, &missing));
     used_kill_file = !missing;
@@ -705,7 +701,7 @@ Status Cgroup::killAllLocked() {
   for (;;) {
     pids.clear();
     for (const Dir& d : dirs_) {
-      if (!d.fd.valid()) continue;
+      if (!d.present) continue;
       auto text = readFileAt(d.fd.get(), d.path, "cgroup.procs");
       if (!text) return tl::unexpected(std::move(text.error()));
       std::string_view rest(*text);
@@ -728,7 +724,7 @@ Status Cgroup::killAllLocked() {
       // Frozen members cannot exit, so their pids cannot be recycled between the read of
       // cgroup.procs and kill(). v1: a frozen task only dies once thawed, hence the thaw.
       bool froze = false;
-      if (freeze_fd_.valid() && setFrozenLocked(true)) {
+      if (can_freeze_ && setFrozenLocked(true)) {
         froze = true;
         const auto freeze_deadline = Clock::now() + kFreezeBeforeKillTimeout;
         Backoff freeze_backoff;

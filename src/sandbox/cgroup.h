@@ -7,9 +7,11 @@
 // a pids cap, and the freezer for idle environments.
 //
 // Speed: create() is a handful of mkdir + small writes; the files read or written on the
-// invoke path (peak memory, OOM counter, freezer) are opened once per group and then re-read
-// with pread, so a reading is one syscall. Teardown of an empty group is one read of each
-// cgroup.procs plus rmdir.
+// invoke path (peak memory, OOM counter, freezer) are opened when used (open + pread + close,
+// a few µs). A group keeps no fd open on v1 and only its directory fd on v2: a daemon holding
+// thousands of idle environments must not spend its RLIMIT_NOFILE on cgroup files (it held 7
+// per environment on v1 before). Teardown of an empty group is one read of each cgroup.procs
+// plus rmdir.
 //
 // A real kernel populates a group's interface files on mkdir and drops them on rmdir; a plain
 // directory tree (unit tests) does neither, so CgroupRoots carries two optional callbacks that
@@ -87,13 +89,13 @@ class Cgroup {
   // not fork meanwhile (a spawner's child waits for this before exec). Thread-safe.
   Status addProcess(pid_t pid);
   // High-water mark of the group's memory, bytes (v1 memory.max_usage_in_bytes; v2 memory.peak,
-  // or memory.current on kernels without it). One pread. Thread-safe.
+  // or memory.current on kernels without it). Open + pread + close. Thread-safe.
   Result<uint64_t> peakMemoryBytes() const;
   // Memory the group uses now, bytes (v1 memory.usage_in_bytes; v2 memory.current). Opens the
   // file per call: used when an environment goes idle, not per invocation. Thread-safe.
   Result<uint64_t> currentMemoryBytes() const;
   // How many times the kernel's OOM killer killed a process of this group (v1
-  // memory.oom_control, v2 memory.events: "oom_kill N"). One pread. Thread-safe.
+  // memory.oom_control, v2 memory.events: "oom_kill N"). Open + pread + close. Thread-safe.
   Result<uint64_t> oomKillCount() const;
   // Stops every process of the group and returns once they are stopped (bounded wait).
   // Thread-safe (serialised with thaw/killAll).
@@ -123,7 +125,8 @@ class Cgroup {
   friend class CgroupManager;
   struct Dir {
     std::filesystem::path path;
-    sys::UniqueFd fd;  // O_DIRECTORY
+    sys::UniqueFd fd;  // O_DIRECTORY, v2 only (v1: -1, files are opened by path)
+    bool present = true;  // false: an adopted leftover whose directory is gone
   };
   explicit Cgroup(std::shared_ptr<const CgroupShared> shared);
   // Takes over existing directories (a previous run's leftovers) so the destructor removes them.
@@ -131,7 +134,9 @@ class Cgroup {
                                        const std::vector<std::filesystem::path>& dirs);
   Status makeDir(const std::filesystem::path& path);
   Status writeLimits(const CgroupLimits& limits);
-  Status openHotFiles();
+  // Checks that the files used later exist (peak memory, OOM counter, freezer); sets
+  // peak_name_ and can_freeze_.
+  Status checkHotFiles();
   Status setFrozenLocked(bool frozen_wanted);
   Status killAllLocked();
 
@@ -140,11 +145,9 @@ class Cgroup {
   std::shared_ptr<const CgroupShared> shared_;  // shared with the manager: outlives both
   int memory_mb_ = 128;
   std::vector<Dir> dirs_;   // v1: memory, cpu, freezer, pids (those created so far); v2: one
-  sys::UniqueFd peak_fd_;   // v1 memory.max_usage_in_bytes; v2 memory.peak or memory.current
-  sys::UniqueFd oom_fd_;    // v1 memory.oom_control; v2 memory.events
-  sys::UniqueFd freeze_fd_;  // v1 freezer.state (read/write); v2 cgroup.freeze (write)
-  sys::UniqueFd events_fd_;  // v2 cgroup.events (frozen 0/1); v1 unused
-  const char* peak_name_ = "";  // the file behind peak_fd_, for error messages
+  // v1 memory.max_usage_in_bytes; v2 memory.peak or memory.current (kernels before 5.19).
+  const char* peak_name_ = "";
+  bool can_freeze_ = false;  // the freezer file exists (v1 freezer.state, v2 cgroup.freeze)
   mutable std::mutex mu_;
 };
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,15 @@ struct FilesystemView {
   std::vector<std::pair<std::filesystem::path, std::filesystem::path>> extra_read_only;
 };
 
+// A runtime zygote (fast start): an interpreter started once per runtime that has imported
+// kindling's bootstrap but runs no user code; environments are forked from it instead of
+// exec'd. Sandboxes that cannot fork from zygotes ignore it.
+struct ZygoteSpec {
+  std::string key;                // one zygote per key: runtime id and interpreter
+  std::vector<std::string> argv;  // starts the zygote (interpreter, flags, zygote script)
+  std::vector<std::string> env;   // "KEY=VALUE"
+};
+
 struct SpawnSpec {
   std::vector<std::string> argv;   // argv[0] is the executable path
   std::vector<std::string> env;    // "KEY=VALUE"
@@ -39,6 +49,8 @@ struct SpawnSpec {
   // Network mode `none`: own network namespace with loopback only; the Runtime API listens
   // on 127.0.0.1:kNoneModeRuntimeApiPort inside it (SandboxProcess::takeRuntimeApiListener).
   bool network_none = false;
+  // Fork the environment from this runtime zygote when the sandbox can (else exec argv).
+  std::optional<ZygoteSpec> zygote;
 };
 
 inline constexpr uint16_t kNoneModeRuntimeApiPort = 9001;  // Lambda's own value

@@ -19,20 +19,32 @@ namespace asio = boost::asio;
 
 // The I/O side of one environment: its Runtime API listener and the watchers of its process's
 // exit fd and output pipes. Destroyed when the environment is dead and unreferenced.
+// File descriptors: none of its own beyond the pipes' read ends and the Runtime API sockets (no
+// dup per watcher: an idle environment's fds are what bounds how many fit under RLIMIT_NOFILE).
 struct Engine::Wiring : std::enable_shared_from_this<Engine::Wiring> {
-  std::shared_ptr<Environment> env;
+  std::shared_ptr<Environment> env;  // first member: destroyed last (after the release below)
   std::unique_ptr<runtime_api::RuntimeApiServer> runtime_api;
+  // Registered with the reactor but NOT owning: the fd is the process's exit fd, closed with the
+  // process. Released (deregistered) before the process can be destroyed: in watchExit() before
+  // onProcessExit(), and in the destructor.
   std::unique_ptr<asio::posix::stream_descriptor> exit_watch;
+  int exit_fd = -1;
+  // Own the pipes' read ends; out_fd/err_fd are their numbers (-1: no such pipe), valid while
+  // the watchers live, read by drain() from any thread.
   std::unique_ptr<asio::posix::stream_descriptor> out_watch;
   std::unique_ptr<asio::posix::stream_descriptor> err_watch;
   std::mutex output_mu;  // serialises reads of the pipes so output keeps its order
-  sys::UniqueFd out_fd, err_fd;
+  int out_fd = -1, err_fd = -1;
+
+  ~Wiring() {
+    if (exit_watch) exit_watch->release();
+  }
 
   // Reads what is in the pipes now (bounded per call), in order, into the environment's log.
   void drain() {
     std::lock_guard lock(output_mu);
     char buf[65536];
-    for (int fd : {out_fd.get(), err_fd.get()}) {
+    for (int fd : {out_fd, err_fd}) {
       if (fd < 0) continue;
       for (int rounds = 0; rounds < 64; ++rounds) {
         const ssize_t n = ::read(fd, buf, sizeof buf);
@@ -145,6 +157,11 @@ void Engine::scheduleReaper() {
 
 namespace {
 
+// EMFILE (this process) or ENFILE (the host): out of file descriptors, a transient condition.
+bool isFdExhaustion(const Error& error) {
+  return error.sys_errno == EMFILE || error.sys_errno == ENFILE;
+}
+
 // Pools are keyed "<name>:<version>"; function names cannot contain ':'.
 std::string poolKey(std::string_view name, std::string_view version) {
   std::string key;
@@ -196,6 +213,8 @@ void Engine::invoke(const FunctionTarget& target, InvokeRequest request) {
     metrics->duration.observe(result.duration_ms / 1000.0);
     if (result.init_duration_ms) {
       metrics->init_duration.observe(*result.init_duration_ms / 1000.0);
+    } else if (result.restore_duration_ms) {
+      metrics->init_duration.observe(*result.restore_duration_ms / 1000.0);
     }
     if (result.function_error) metrics->addError(result.error_type);
     result.executed_version = version;
@@ -217,6 +236,9 @@ void Engine::place(const std::shared_ptr<Pool>& pool, InvokeRequest request) {
   for (int round = 0; round < 2; ++round) {
     while (auto env = pool->takeIdle()) {
       if (env->dispatch(request)) return;  // warm
+      // Still idle yet refused: its thaw failed (e.g. EMFILE opening the freezer file). Out of
+      // the idle list it would never be reaped: stop it.
+      if (env->state() == EnvState::Idle) env->shutdown();
     }
     // An environment that just answered takes the invocation as soon as it polls /next again.
     bool any_returning = false;
@@ -314,22 +336,23 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
     std::lock_guard lock(pool->mu);
     pool->provisioned.insert(id);
   }
-  // Room in the memory budget first: a throttled start opens nothing. The reservation ends when
-  // this function returns: by then the environment is in the pool (counted there) or failed.
-  if (!admit(config->memory_mb)) {
+  // Room in the memory budget and the environment cap first: a throttled start opens nothing.
+  // The reservation ends when this function returns: by then the environment is in the pool
+  // (counted there) or failed.
+  if (auto denied = admit(config->memory_mb)) {
     if (provisioned) {
       {
         std::lock_guard lock(pool->mu);
         pool->provisioned.erase(id);
         ++pool->provisioned_failures;
-        pool->provisioned_error = "the host memory budget is exhausted";
+        pool->provisioned_error = *denied;
       }
       return scheduleProvisionedTopUp(pool);
     }
-    spdlog::warn("{}: throttled: no room in the memory budget for a {} MB environment",
-                 config->name, config->memory_mb);
+    spdlog::warn("{}: throttled: {}", config->name, *denied);
     InvokeResult result;
     result.throttled = true;
+    result.throttle_message = std::move(*denied);
     return request->done(std::move(result));
   }
   struct AdmissionGuard {
@@ -358,8 +381,27 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
     result.payload = j.dump();
     request->done(std::move(result));
   };
+  // The daemon ran out of file descriptors (EMFILE/ENFILE) while building the environment:
+  // the invocation is throttled (429) rather than failed, and the least recently used idle
+  // environment is evicted so that a retry finds room. The daemon itself carries on.
+  auto out_of_fds = [&](const Error& error) {
+    if (!isFdExhaustion(error)) return false;
+    spdlog::warn("{}: throttled: out of file descriptors: {}", config->name, error.message());
+    evictIdle("out of file descriptors");
+    if (provisioned) {
+      fail("ServiceException", "out of file descriptors: " + error.message());
+    } else {
+      InvokeResult result;
+      result.throttled = true;
+      result.throttle_message =
+          "the daemon is out of file descriptors (" + error.message() + "); retry later";
+      request->done(std::move(result));
+    }
+    return true;
+  };
 
   auto log = logs_.openStream(config->name, stream_name);
+  if (!log && out_of_fds(log.error())) return;
   if (!log) {
     spdlog::error("openStream({}, {}): {}", config->name, stream_name, log.error().message());
     return fail("ServiceException", "kindling could not open the log stream");
@@ -478,6 +520,7 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
   if (!network_none) {
     auto rapi = runtime_api::RuntimeApiServer::start(io_, options_.runtime_api_host, env,
                                                      std::move(filter));
+    if (!rapi && out_of_fds(rapi.error())) return;
     if (!rapi) {
       spdlog::error("runtime api for {}: {}", config->name, rapi.error().message());
       return fail("ServiceException", "kindling could not start the Runtime API listener");
@@ -504,7 +547,21 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
   ctx.log_stream_name = stream_name;
   ctx.region = options_.region;
   ctx.isolated = sandbox_.isolatesFilesystem();
+  if (options_.fast_start) {
+    auto tag = config->tags.find("kindling:fast-start");
+    ctx.fast_start = tag == config->tags.end() || tag->second != "false";
+    if (ctx.fast_start && config->runtime.rfind("python", 0) == 0) {
+      if (auto why = RuntimeCatalog::fastStartBlocker(*config); !why.empty()) {
+        spdlog::info("fast start: {} starts normally: {}", config->name, why);
+        ctx.fast_start = false;
+      }
+    }
+  }
   if (provisioned) ctx.initialization_type = "provisioned-concurrency";
+  // SnapStart versions go through the snap-start flow (restore endpoints, Restore Duration);
+  // AWS does not combine SnapStart with provisioned concurrency, SnapStart wins here.
+  const bool snap_start = store::snapStartOn(*config);
+  if (snap_start) ctx.initialization_type = "snap-start";
   auto spec = catalog_.launch(*config, ctx);
   if (!spec) return fail("Runtime.InvalidRuntime", spec.error().message());
   const std::string request_id = request ? request->request_id : std::string("-");
@@ -513,10 +570,28 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
     pool->all[id] = wiring;
   }
   std::optional<Clock::Duration> init_timeout;
-  if (provisioned) {
+  if (provisioned || snap_start) {
     // Provisioned concurrency and SnapStart initialise for up to max(130 s, timeout).
     init_timeout = std::max<Clock::Duration>(std::chrono::seconds(130),
                                              std::chrono::seconds(config->timeout_s));
+  }
+  // A spawn that fails for want of file descriptors answers the cold invocation with a
+  // throttle (429), not abandon()'s function error: the flag is set before abandon() runs.
+  struct FdThrottle {
+    std::atomic<bool> on{false};
+    std::string message;  // written before `on` is set
+  };
+  auto fd_throttle = std::make_shared<FdThrottle>();
+  if (request) {
+    request->done = [fd_throttle, done = std::move(request->done)](InvokeResult&& result) {
+      if (fd_throttle->on.load(std::memory_order_acquire)) {
+        InvokeResult throttled;
+        throttled.throttled = true;
+        throttled.throttle_message = fd_throttle->message;
+        return done(std::move(throttled));
+      }
+      done(std::move(result));
+    };
   }
   env->begin(std::move(request), clock_.now(), init_timeout);
   spec->uid = uid;
@@ -524,7 +599,16 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
   uid_handed_over = true;  // spawn() owns the uid from here, whatever it returns
   auto process = sandbox_.spawn(*spec);
   if (!process) {
-    spdlog::warn("spawn({}): {}", config->name, process.error().message());
+    if (isFdExhaustion(process.error())) {
+      spdlog::warn("{}: throttled: out of file descriptors: spawn: {}", config->name,
+                   process.error().message());
+      evictIdle("out of file descriptors");
+      fd_throttle->message = "the daemon is out of file descriptors (" +
+                             process.error().message() + "); retry later";
+      fd_throttle->on.store(true, std::memory_order_release);
+    } else {
+      spdlog::warn("spawn({}): {}", config->name, process.error().message());
+    }
     return env->abandon(runtime_api::kFnInvalidEntrypoint,
                         "RequestId: " + request_id + " Error: " + process.error().message());
   }
@@ -541,21 +625,41 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
   }
   pool->metrics->cold_starts.fetch_add(1, std::memory_order_relaxed);
 
-  wiring->out_fd = (*process)->takeStdout();
-  wiring->err_fd = (*process)->takeStderr();
-  const int exit_fd = ::dup((*process)->exitFd());
-  wiring->exit_watch = std::make_unique<asio::posix::stream_descriptor>(io_, exit_fd);
-  wiring->out_watch =
-      std::make_unique<asio::posix::stream_descriptor>(io_, ::dup(wiring->out_fd.get()));
-  wiring->err_watch =
-      std::make_unique<asio::posix::stream_descriptor>(io_, ::dup(wiring->err_fd.get()));
+  // Watchers without dup() and without asio's throwing constructors: a dup() that fails with
+  // EMFILE used to hand -1 to stream_descriptor's constructor, whose "assign: Bad file
+  // descriptor" exception ended the daemon (std::terminate on an I/O thread).
+  boost::system::error_code ec;
+  wiring->exit_fd = (*process)->exitFd();
+  wiring->exit_watch = std::make_unique<asio::posix::stream_descriptor>(io_);
+  if (wiring->exit_fd < 0) {
+    ec = boost::system::error_code(EBADF, boost::system::system_category());
+  } else {
+    wiring->exit_watch->assign(wiring->exit_fd, ec);  // not owned: see Wiring
+  }
+  auto watchPipe = [&](sys::UniqueFd fd, std::unique_ptr<asio::posix::stream_descriptor>& watch,
+                       int& number) {
+    if (ec || !fd) return;  // a sandbox without this pipe
+    watch = std::make_unique<asio::posix::stream_descriptor>(io_);
+    watch->assign(fd.get(), ec);
+    if (!ec) number = fd.release();  // owned by the watcher from here
+  };
+  watchPipe((*process)->takeStdout(), wiring->out_watch, wiring->out_fd);
+  watchPipe((*process)->takeStderr(), wiring->err_watch, wiring->err_fd);
+  if (ec) {
+    spdlog::error("environment {} of {}: watching its fds: {}", id, config->name, ec.message());
+    env->abandon("ServiceException", "RequestId: " + request_id +
+                                         " Error: kindling could not watch the environment (" +
+                                         ec.message() + ")");
+    env->attach(std::move(*process));  // dead already: attach() kills it; reaped on destruction
+    return;
+  }
   std::weak_ptr<Wiring> weak_wiring = wiring;
   env->setOutputDrain([weak_wiring] {
     if (auto w = weak_wiring.lock()) w->drain();
   });
   env->attach(std::move(*process));
-  wiring->watchOutput(*wiring->out_watch);
-  wiring->watchOutput(*wiring->err_watch);
+  if (wiring->out_watch) wiring->watchOutput(*wiring->out_watch);
+  if (wiring->err_watch) wiring->watchOutput(*wiring->err_watch);
   watchExit(wiring);
 }
 
@@ -565,19 +669,36 @@ void Engine::watchExit(const std::shared_ptr<Wiring>& wiring) {
       asio::posix::stream_descriptor::wait_read,
       [this, wiring](const boost::system::error_code& ec) {
         if (ec) return;
+        // The exit fd belongs to the process, which onProcessExit() destroys: leave the reactor
+        // while the fd is still open (a later deregistration could hit a reused fd number).
+        wiring->exit_watch->release();
         if (!wiring->env->onProcessExit()) {
-          // Woken but the process is still running: look again shortly (never spin).
-          spdlog::warn("environment {}: exit fd ready but the process runs on; rechecking",
-                       wiring->env->id());
-          timers_.schedule(std::chrono::milliseconds(100), [this, wiring] { watchExit(wiring); });
+          // Woken but the process is still running (a spurious wakeup: the reactor recycles
+          // its per-descriptor state, so an event harvested for a just-released exit fd can
+          // land here): look again shortly, never spin.
+          spdlog::debug("environment {}: exit fd ready but the process runs on; rechecking",
+                        wiring->env->id());
+          recheckExit(wiring);
           return;
         }
         wiring->stop();
       });
 }
 
-bool Engine::admit(int memory_mb) {
-  if (options_.memory_budget_mb <= 0) return true;
+void Engine::recheckExit(const std::shared_ptr<Wiring>& wiring) {
+  timers_.schedule(std::chrono::milliseconds(100), [this, wiring] {
+    if (wiring->env->onProcessExit()) return wiring->stop();
+    boost::system::error_code ec;
+    wiring->exit_watch->assign(wiring->exit_fd, ec);  // the process still holds it open
+    if (ec) return recheckExit(wiring);               // poll instead
+    watchExit(wiring);
+  });
+}
+
+std::optional<std::string> Engine::admit(int memory_mb) {
+  const bool memory_cap = options_.memory_budget_mb > 0;
+  const bool count_cap = options_.max_environments > 0;
+  if (!memory_cap && !count_cap) return std::nullopt;
   std::lock_guard admission(admission_mu_);
   std::vector<std::shared_ptr<Pool>> pools;
   {
@@ -585,8 +706,9 @@ bool Engine::admit(int memory_mb) {
     for (auto& [key, pool] : pools_) pools.push_back(pool);
   }
   // What environments hold now: busy/starting ones their configured size (they may grow to
-  // it), idle ones their measured footprint.
+  // it), idle ones their measured footprint; and how many there are (each holds a few fds).
   int64_t used_bytes = admitting_mb_ << 20;
+  int64_t live = admitting_count_;
   struct Candidate {
     Clock::TimePoint last_used;
     uint64_t bytes;
@@ -600,6 +722,7 @@ bool Engine::admit(int memory_mb) {
     for (auto& [id, wiring] : pool->all) {
       const EnvState state = wiring->env->state();
       if (state == EnvState::Dead) continue;
+      ++live;
       if (state == EnvState::Idle) {
         const uint64_t bytes = wiring->env->idleMemoryBytes();
         used_bytes += static_cast<int64_t>(bytes);
@@ -613,11 +736,13 @@ bool Engine::admit(int memory_mb) {
   }
   const int64_t budget = options_.memory_budget_mb << 20;
   const int64_t need = int64_t{memory_mb} << 20;
-  if (used_bytes + need > budget) {
+  auto no_memory = [&] { return memory_cap && used_bytes + need > budget; };
+  auto no_fds = [&] { return count_cap && live + 1 > options_.max_environments; };
+  if (no_memory() || no_fds()) {
     std::sort(idle.begin(), idle.end(),
               [](const Candidate& a, const Candidate& b) { return a.last_used < b.last_used; });
     for (auto& c : idle) {
-      if (used_bytes + need <= budget) break;
+      if (!no_memory() && !no_fds()) break;
       bool taken = false;
       {
         std::lock_guard lock(c.pool->mu);
@@ -629,21 +754,70 @@ bool Engine::admit(int memory_mb) {
         }
       }
       if (!taken) continue;  // it was just dispatched
-      spdlog::info("memory budget: evicting idle environment {} of {} ({} MB)", c.env->id(),
+      spdlog::info("{}: evicting idle environment {} of {} ({} MB)",
+                   no_fds() ? "file-descriptor budget" : "memory budget", c.env->id(),
                    c.pool->config->name, c.bytes >> 20);
       c.env->shutdown();
       used_bytes -= static_cast<int64_t>(c.bytes);
+      --live;
     }
-    if (used_bytes + need > budget) return false;
+    if (no_fds()) {
+      return "the daemon's file descriptors are exhausted: " +
+             std::to_string(options_.max_environments) +
+             " environments (the most its RLIMIT_NOFILE allows) are busy or provisioned";
+    }
+    if (no_memory()) {
+      return "no room in the memory budget for a " + std::to_string(memory_mb) +
+             " MB environment";
+    }
   }
   admitting_mb_ += memory_mb;
-  return true;
+  ++admitting_count_;
+  return std::nullopt;
 }
 
 void Engine::releaseAdmission(int memory_mb) {
-  if (options_.memory_budget_mb <= 0) return;
+  if (options_.memory_budget_mb <= 0 && options_.max_environments <= 0) return;
   std::lock_guard admission(admission_mu_);
   admitting_mb_ -= memory_mb;
+  --admitting_count_;
+}
+
+bool Engine::evictIdle(std::string_view why) {
+  std::vector<std::shared_ptr<Pool>> pools;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [key, pool] : pools_) pools.push_back(pool);
+  }
+  std::shared_ptr<Pool> victim_pool;
+  std::shared_ptr<Environment> victim;
+  for (auto& pool : pools) {
+    std::lock_guard lock(pool->mu);
+    for (auto& env : pool->idle) {
+      if (pool->provisioned.count(env->id())) continue;
+      if (!victim || env->lastUsed() < victim->lastUsed()) {
+        victim = env;
+        victim_pool = pool;
+      }
+    }
+  }
+  if (!victim) return false;
+  {
+    std::lock_guard lock(victim_pool->mu);
+    auto& list = victim_pool->idle;
+    auto it = std::find(list.begin(), list.end(), victim);
+    if (it == list.end()) return false;  // just dispatched
+    list.erase(it);
+  }
+  spdlog::info("{}: evicting idle environment {} of {}", why, victim->id(),
+               victim_pool->config->name);
+  victim->shutdown();
+  return true;
+}
+
+int64_t maxEnvironmentsForFileLimit(uint64_t nofile) {
+  const int64_t reserve = 64 + static_cast<int64_t>(nofile / 8);
+  return std::max<int64_t>(1, (static_cast<int64_t>(nofile) - reserve) / kFdsPerEnvironment);
 }
 
 void Engine::removePool(const std::shared_ptr<Pool>& pool) {

@@ -11,7 +11,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -31,6 +33,9 @@ struct EngineOptions {
   Clock::Duration keep_alive = std::chrono::minutes(10);
   Clock::Duration reap_interval = std::chrono::seconds(5);
   std::string region = "us-east-1";
+  // Fast start (kindling serve --fast-start): Python environments are forked from a runtime
+  // zygote unless the function's tag kindling:fast-start is "false".
+  bool fast_start = false;
   std::string runtime_api_host = "127.0.0.1";
   EnvironmentOptions environment;
   // Host memory budget for environments, MB (0: no budget). An environment is admitted only if
@@ -39,7 +44,20 @@ struct EngineOptions {
   // environments are evicted, least recently used first, to make room; only then is the
   // invocation throttled.
   int64_t memory_budget_mb = 0;
+  // Most environments alive at once (0: no cap), so that they cannot exhaust the daemon's file
+  // descriptors (maxEnvironmentsForFileLimit). Past it, idle environments are evicted (LRU),
+  // then invocations that need a new environment are throttled (429), as for memory.
+  int64_t max_environments = 0;
 };
+
+// File descriptors the daemon budgets per environment. Idle, one holds 6 (cgroup v1, isolated,
+// host network): its Runtime API listener and the runtime's connection, stdout and stderr
+// pipes, the exit fd (the PID namespace's exit-status pipe, or a pidfd) and its log file; a busy
+// one may open a second Runtime API connection.
+inline constexpr int64_t kFdsPerEnvironment = 7;
+// How many environments fit under an RLIMIT_NOFILE soft limit of `nofile`, keeping 64 + 1/8 of
+// it for everything else (API clients, SQLite, log reads, warm stubs). At least 1. Pure.
+int64_t maxEnvironmentsForFileLimit(uint64_t nofile);
 
 class Engine {
  public:
@@ -88,11 +106,17 @@ class Engine {
   void removePool(const std::shared_ptr<Pool>& pool);
   // Waits for an environment's process to exit, then reports it to the environment.
   void watchExit(const std::shared_ptr<Wiring>& wiring);
-  // Reserves `memory_mb` of the memory budget for a new environment, evicting idle ones (LRU)
-  // if needed; false when it cannot fit. A reservation ends with releaseAdmission().
-  bool admit(int memory_mb);
+  // The exit fd was ready but the process had not exited: checks again in 100 ms (never spins).
+  void recheckExit(const std::shared_ptr<Wiring>& wiring);
+  // Reserves `memory_mb` of the memory budget and one environment slot for a new environment,
+  // evicting idle ones (LRU) if needed; nullopt when admitted, else why it cannot fit. A
+  // reservation ends with releaseAdmission().
+  std::optional<std::string> admit(int memory_mb);
   // Ends a reservation made by admit() (the environment is now counted in its pool, or failed).
   void releaseAdmission(int memory_mb);
+  // Shuts down the least recently used idle (not provisioned) environment of any function;
+  // false if there is none. `why` goes to the log line. Thread-safe.
+  bool evictIdle(std::string_view why);
   void scheduleReaper();
 
   boost::asio::io_context& io_;
@@ -106,6 +130,7 @@ class Engine {
   std::atomic<uint64_t> next_env_id_{1};
   std::mutex admission_mu_;     // serialises admit()
   int64_t admitting_mb_ = 0;    // admitted, not yet in a pool's `all`; guarded by admission_mu_
+  int64_t admitting_count_ = 0;  // environments admitted so; guarded by admission_mu_
   std::atomic<bool> stopping_{false};
   TimerId reaper_ = 0;
 

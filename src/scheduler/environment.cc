@@ -42,6 +42,22 @@ std::string errorTypeOf(const std::string& body, const std::string& header_type)
   return header_type.empty() ? "Unhandled" : header_type;
 }
 
+// The invoke answer when an after-restore hook failed: the runtime's error JSON (message and
+// stack trace kept) under errorType Runtime.AfterRestoreError, as AWS reports it.
+InvokeResult restoreErrorResult(const std::string& body) {
+  InvokeResult result;
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_object()) {
+    j = nlohmann::json::object();
+    j["errorMessage"] = body;
+  }
+  j["errorType"] = rapi::kFnAfterRestoreError;
+  result.payload = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  result.function_error = true;
+  result.error_type = std::string(rapi::kFnAfterRestoreError);
+  return result;
+}
+
 rapi::PostOutcome badRequestId() {
   return {400, std::string(rapi::kErrInvalidRequestId), "Invalid request ID"};
 }
@@ -65,7 +81,8 @@ Environment::Environment(uint64_t id, std::shared_ptr<const store::FunctionConfi
       clock_(clock),
       timers_(timers),
       hooks_(std::move(hooks)),
-      options_(options) {}
+      options_(options),
+      snap_start_(store::snapStartOn(*config_)) {}
 
 Environment::~Environment() {
   if (init_timer_) timers_.cancel(init_timer_);
@@ -159,6 +176,13 @@ void Environment::run(After& after) {
   }
   if (after.deliver) after.deliver();
   auto self = shared_from_this();
+  if (after.snapshot_point && !after.dead) {
+    if (hooks_.on_snapshot_point) {
+      hooks_.on_snapshot_point(self);
+    } else {
+      restore();  // no snapshot mechanism: the environment runs on as "restored" at once
+    }
+  }
   // The pool learns that this environment is about to take work again before the caller gets
   // its answer: a client that sends its next request at once must find it (not start a cold
   // environment because the answer overtook the pool's bookkeeping).
@@ -226,13 +250,19 @@ void Environment::attach(std::unique_ptr<sandbox::SandboxProcess> process) {
     } else if (early_next_ && state_ == EnvState::Initializing) {
       completeInit(std::move(early_next_), after);
       early_next_ = nullptr;
+    } else if (snapshot_after_attach_ && state_ == EnvState::Initializing) {
+      after.snapshot_point = true;
     }
+    snapshot_after_attach_ = false;
   }
   run(after);
 }
 
 void Environment::completeInit(Deliver deliver, After& after) {
+  // SnapStart: spawn to first /next is the Restore Duration (environment creation, init,
+  // before-snapshot hooks, restore, after-restore hooks: there is no separate restore yet).
   init_duration_ms_ = toMillis(clock_.now() - spawned_at_);
+  if (snap_start_) snap_phase_ = SnapPhase::Restored;
   if (process_) process_->onInitDone();
   if (init_timer_) {
     timers_.cancel(init_timer_);
@@ -343,10 +373,22 @@ void Environment::finishInvocation(InvokeResult&& result, After& after,
   const uint64_t peak = process_ ? process_->peakMemoryBytes() : 0;
   result.max_memory_used_mb = static_cast<int>((peak + (1 << 20) - 1) >> 20);
   result.cold = cur.cold;
-  if (cur.cold) result.init_duration_ms = init_duration_ms_;
+  if (cur.cold) {
+    (snap_start_ ? result.restore_duration_ms : result.init_duration_ms) = init_duration_ms_;
+  }
   appendLog(observe::formatEndLine(cur.request.request_id));
-  observe::ReportLine report{cur.request.request_id, result.duration_ms, config_->memory_mb,
-                             result.max_memory_used_mb, result.init_duration_ms};
+  observe::ReportLine report;
+  report.request_id = cur.request.request_id;
+  report.duration_ms = result.duration_ms;
+  report.memory_size_mb = config_->memory_mb;
+  report.max_memory_used_mb = result.max_memory_used_mb;
+  report.init_duration_ms = result.init_duration_ms;
+  if (result.restore_duration_ms) {
+    // Billing: with no snapshot cached (and paid for) at publish, everything the restore
+    // measured ran for this environment alone and is billed.
+    report.restore_duration_ms = result.restore_duration_ms;
+    report.billed_restore_ms = *result.restore_duration_ms;
+  }
   appendLog(observe::formatReportLine(report));
   if (!trailer_line.empty()) appendLog(trailer_line);
   if (cur.request.want_log_tail) {
@@ -368,6 +410,7 @@ void Environment::kill(After& after) {
   if (process_) process_->kill();
   parked_ = nullptr;
   early_next_ = nullptr;
+  restore_waiter_ = nullptr;
   setState(EnvState::Dead, after);
 }
 
@@ -419,6 +462,12 @@ void Environment::onNext(Deliver deliver) {
     switch (state_) {
       case EnvState::Starting:
       case EnvState::Initializing:
+        if (restore_error_) {
+          // An after-restore hook failed: this environment never serves (the runtime should
+          // have exited; the cold invocation gets the restore error when it does).
+          if (process_) process_->kill();
+          return;
+        }
         if (!process_) {
           // The runtime is faster than the engine's wiring: hold its first /next until the
           // process is attached (so its output and memory are measured from the start).
@@ -527,6 +576,50 @@ rapi::PostOutcome Environment::onInitError(std::string&& body, const std::string
   return rapi::PostOutcome::accepted();
 }
 
+std::optional<rapi::PostOutcome> Environment::onRestoreNext(std::function<void()> restored) {
+  if (!snap_start_) return rapi::PostOutcome{404, std::string(rapi::kErrNotFound), "Not Found"};
+  After after;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != EnvState::Initializing || snap_phase_ != SnapPhase::Init || init_error_) {
+      return badTransition(snap_phase_ == SnapPhase::Init ? "Ready" : "RestoreReady", "Restoring");
+    }
+    snap_phase_ = SnapPhase::Snapshot;
+    restore_waiter_ = std::move(restored);
+    if (process_) {
+      after.snapshot_point = true;
+    } else {
+      snapshot_after_attach_ = true;  // like an early /next: announced once attached
+    }
+  }
+  run(after);
+  return std::nullopt;
+}
+
+void Environment::restore() {
+  std::function<void()> waiter;
+  {
+    std::lock_guard lock(mu_);
+    if (state_ != EnvState::Initializing || snap_phase_ != SnapPhase::Snapshot) return;
+    snap_phase_ = SnapPhase::Restoring;
+    waiter = std::move(restore_waiter_);
+    restore_waiter_ = nullptr;
+  }
+  if (waiter) waiter();
+}
+
+rapi::PostOutcome Environment::onRestoreError(std::string&& body, const std::string& error_type) {
+  if (!snap_start_) return {404, std::string(rapi::kErrNotFound), "Not Found"};
+  std::lock_guard lock(mu_);
+  if (state_ != EnvState::Initializing || snap_phase_ != SnapPhase::Restoring) {
+    return badTransition(snap_phase_ == SnapPhase::Restored ? "Ready" : "RestoreReady",
+                         "RestoreError");
+  }
+  (void)error_type;  // the platform's type is Runtime.AfterRestoreError whatever was sent
+  restore_error_ = std::move(body);
+  return rapi::PostOutcome::accepted();
+}
+
 void Environment::onOutput(std::string_view data) {
   std::lock_guard lock(mu_);
   appendLog(data);
@@ -569,7 +662,10 @@ bool Environment::onProcessExit() {
       current_->tail = std::move(init_tail_);
       InvokeResult result;
       std::string init_type;
-      if (init_error_) {
+      if (restore_error_) {
+        init_type = std::string(rapi::kFnAfterRestoreError);
+        result = restoreErrorResult(*restore_error_);
+      } else if (init_error_) {
         init_type = errorTypeOf(*init_error_,
                                 init_error_type_.empty() ? "Runtime.Unknown" : init_error_type_);
         result.payload = *init_error_;
@@ -589,9 +685,16 @@ bool Environment::onProcessExit() {
                                        " Error: " + reason);
       }
       char init_line[256];
-      std::snprintf(init_line, sizeof init_line,
-                    "INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: %s\tError Type: %s\n",
-                    init_ms, init_timed_out_ ? "timeout" : "error", init_type.c_str());
+      if (snap_start_ && snap_phase_ != SnapPhase::Init) {
+        std::snprintf(init_line, sizeof init_line,
+                      "RESTORE_REPORT Restore Duration: %.2f ms\tStatus: %s\tError Type: %s\n",
+                      init_ms, init_timed_out_ ? "timeout" : "error", init_type.c_str());
+      } else {
+        std::snprintf(init_line, sizeof init_line,
+                      "INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: %s\t"
+                      "Error Type: %s\n",
+                      init_ms, init_timed_out_ ? "timeout" : "error", init_type.c_str());
+      }
       appendLog(init_line);
       appendLog(observe::formatStartLine(current_->request.request_id, config_->version));
       finishInvocation(std::move(result), after);

@@ -9,6 +9,14 @@
 //        |                   +-------------> Busy --/response|/error--> Busy(responded)
 //        +--exit/init timeout--> Dead <--exit/timeout/kill-- (any)
 //
+// SnapStart (a published version with SnapStart on): Initializing also covers the snap-start
+// flow. The runtime ends its init with GET /restore/next, which is held at the "snapshot point"
+// until restore() (Hooks::on_snapshot_point decides when: a snapshot mechanism takes its
+// snapshot there; without one the environment is restored at once); the runtime then runs its
+// after-restore hooks and its first /next ends the phase. The first REPORT shows Restore
+// Duration (spawn to first /next: creation, init, hooks, restore) instead of Init Duration.
+// POST /restore/error fails the environment with Runtime.AfterRestoreError.
+//
 // Thread-safety: every public method may be called from any thread; one mutex guards the state,
 // and callbacks (the caller's done(), the runtime's /next delivery, pool notifications) run
 // after it is released.
@@ -61,6 +69,11 @@ class Environment : public runtime_api::Backend,
     std::function<void(const std::shared_ptr<Environment>&)> on_returning;
     // A queued invocation could not run here (env died, or /next did not come in time).
     std::function<void(InvokeRequest&&)> on_requeue;
+    // SnapStart: the runtime of a snap-start environment has finished its init and its
+    // before-snapshot hooks and waits in GET /restore/next: the point where a snapshot of it
+    // can be taken. The owner calls env->restore() when the environment is to run as restored
+    // (at once, or after a snapshot was taken and restored). Unset: restored at once.
+    std::function<void(const std::shared_ptr<Environment>&)> on_snapshot_point;
   };
 
   Environment(uint64_t id, std::shared_ptr<const store::FunctionConfig> config,
@@ -98,6 +111,13 @@ class Environment : public runtime_api::Backend,
   void shutdown();
   // Synchronously pulls what the runtime already wrote to its pipes (set by the wiring).
   void setOutputDrain(std::function<void()> drain);
+  // SnapStart: releases a snap-start environment held at its snapshot point (answers its
+  // GET /restore/next; the runtime then runs its after-restore hooks and polls /next). No-op
+  // unless it is held there. Thread-safe.
+  void restore();
+  // Whether this environment goes through the snap-start flow (a published version with
+  // SnapStart on: AWS_LAMBDA_INITIALIZATION_TYPE=snap-start). Thread-safe (immutable).
+  bool snapStart() const { return snap_start_; }
 
   // runtime_api::Backend
   void onNext(std::function<void(runtime_api::NextInvocation&&)> deliver) override;
@@ -107,6 +127,9 @@ class Environment : public runtime_api::Backend,
   runtime_api::PostOutcome onResponseTooLarge(const std::string& request_id,
                                               uint64_t size) override;
   runtime_api::PostOutcome onInitError(std::string&& body, const std::string& error_type) override;
+  std::optional<runtime_api::PostOutcome> onRestoreNext(std::function<void()> restored) override;
+  runtime_api::PostOutcome onRestoreError(std::string&& body,
+                                          const std::string& error_type) override;
 
   uint64_t id() const { return id_; }
   // True while the environment's processes are frozen (idle past freeze_after).
@@ -141,7 +164,11 @@ class Environment : public runtime_api::Backend,
     std::optional<std::pair<EnvState, EnvState>> state_change;
     bool returning = false;
     std::optional<InvokeRequest> requeue;
+    bool snapshot_point = false;  // call Hooks::on_snapshot_point (or restore())
   };
+  // Where a snap-start environment is in its flow (lambda-interfaces.md §1.7):
+  // Init --GET /restore/next--> Snapshot --restore()--> Restoring --first /next--> Restored.
+  enum class SnapPhase { Init, Snapshot, Restoring, Restored };
 
   void setState(EnvState to, After& after);
   // Moves the pending invocation into `current_` and prepares its /next answer.
@@ -168,6 +195,7 @@ class Environment : public runtime_api::Backend,
   Timers& timers_;
   const Hooks hooks_;
   const EnvironmentOptions options_;
+  const bool snap_start_;  // store::snapStartOn(*config_)
 
   mutable std::mutex mu_;
   EnvState state_ = EnvState::Starting;                 // guarded by mu_
@@ -190,6 +218,12 @@ class Environment : public runtime_api::Backend,
   TimerId freeze_timer_ = 0;
   bool frozen_ = false;
   std::atomic<uint64_t> idle_memory_bytes_{0};
+  // SnapStart (guarded by mu_): the phase, the held GET /restore/next answer, whether the
+  // snapshot point waits for attach(), and the body posted to /restore/error.
+  SnapPhase snap_phase_ = SnapPhase::Init;
+  std::function<void()> restore_waiter_;
+  bool snapshot_after_attach_ = false;
+  std::optional<std::string> restore_error_;
 };
 
 }  // namespace kindling::scheduler

@@ -27,11 +27,15 @@ struct InvokeResult {
   std::string log_tail;            // this invocation's log (START..REPORT), when asked for
   bool cold = false;
   std::optional<double> init_duration_ms;
+  std::optional<double> restore_duration_ms;  // SnapStart: instead of init_duration_ms
   double duration_ms = 0;
   int max_memory_used_mb = 0;
   // No environment could be admitted (the host memory budget is exhausted even after evicting
   // idle environments): the API answers 429 TooManyRequestsException; nothing ran.
   bool throttled = false;
+  // Why, for the 429's message (e.g. the daemon is out of file descriptors); empty: Lambda's
+  // "Rate Exceeded.".
+  std::string throttle_message;
   std::string executed_version;    // "$LATEST" or "N" (X-Amz-Executed-Version)
 };
 

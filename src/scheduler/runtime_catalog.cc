@@ -79,6 +79,15 @@ std::string RuntimeCatalog::javaHeapFlag(int memory_mb) {
   return "-XX:MaxHeapSize=" + std::to_string(kib) + "k";
 }
 
+std::string RuntimeCatalog::fastStartBlocker(const store::FunctionConfig& fn) {
+  for (const auto& [key, value] : fn.environment) {
+    if (startsWith(key, "PYTHON") && key != "PYTHONPATH") {
+      return "environment variable " + key + " is read by the interpreter at start-up";
+    }
+  }
+  return {};
+}
+
 RuntimeCatalog RuntimeCatalog::discover(const Paths& paths) {
   RuntimeCatalog catalog;
   catalog.paths_ = paths;
@@ -284,10 +293,35 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
     }
     extra.push_back("PYTHONPATH=" + python_path);
     extra.push_back("LAMBDA_RUNTIME_DIR=" + dir.string());
+    if (ctx.fast_start && ctx.isolated && fastStartBlocker(fn).empty()) {
+      // The runtime's zygote (runtimes/python/zygote.py) runs the host interpreter with the
+      // same flags; the forked environment remaps the host interpreter dir to /var/lang.
+      sandbox::ZygoteSpec zygote;
+      // The interpreter decides its locale (PEP 538 coercion) from LANG at start-up: a zygote
+      // per LANG value (the default for almost every function).
+      const auto lang = fn.environment.find("LANG");
+      const std::string lang_value = lang != fn.environment.end() ? lang->second : "en_US.UTF-8";
+      zygote.key = fn.runtime + ":" + rt.interpreter.string() + ":LANG=" + lang_value;
+      zygote.argv = {rt.interpreter.string(), "-S", "-s",
+                     (spec.view.runtime_dir / "zygote.py").string()};
+      zygote.env = {"PATH=" + rt.interpreter.parent_path().string() + ":/usr/bin:/bin",
+                    "LANG=" + lang_value,
+                    "KINDLING_ZYGOTE_LANG_DIR=" + spec.view.lang_dir.string()};
+      spec.zygote = std::move(zygote);
+    }
   } else if (rt.family == "nodejs") {
     const fs::path dir = runtimeDir("node");
     const fs::path exe = interpreter();
-    spec.argv = {exe.string(), "--expose-gc", "--max-http-header-size=81920"};
+    // Fast start (docs/runtimes.md, "Node.js fast start"): no --expose-gc. Every V8 flag
+    // changes V8's flag hash, so V8 rejects the code cache Node embeds for its built-in modules
+    // and compiles each from source (~8 ms of CPU per start, measured); the bootstrap defines
+    // the global gc() itself. The heap flags stay (AWS's sizing); Node 24 leaves them out of
+    // the hash, Node 20/22 still pay for them.
+    if (ctx.fast_start) {
+      spec.argv = {exe.string(), "--max-http-header-size=81920"};
+    } else {
+      spec.argv = {exe.string(), "--expose-gc", "--max-http-header-size=81920"};
+    }
     // Heap sized from the function's memory as AWS's Node runtime does: semi-space = M/10/2,
     // old space = M - M/10 (128 MB -> 6 and 116), unless NODE_OPTIONS already sets either.
     const auto node_options = fn.environment.find("NODE_OPTIONS");
@@ -311,6 +345,17 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
                             (opt / "nodejs/node_modules").string() + ":" + task_root.string() +
                             "/node_modules";
     if (fs::exists(paths_.node_sdk_dir)) node_path += ":" + node_sdk.string();
+    // Fast start, sandboxed, no layers, no NODE_PATH of the function's own: the SDK is bound
+    // at /var/node_modules, where ES module resolution from /var/task finds it by itself
+    // (after the function's own node_modules, as with the hook), so the bootstrap registers
+    // no resolve hook: on Node 20 that hook runs on a loader thread (~45 ms CPU per start of an
+    // ES module handler). require() resolves as before: NODE_PATH holds nothing else.
+    std::error_code sdk_ec;
+    if (ctx.fast_start && ctx.isolated && !has_layers && !fn.environment.count("NODE_PATH") &&
+        fs::is_directory(paths_.node_sdk_dir, sdk_ec)) {
+      spec.view.extra_read_only.emplace_back(paths_.node_sdk_dir, "/var/node_modules");
+      extra.push_back("KINDLING_NODE_ESM_HOOK=0");
+    }
     if (node_sdk != paths_.node_sdk_dir) {
       extra.push_back("KINDLING_NODE_SDK_DIR=" + node_sdk.parent_path().string());
     }
@@ -393,8 +438,13 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
   env["AWS_LAMBDA_FUNCTION_NAME"] = fn.name;
   env["AWS_LAMBDA_FUNCTION_VERSION"] = fn.version;
   env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = std::to_string(fn.memory_mb);
-  env["AWS_LAMBDA_LOG_GROUP_NAME"] = "/aws/lambda/" + fn.name;
-  env["AWS_LAMBDA_LOG_STREAM_NAME"] = ctx.log_stream_name;
+  // AWS: "The AWS_LAMBDA_LOG_GROUP_NAME and AWS_LAMBDA_LOG_STREAM_NAME environment variables
+  // are not available in Lambda SnapStart functions" (snapstart-monitoring.html): a snapshot
+  // would carry one environment's stream name into all of its restores.
+  if (ctx.initialization_type != "snap-start") {
+    env["AWS_LAMBDA_LOG_GROUP_NAME"] = "/aws/lambda/" + fn.name;
+    env["AWS_LAMBDA_LOG_STREAM_NAME"] = ctx.log_stream_name;
+  }
   env["AWS_REGION"] = ctx.region;
   env["AWS_DEFAULT_REGION"] = ctx.region;
   env["AWS_LAMBDA_INITIALIZATION_TYPE"] = ctx.initialization_type;

@@ -30,8 +30,11 @@ struct LaunchContext {
   std::string region;
   // The sandbox gives the environment its own root: use the paths inside it (/var/task, ...).
   bool isolated = false;
-  // AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand" or "provisioned-concurrency".
+  // AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand", "provisioned-concurrency" or "snap-start".
   std::string initialization_type = "on-demand";
+  // Fast start wanted (daemon flag on, tag kindling:fast-start not "false"): Python
+  // environments name their runtime's zygote in SpawnSpec::zygote (isolated sandboxes only).
+  bool fast_start = false;
 };
 
 class RuntimeCatalog {
@@ -59,6 +62,9 @@ class RuntimeCatalog {
   // "-XX:MaxHeapSize=<N>k": 85 % of memory_mb as AWS's Java runtimes, but leaving at least
   // 40 MB for the JVM's non-heap memory (the memory cgroup is a hard limit). Thread-safe.
   static std::string javaHeapFlag(int memory_mb);
+  // Why `fn` cannot start from a zygote even with fast start on ("" when it can): a variable
+  // the interpreter reads only at start-up (PYTHON* other than PYTHONPATH). Thread-safe.
+  static std::string fastStartBlocker(const store::FunctionConfig& fn);
 
  private:
   Paths paths_;

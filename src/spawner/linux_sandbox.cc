@@ -1,6 +1,8 @@
 #include "spawner/linux_sandbox.h"
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,8 +44,13 @@ class LinuxProcess final : public sandbox::SandboxProcess {
         stderr_(std::move(p.stderr_read)),
         runtime_api_listener_(std::move(p.runtime_api_listener)),
         exit_status_(std::move(p.exit_status)),
-        cgroup_(std::move(cgroup)),
-        probe_(p.pid) {}
+        cgroup_(std::move(cgroup)) {
+    // In a PID namespace the exit-status pipe doubles as the exit fd (its write end belongs to
+    // the namespace's init, so it turns readable when init reports or dies): the pidfd is not
+    // kept, one fd less per environment. The pid stays ours to signal: an unreaped child's pid
+    // cannot be reused.
+    if (exit_status_) pidfd_.reset();
+  }
 
   ~LinuxProcess() override {
     kill();
@@ -55,8 +62,14 @@ class LinuxProcess final : public sandbox::SandboxProcess {
   }
 
   pid_t pid() const override { return pid_; }
-  int exitFd() const override { return pidfd_.get(); }
+  int exitFd() const override { return exit_status_ ? exit_status_.get() : pidfd_.get(); }
   bool exited() const override {
+    if (exit_status_) {
+      // Readable: init wrote the runtime's status and is exiting, or died (EOF). reap()'s
+      // waitpid covers the last microseconds of init's exit.
+      pollfd p{exit_status_.get(), POLLIN, 0};
+      if (::poll(&p, 1, 0) > 0) return true;
+    }
     siginfo_t info{};
     if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) < 0) {
       return true;  // ECHILD: already reaped, or not ours: let reap() report it
@@ -90,14 +103,22 @@ class LinuxProcess final : public sandbox::SandboxProcess {
     if (reaped_) return;
     if (cgroup_) (void)cgroup_->killAll();
     ::kill(-pid_, SIGKILL);
-    (void)sys::pidfdSignal(pidfd_.get(), SIGKILL);
+    if (pidfd_) {
+      (void)sys::pidfdSignal(pidfd_.get(), SIGKILL);
+    } else {
+      ::kill(pid_, SIGKILL);  // not reaped yet (reaped_ is false): the pid is still this child
+    }
   }
 
   uint64_t peakMemoryBytes() const override {
     if (cgroup_) {
       if (auto peak = cgroup_->peakMemoryBytes()) return *peak;
     }
-    return reaped_ ? 0 : probe_.peakBytes();
+    if (reaped_) return 0;
+    // Opened on first use: with a cgroup (the usual case) the probe's two /proc fds are never
+    // held.
+    if (!probe_) probe_.emplace(pid_);
+    return probe_->peakBytes();
   }
 
   uint64_t currentMemoryBytes() const override {
@@ -131,13 +152,13 @@ class LinuxProcess final : public sandbox::SandboxProcess {
  private:
   std::unique_ptr<Lease> lease_;  // destroyed last: after the process and its cgroup are gone
   const pid_t pid_;
-  sys::UniqueFd pidfd_;
+  sys::UniqueFd pidfd_;  // direct spawns only (PID-namespace stubs: exit_status_ is the exit fd)
   sys::UniqueFd stdout_;
   sys::UniqueFd stderr_;
   sys::UniqueFd runtime_api_listener_;
   sys::UniqueFd exit_status_;  // the runtime's wait status, from its PID namespace's init
   std::unique_ptr<sandbox::Cgroup> cgroup_;
-  mutable sys::ProcessMemoryProbe probe_;  // used under the environment's lock only
+  mutable std::optional<sys::ProcessMemoryProbe> probe_;  // under the environment's lock only
   bool reaped_ = false;
 };
 
@@ -150,6 +171,14 @@ LinuxSandbox::LinuxSandbox(std::unique_ptr<SpawnerClient> spawner,
       cgroups_(std::move(cgroups)),
       host_cores_(host_cores),
       options_(options) {
+  // Lambda's RLIMIT_NOFILE is 1,024. Under a lower hard limit (and without CAP_SYS_RESOURCE to
+  // raise it) setrlimit(1024) fails with EPERM in every environment: give them the hard limit.
+  rlimit own{};
+  if (::getrlimit(RLIMIT_NOFILE, &own) == 0 && own.rlim_max < nofile_) {
+    nofile_ = static_cast<uint32_t>(own.rlim_max);
+    spdlog::warn("sandbox: the open-file hard limit is {}: environments get RLIMIT_NOFILE {} "
+                 "instead of Lambda's 1024", own.rlim_max, nofile_);
+  }
   isolate_ = cgroups_ && options_.isolate && !options_.work_dir.empty();
   if (isolate_) {
     std::error_code ec;
@@ -163,10 +192,11 @@ LinuxSandbox::LinuxSandbox(std::unique_ptr<SpawnerClient> spawner,
     refiller_ = std::thread([this] {
       std::unique_lock lock(pool_mu_);
       while (!stopping_) {
-        pool_cv_.wait(lock, [this] { return stopping_ || pool_.size() < options_.warm_stubs; });
+        pool_cv_.wait(lock, [this] { return stopping_ || needsRefill(); });
         if (stopping_) break;
         lock.unlock();
         refill();
+        refillZygotes();
         lock.lock();
       }
     });
@@ -185,11 +215,149 @@ LinuxSandbox::~LinuxSandbox() {
     std::lock_guard lock(pool_mu_);
     pool.swap(pool_);
   }
+  std::map<std::string, Zygote> zygotes;
+  {
+    std::lock_guard lock(pool_mu_);
+    zygotes.swap(zygotes_);
+  }
+  for (auto& [key, zygote] : zygotes) {
+    for (auto& stub : zygote.stubs) pool.push_back(std::move(stub));
+    if (zygote.pid > 0) pool.push_back(Prepared{nullptr, 0, zygote.pid, std::nullopt});
+  }
   for (auto& p : pool) {
     ::kill(p.pid, SIGKILL);
     int status = 0;
-    ::waitpid(p.pid, &status, 0);  // stubs are the daemon's children (CLONE_PARENT)
+    ::waitpid(p.pid, &status, 0);  // stubs and zygotes are the daemon's children (CLONE_PARENT)
   }
+}
+
+bool LinuxSandbox::needsRefill() const {
+  if (pool_.size() < options_.warm_stubs) return true;
+  for (const auto& [key, z] : zygotes_) {
+    if (!z.broken.empty() || z.starting) continue;
+    if (z.id == 0 || z.stubs.size() < options_.warm_zygote_stubs) return true;
+  }
+  return false;
+}
+
+void LinuxSandbox::breakZygote(Zygote& zygote, const std::string& why) {
+  spdlog::warn("fast start: zygote {} (pid {}) unusable: {}; its environments start normally",
+               zygote.spec.key, zygote.pid, why);
+  zygote.broken = why;
+  zygote.broken_at = std::chrono::steady_clock::now();
+  for (auto& stub : zygote.stubs) {
+    ::kill(stub.pid, SIGKILL);
+    int status = 0;
+    ::waitpid(stub.pid, &status, 0);
+  }
+  zygote.stubs.clear();
+  if (zygote.pid > 0) {
+    ::kill(zygote.pid, SIGKILL);
+    int status = 0;
+    ::waitpid(zygote.pid, &status, 0);
+  }
+  zygote.pid = -1;
+  zygote.id = 0;
+}
+
+void LinuxSandbox::refillZygotes() {
+  if (!options_.fast_start || !isolate_) return;
+  std::vector<std::string> keys;
+  {
+    std::lock_guard lock(pool_mu_);
+    for (const auto& [key, z] : zygotes_) keys.push_back(key);
+  }
+  for (const auto& key : keys) {
+    sandbox::ZygoteSpec spec;
+    uint32_t id = 0;
+    {
+      std::lock_guard lock(pool_mu_);
+      auto it = zygotes_.find(key);
+      if (stopping_ || it == zygotes_.end() || !it->second.broken.empty()) continue;
+      spec = it->second.spec;
+      id = it->second.id;
+      if (id == 0) it->second.starting = true;
+    }
+    if (id == 0) {
+      const auto started = std::chrono::steady_clock::now();
+      SpawnRequest request;
+      request.argv = spec.argv;
+      request.env = spec.env;
+      request.env.push_back("KINDLING_ZYGOTE_LIB=" + options_.zygote_library.string());
+      auto z = spawner_->startZygote(request);
+      std::lock_guard lock(pool_mu_);
+      auto it = zygotes_.find(key);
+      if (it == zygotes_.end()) continue;
+      it->second.starting = false;
+      if (!z) {
+        breakZygote(it->second, "start: " + z.error().message());
+        continue;
+      }
+      it->second.id = z->stub;
+      it->second.pid = z->pid;
+      id = z->stub;
+      spdlog::info("fast start: zygote {} ready (pid {}, {:.1f} ms)", key, z->pid,
+                   std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                             started).count());
+    }
+    while (true) {
+      {
+        std::lock_guard lock(pool_mu_);
+        auto it = zygotes_.find(key);
+        if (stopping_ || it == zygotes_.end() || it->second.id != id ||
+            it->second.stubs.size() >= options_.warm_zygote_stubs) {
+          break;
+        }
+      }
+      auto p = prepare(id);
+      std::lock_guard lock(pool_mu_);
+      auto it = zygotes_.find(key);
+      if (it == zygotes_.end() || it->second.id != id) {
+        if (p) {
+          ::kill(p->pid, SIGKILL);
+          int status = 0;
+          ::waitpid(p->pid, &status, 0);
+        }
+        break;
+      }
+      if (!p) {
+        breakZygote(it->second, p.error().message());
+        break;
+      }
+      it->second.stubs.push_back(std::move(*p));
+    }
+  }
+}
+
+std::optional<LinuxSandbox::Prepared> LinuxSandbox::takeZygoteStub(
+    const sandbox::ZygoteSpec& spec, std::string* why) {
+  // A broken zygote is tried again after this long (it may have died with a transient error).
+  constexpr auto kRetryBroken = std::chrono::seconds(10);
+  std::optional<Prepared> ready;
+  {
+    std::lock_guard lock(pool_mu_);
+    auto [it, inserted] = zygotes_.try_emplace(spec.key);
+    Zygote& z = it->second;
+    if (inserted) {
+      z.spec = spec;
+      *why = "its zygote is starting";
+    } else if (!z.broken.empty()) {
+      *why = "its zygote is unusable (" + z.broken + ")";
+      if (std::chrono::steady_clock::now() - z.broken_at > kRetryBroken) {
+        z.broken.clear();
+        z.spec = spec;
+      }
+    } else if (z.id == 0) {
+      *why = "its zygote is starting";
+    } else if (z.stubs.empty()) {
+      *why = "no forked stub is ready (all taken; the refiller forks more)";
+    } else {
+      ready = std::move(z.stubs.back());
+      z.stubs.pop_back();
+    }
+  }
+  pool_cv_.notify_one();
+  return ready;
 }
 
 uid_t LinuxSandbox::reserveUid() {
@@ -207,10 +375,16 @@ bool LinuxSandbox::isSandboxUid(uid_t uid) const {
          uid - sandbox::kDefaultSandboxUidFirst < sandbox::kDefaultSandboxUidCount;
 }
 
-std::optional<TmpVolume> LinuxSandbox::volumeFor(int size_mb) {
+Result<std::optional<TmpVolume>> LinuxSandbox::volumeFor(int size_mb) {
   if (!isolate_ || volumes_broken_) return std::nullopt;
   auto volume = makeTmpVolume(options_.work_dir / "volumes", size_mb);
   if (!volume) {
+    const int err = volume.error().sys_errno;
+    if (err == EMFILE || err == ENFILE) {
+      // Out of file descriptors for now: the spawn fails (the engine throttles), and volumes
+      // are not given up for good.
+      return tl::unexpected(std::move(volume.error()).wrap("/tmp volume"));
+    }
     if (!volumes_broken_.exchange(true)) {
       spdlog::warn("sandbox: /tmp volumes unavailable ({}); /tmp is a plain directory without a "
                    "size limit", volume.error().message());
@@ -220,7 +394,7 @@ std::optional<TmpVolume> LinuxSandbox::volumeFor(int size_mb) {
   return std::move(*volume);
 }
 
-Result<LinuxSandbox::Prepared> LinuxSandbox::prepare() {
+Result<LinuxSandbox::Prepared> LinuxSandbox::prepare(uint32_t zygote) {
   sandbox::CgroupLimits limits;
   limits.pids_max = options_.pids_max;
   limits.unthrottled_cpu = true;
@@ -228,12 +402,15 @@ Result<LinuxSandbox::Prepared> LinuxSandbox::prepare() {
   if (!created) return tl::unexpected(std::move(created.error()).wrap("cgroup"));
   PrepareRequest request;
   request.new_pid_namespace = isolate_;
+  request.zygote = zygote;
   for (const auto& dir : (*created)->directories()) {
     request.cgroup_procs.push_back((dir / "cgroup.procs").string());
   }
+  auto volume = volumeFor(kDefaultEphemeralMb);
+  if (!volume) return tl::unexpected(std::move(volume.error()));
   auto stub = spawner_->prepareStub(request);
   if (!stub) return tl::unexpected(std::move(stub.error()));
-  return Prepared{std::move(*created), stub->stub, stub->pid, volumeFor(kDefaultEphemeralMb)};
+  return Prepared{std::move(*created), stub->stub, stub->pid, std::move(*volume)};
 }
 
 void LinuxSandbox::refill() {
@@ -271,11 +448,45 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
   request.cwd = spec.cwd.string();
   request.seccomp = options_.seccomp;
   request.drop_capabilities = options_.drop_capabilities;
+  request.nofile = nofile_;
   std::unique_ptr<sandbox::Cgroup> cgroup;
   std::optional<TmpVolume> volume;  // its loop fd is held until the environment has mounted it
+  // What can fail for want of resources (uid, a /tmp volume of a non-default size: EMFILE
+  // under fd pressure) is taken before a stub leaves the pool, so a failure wastes no stub.
+  if (isolate_) {
+    if (!lease) {
+      auto uid = uids_->acquire();
+      if (!uid) return tl::unexpected(std::move(uid.error()).wrap("sandbox uid"));
+      lease = std::make_unique<Lease>();
+      lease->uids = uids_;
+      lease->uid = *uid;
+    }
+    if (spec.ephemeral_storage_mb != kDefaultEphemeralMb) {
+      auto made = volumeFor(spec.ephemeral_storage_mb);
+      if (!made) return tl::unexpected(std::move(made.error()));
+      volume = std::move(*made);
+    }
+  }
+  pid_t stub_pid = -1;  // a stub taken from the pool: killed and reaped if the spawn fails early
+  auto discard_stub = [&stub_pid] {
+    if (stub_pid <= 0) return;
+    ::kill(stub_pid, SIGKILL);
+    int status = 0;
+    ::waitpid(stub_pid, &status, 0);  // the stub is the daemon's child (CLONE_PARENT)
+  };
+  bool forked = false;  // from a zygote (fast start)
   if (cgroups_) {
     std::optional<Prepared> ready;
-    {
+    if (spec.zygote && options_.fast_start && isolate_) {
+      std::string why;
+      ready = takeZygoteStub(*spec.zygote, &why);
+      forked = ready.has_value();
+      if (!forked) {
+        spdlog::info("fast start: {} environment falls back to a normal cold start: {}",
+                     spec.zygote->key, why);
+      }
+    }
+    if (!ready) {
       std::lock_guard lock(pool_mu_);
       if (!pool_.empty()) {
         ready = std::move(pool_.back());
@@ -298,21 +509,22 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
       return tl::unexpected(std::move(st.error()).wrap("cgroup limits"));
     }
     request.stub = ready->stub;
+    stub_pid = ready->pid;
     cgroup = std::move(ready->cgroup);
-    if (ready->volume && ready->volume->size_mb == spec.ephemeral_storage_mb) {
+    if (!volume && ready->volume && ready->volume->size_mb == spec.ephemeral_storage_mb) {
       volume = std::move(ready->volume);
     }
   }
-  if (isolate_ && request.stub != 0) {
-    if (!lease) {
-      auto uid = uids_->acquire();
-      if (!uid) return tl::unexpected(std::move(uid.error()).wrap("sandbox uid"));
-      lease = std::make_unique<Lease>();
-      lease->uids = uids_;
-      lease->uid = *uid;
-    }
+  if (isolate_ && request.stub != 0 && lease) {
     const uid_t* uid = &lease->uid;
-    if (!volume) volume = volumeFor(spec.ephemeral_storage_mb);
+    if (!volume) {
+      auto made = volumeFor(spec.ephemeral_storage_mb);
+      if (!made) {
+        discard_stub();
+        return tl::unexpected(std::move(made.error()));
+      }
+      volume = std::move(*made);
+    }
     if (volume) {
       request.tmp_device = volume->device;
     } else {
@@ -320,7 +532,9 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
           options_.work_dir / "tmp" / ("env-" + std::to_string(next_id_.fetch_add(1)));
       if (::mkdir(lease->tmp_dir.c_str(), 0700) != 0 ||
           ::chown(lease->tmp_dir.c_str(), *uid, *uid) != 0) {
-        return errnoError("mkdir/chown(" + lease->tmp_dir.string() + ")");
+        auto error = errnoError("mkdir/chown(" + lease->tmp_dir.string() + ")");
+        discard_stub();
+        return error;
       }
       request.tmp_dir = lease->tmp_dir.string();
     }
@@ -340,6 +554,16 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
     }
   }
   auto spawned = spawner_->spawn(request);
+  if (!spawned && forked) {
+    // The forked stub failed before the runtime ran: start this environment normally (the
+    // retry takes over the uid; this lease must not give it back).
+    spdlog::warn("fast start: {} environment falls back to a normal cold start: forked stub "
+                 "failed: {}", spec.zygote->key, spawned.error().message());
+    if (lease && spec.uid != 0) lease->uid = 0;
+    sandbox::SpawnSpec fallback = spec;
+    fallback.zygote.reset();
+    return spawn(fallback);
+  }
   if (!spawned) return tl::unexpected(std::move(spawned.error()));
   pool_cv_.notify_one();  // the refiller thread replaces the stub, off the cold-start path
   return std::unique_ptr<sandbox::SandboxProcess>(std::make_unique<LinuxProcess>(

@@ -2,9 +2,14 @@
 // limit = MemorySize, CPU quota proportional to memory, pids limit), with no capabilities,
 // no_new_privs, a seccomp filter and Lambda's rlimits. Namespaces, the minimal root filesystem
 // and per-environment uids come next (issue 3); see docs/design.md for what is enforced today.
+// Fast start (options.fast_start): specs naming a runtime zygote take a stub forked from it
+// (kept warm per zygote by the refiller thread), else fall back to the spawner's stubs, logged.
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <map>
+#include <string>
 #include <memory>
 #include <condition_variable>
 #include <mutex>
@@ -31,6 +36,11 @@ struct LinuxSandboxOptions {
   // (the stubs) and work_dir (the new roots' mount point and the environments' /tmp dirs).
   bool isolate = true;
   std::filesystem::path work_dir;
+  // Fast start: environments whose SpawnSpec names a zygote are forked from it (needs isolate
+  // and cgroups). zygote_library: libkindling_zygote.so, loaded by the zygotes.
+  bool fast_start = false;
+  std::filesystem::path zygote_library;
+  size_t warm_zygote_stubs = 4;  // forked stubs kept ready per zygote
 };
 
 class LinuxSandbox final : public sandbox::Sandbox {
@@ -55,15 +65,36 @@ class LinuxSandbox final : public sandbox::Sandbox {
     pid_t pid = -1;
     std::optional<TmpVolume> volume;  // /tmp of the default ephemeral size (512 MB)
   };
-  // A /tmp volume of size_mb, or nullopt (logged once) where loop devices are unavailable.
-  std::optional<TmpVolume> volumeFor(int size_mb);
-  Result<Prepared> prepare();
+  // A /tmp volume of size_mb, or nullopt (logged once) where loop devices are unavailable; an
+  // error only when the daemon is out of file descriptors (EMFILE/ENFILE, transient).
+  Result<std::optional<TmpVolume>> volumeFor(int size_mb);
+  // One runtime zygote and the stubs forked from it (all guarded by pool_mu_).
+  struct Zygote {
+    sandbox::ZygoteSpec spec;
+    uint32_t id = 0;   // spawner's zygote id; 0 while not started
+    pid_t pid = -1;    // a child of the daemon
+    bool starting = false;
+    std::vector<Prepared> stubs;
+    std::string broken;  // why it cannot be used ("" = usable)
+    std::chrono::steady_clock::time_point broken_at{};
+  };
+  // A stub in a fresh cgroup: cloned by the spawner (zygote 0) or forked from a zygote.
+  Result<Prepared> prepare(uint32_t zygote = 0);
   void refill();
+  // Starts wanted zygotes and tops up their stubs (refiller thread).
+  void refillZygotes();
+  // True when the refiller has something to do. Call with pool_mu_ held.
+  bool needsRefill() const;
+  // Marks a zygote unusable (logged once), reaps it and its stubs. Call with pool_mu_ held.
+  void breakZygote(Zygote& zygote, const std::string& why);
+  // Takes a forked stub for `spec`, or says why there is none (the caller falls back).
+  std::optional<Prepared> takeZygoteStub(const sandbox::ZygoteSpec& spec, std::string* why);
 
   std::unique_ptr<SpawnerClient> spawner_;
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
   std::vector<Prepared> pool_;  // guarded by pool_mu_
+  std::map<std::string, Zygote> zygotes_;  // by ZygoteSpec::key; guarded by pool_mu_
   bool stopping_ = false;       // guarded by pool_mu_
   std::thread refiller_;        // keeps the pool full, off the cold-start path
   std::unique_ptr<sandbox::CgroupManager> cgroups_;
@@ -71,6 +102,7 @@ class LinuxSandbox final : public sandbox::Sandbox {
   const LinuxSandboxOptions options_;
   std::atomic<uint64_t> next_id_{1};
   bool isolate_ = false;
+  uint32_t nofile_ = 1024;  // environments' RLIMIT_NOFILE: Lambda's, or the lower hard limit
   std::atomic<bool> volumes_broken_{false};  // loop devices failed once: plain dirs for /tmp
   std::shared_ptr<sandbox::UidPool> uids_;  // shared with processes, which return their uid
 };

@@ -128,6 +128,7 @@ std::string encodePrepare(const PrepareRequest& r) {
   std::string out;
   putList(out, r.cgroup_procs);
   putU32(out, r.new_pid_namespace ? 1u : 0u);
+  putU32(out, r.zygote);
   return out;
 }
 
@@ -136,6 +137,7 @@ Result<PrepareRequest> decodePrepare(std::string_view data) {
   PrepareRequest r;
   r.cgroup_procs = in.list();
   r.new_pid_namespace = in.u32() != 0;
+  r.zygote = in.u32();
   if (!in.ok || !in.data.empty()) return makeError(ErrorCode::Internal, "spawner: malformed prepare");
   return r;
 }
@@ -145,7 +147,7 @@ Status sendMessage(int sock, std::string_view data, const std::vector<int>& fds)
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 5)] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxMessageFds)] = {};
   if (!fds.empty()) {
     msg.msg_control = control;
     msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
@@ -154,6 +156,9 @@ Status sendMessage(int sock, std::string_view data, const std::vector<int>& fds)
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
     std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  if (fds.size() > kMaxMessageFds) {
+    return makeError(ErrorCode::Internal, "sendmsg(spawner): too many fds");
   }
   ssize_t n;
   do {
@@ -170,7 +175,7 @@ Result<Message> receiveMessage(int sock, size_t max_bytes) {
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 5)] = {};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxMessageFds)] = {};
   msg.msg_control = control;
   msg.msg_controllen = sizeof control;
   ssize_t n;
@@ -189,9 +194,10 @@ Result<Message> receiveMessage(int sock, size_t max_bytes) {
       }
     }
   }
-  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
+  if (msg.msg_flags & MSG_TRUNC) {
     return makeError(ErrorCode::Internal, "recvmsg(spawner): message truncated");
   }
+  out.fds_truncated = (msg.msg_flags & MSG_CTRUNC) != 0;
   return out;
 }
 

@@ -58,6 +58,9 @@ struct SpawnReply {
 // Message kinds (first byte of a request).
 inline constexpr char kSpawnMessage = 'S';
 inline constexpr char kPrepareMessage = 'P';
+// Starts a runtime zygote: a SpawnRequest whose argv/env start the interpreter (see
+// PrepareRequest::zygote). Reply: a PrepareReply whose `stub` is the zygote's id.
+inline constexpr char kZygoteMessage = 'Z';
 
 // Prepares a stub: a process that joins the given cgroups (cgroup.procs files) and then waits
 // for a SpawnRequest naming it. Joining a v1 cgroup costs an RCU grace period (~10-20 ms here),
@@ -67,11 +70,23 @@ struct PrepareRequest {
   // The stub is pid 1 of a new PID namespace: at launch it forks the runtime (pid 2), reaps
   // whatever is orphaned, and reports the runtime's wait status on a pipe.
   bool new_pid_namespace = false;
+  // 0: the spawner clones the stub. Otherwise the id of a runtime zygote (kZygoteMessage)
+  // that forks it: the environment then starts from an initialised interpreter, no exec.
+  uint32_t zygote = 0;
 };
 struct PrepareReply {
   uint32_t stub = 0;   // 0 on failure
   int32_t pid = -1;
   int32_t err = 0;
+  int32_t threads = 0;  // zygote stubs: the zygote's thread count when it refused (EBUSY)
+};
+
+// What a zygote answers to a forwarded prepare message ('P' + encodePrepare + 6 fds: plan read
+// end, stdout, stderr, report write ends, fd-pass socket, status write end): "<iii" in Python.
+struct ZygoteReply {
+  int32_t pid = -1;     // the stub (a child of the daemon), or -1
+  int32_t err = 0;      // errno when pid is -1
+  int32_t threads = 0;  // the zygote's threads when it forked (or refused to)
 };
 
 std::string encodeRequest(const SpawnRequest& request);
@@ -79,13 +94,17 @@ Result<SpawnRequest> decodeRequest(std::string_view data);
 std::string encodePrepare(const PrepareRequest& request);
 Result<PrepareRequest> decodePrepare(std::string_view data);
 
-// sendmsg/recvmsg of one message with up to 4 fds.
+// sendmsg/recvmsg of one message with up to kMaxMessageFds fds.
+inline constexpr size_t kMaxMessageFds = 8;
 Status sendMessage(int sock, std::string_view data, const std::vector<int>& fds);
 struct Message {
   std::string data;
   std::vector<sys::UniqueFd> fds;
+  // MSG_CTRUNC: the receiver had no room for all passed fds (EMFILE); `fds` holds those that
+  // arrived. The data is complete: the caller fails the request cleanly.
+  bool fds_truncated = false;
 };
-// Returns an empty message with no error on EOF.
+// Returns an empty message with no error on EOF; an error when the data itself was truncated.
 Result<Message> receiveMessage(int sock, size_t max_bytes);
 
 }  // namespace kindling::spawner

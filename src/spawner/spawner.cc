@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <poll.h>
+#include <linux/close_range.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -18,7 +21,7 @@
 #include <map>
 #include <optional>
 
-#include "sandbox/mounts.h"
+#include "spawner/facets.h"
 #include "sandbox/privileges.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
@@ -28,198 +31,21 @@ namespace kindling::spawner {
 
 namespace {
 
-constexpr size_t kMaxRequestBytes = 1 << 20;
+constexpr int kZygoteReplyTimeoutMs = 2000;
+constexpr int kZygoteStartTimeoutMs = 20000;
 
-// Everything the child needs, prepared before clone: the child allocates nothing.
-struct ChildPlan {
-  std::vector<char*> argv;
-  std::vector<char*> envp;
-  const char* cwd;
-  std::vector<const char*> cgroup_procs;
-  rlim_t nofile;
-  uid_t uid;  // 0: keep uid 0
-  gid_t gid;
-  bool drop_capabilities;
-  const sandbox::SeccompProgram* seccomp;  // null: no filter
-  int stdout_write;
-  int stderr_write;
-  int report_write;
-};
-
-// The child's plan from a request: pointers into `request`, which must outlive the child's exec.
-ChildPlan planFor(SpawnRequest& request, const sandbox::SeccompProgram* seccomp) {
-  ChildPlan plan{};
-  for (auto& a : request.argv) plan.argv.push_back(a.data());
-  plan.argv.push_back(nullptr);
-  for (auto& e : request.env) plan.envp.push_back(e.data());
-  plan.envp.push_back(nullptr);
-  plan.cwd = request.cwd.c_str();
-  plan.nofile = request.nofile;
-  plan.uid = request.uid;
-  plan.gid = request.gid;
-  plan.drop_capabilities = request.drop_capabilities;
-  plan.seccomp = request.seccomp ? seccomp : nullptr;
-  return plan;
-}
-
-[[noreturn]] void childFail(int report_fd, Stage stage, int err) {
-  int32_t msg[2] = {static_cast<int32_t>(stage), err};
-  ssize_t ignored = ::write(report_fd, msg, sizeof msg);
-  (void)ignored;
-  ::_exit(127);
-}
-
-// The environment process, between clone and exec: one facet after another, in this order.
+// The environment process, between clone and exec: the facets in order (facets.h), then exec.
 // Async-signal-safe calls only.
 [[noreturn]] void childMain(const ChildPlan& plan) {
-  const int report = plan.report_write;
-  sigset_t none;
-  ::sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
-  // 1. Own process group (the engine kills the whole group); dies with the daemon.
-  if (::setpgid(0, 0) != 0) childFail(report, Stage::Setpgid, errno);
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // 2. cgroups: join the environment's group in every controller.
-  for (const char* procs : plan.cgroup_procs) {
-    const int fd = ::open(procs, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) childFail(report, Stage::Cgroup, errno);
-    if (::write(fd, "0", 1) != 1) childFail(report, Stage::Cgroup, errno);
-    ::close(fd);
-  }
-  // 3. stdio: stdin from /dev/null, stdout/stderr to the engine's pipes.
-  const int devnull = ::open("/dev/null", O_RDONLY);
-  if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(plan.stdout_write, 1) < 0 ||
-      ::dup2(plan.stderr_write, 2) < 0) {
-    childFail(report, Stage::Stdio, errno);
-  }
-  // 4. Working directory: the task root.
-  if (::chdir(plan.cwd) != 0) childFail(report, Stage::Chdir, errno);
-  // 5. Resource limits: Lambda's 1,024 open files; no core dumps.
-  const rlimit nofile{plan.nofile, plan.nofile};
-  const rlimit core{0, 0};
-  if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0 || ::setrlimit(RLIMIT_CORE, &core) != 0) {
-    childFail(report, Stage::Rlimits, errno);
-  }
-  // 6. The environment's own uid (keeps the permitted capabilities for step 7).
-  if (plan.uid != 0) {
-    if (int err = sandbox::dropToUser(plan.uid, plan.gid); err != 0) {
-      childFail(report, Stage::User, err);
-    }
-  }
-  // 7. No capabilities (bounding, ambient, effective/permitted/inheritable).
-  if (plan.drop_capabilities) {
-    if (int err = sandbox::dropCapabilities(); err != 0) {
-      childFail(report, Stage::Capabilities, err);
-    }
-  }
-  // 8. no_new_privs (also required for an unprivileged seccomp filter).
-  if (int err = sandbox::setNoNewPrivs(); err != 0) childFail(report, Stage::NoNewPrivs, err);
-  // 9. seccomp: the last step, so every step above may still use what it denies.
-  if (plan.seccomp) {
-    if (int err = plan.seccomp->install(); err != 0) childFail(report, Stage::Seccomp, err);
-  }
+  confine(plan, /*reset_signals=*/true);
   ::execve(plan.argv[0], plan.argv.data(), plan.envp.data());
-  childFail(report, Stage::Exec, errno);
+  childFail(plan.report_write, Stage::Exec, errno);
 }
 
 bool makePipe(int fds[2], bool nonblocking_read) {
   if (::pipe2(fds, O_CLOEXEC) != 0) return false;
   if (nonblocking_read) ::fcntl(fds[0], F_SETFL, ::fcntl(fds[0], F_GETFL) | O_NONBLOCK);
   return true;
-}
-
-bool readFull(int fd, void* buf, size_t n) {
-  char* p = static_cast<char*>(buf);
-  while (n > 0) {
-    const ssize_t r = ::read(fd, p, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
-}
-
-bool writeFull(int fd, const void* buf, size_t n) {
-  const char* p = static_cast<const char*>(buf);
-  while (n > 0) {
-    const ssize_t r = ::write(fd, p, n);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) return false;
-    p += r;
-    n -= static_cast<size_t>(r);
-  }
-  return true;
-}
-
-// Namespaces and the root filesystem, in the stub (it may allocate: its parent, the spawner,
-// is single-threaded). Mount, UTS and IPC namespaces; the minimal root of sandbox/mounts.h.
-// Network mode `none`: brings loopback up in the new network namespace and hands a listening
-// socket on 127.0.0.1:9001 to the spawner (then the daemon), which serves the Runtime API on it.
-void isolateNetwork(int report_write, int fdpass) {
-  const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  ifreq ifr{};
-  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-  if (s < 0 || ::ioctl(s, SIOCGIFFLAGS, &ifr) != 0) childFail(report_write, Stage::Namespaces, errno);
-  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
-  if (::ioctl(s, SIOCSIFFLAGS, &ifr) != 0) childFail(report_write, Stage::Namespaces, errno);
-  ::close(s);
-  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(sandbox::kNoneModeRuntimeApiPort);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  const int one = 1;
-  if (listener < 0 || ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-      ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(listener, 128) != 0) {
-    childFail(report_write, Stage::Namespaces, errno);
-  }
-  if (!sendMessage(fdpass, "L", {listener})) childFail(report_write, Stage::Protocol, EPIPE);
-  ::close(listener);
-}
-
-void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpass) {
-  sandbox::RootfsSpec spec;
-  spec.staging = r.staging;
-  spec.task_root = r.task_root;
-  spec.runtime_dir = r.runtime_dir;
-  spec.lang_dir = r.lang_dir;
-  spec.opt_dir = r.opt_dir;
-  spec.tmp_dir = r.tmp_dir;
-  spec.tmp_device = r.tmp_device;
-  for (size_t i = 0; i < r.ro_sources.size(); ++i) {
-    spec.extra_read_only.emplace_back(r.ro_sources[i], r.ro_targets[i]);
-  }
-  // Built before unshare: the plan records the host's mount namespace and refuses to run in it.
-  auto plan = sandbox::MountPlan::build(spec);
-  if (!plan) {
-    const std::string why = "kindling: " + plan.error().message() + "\n";
-    ssize_t ignored = ::write(stderr_write, why.data(), why.size());
-    (void)ignored;
-    childFail(report_write, Stage::Mounts, plan.error().sys_errno ? plan.error().sys_errno : EINVAL);
-  }
-  const int network = r.network_none ? CLONE_NEWNET : 0;
-  if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | network) != 0) {
-    childFail(report_write, Stage::Namespaces, errno);
-  }
-  if (r.network_none) isolateNetwork(report_write, fdpass);
-  if (!r.hostname.empty() && ::sethostname(r.hostname.data(), r.hostname.size()) != 0) {
-    childFail(report_write, Stage::Namespaces, errno);
-  }
-  int step = -1;
-  if (int err = plan->apply(&step); err != 0) {
-    // The failing step goes to the environment's log (its stderr pipe) for the operator.
-    const std::string why = "kindling: sandbox mount step failed: " + plan->describe(step) + "\n";
-    ssize_t ignored = ::write(stderr_write, why.data(), why.size());
-    (void)ignored;
-    childFail(report_write, Stage::Mounts, err);
-  }
-  // A fresh ext4 root directory is 0755 root: make /tmp what functions expect (sticky, 1777).
-  if (!r.tmp_device.empty() && ::chmod("/tmp", 01777) != 0) {
-    childFail(report_write, Stage::Mounts, errno);
-  }
 }
 
 // A stub: joins its cgroup ahead of time, then waits for the request that turns it into an
@@ -234,21 +60,7 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpa
     ::close(status_write);
     childMain(plan);
   }
-  // Only the runtime keeps these: EOF on stdout/stderr and on the report pipe follow it.
-  ::close(plan.report_write);
-  ::close(plan.stdout_write);
-  ::close(plan.stderr_write);
-  ::prctl(PR_SET_NAME, "init");
-  while (true) {
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, 0);
-    if (pid < 0 && errno == EINTR) continue;
-    if (pid < 0) ::_exit(0);
-    if (pid == runtime) {
-      (void)writeFull(status_write, &status, sizeof status);
-      ::_exit(0);
-    }
-  }
+  reapAsInit(runtime, plan, status_write);
 }
 
 [[noreturn]] void stubMain(int plan_read, int stdout_write, int stderr_write, int report_write,
@@ -357,6 +169,7 @@ class Spawner {
     if (message.empty()) return;
     const std::string_view body = std::string_view(message).substr(1);
     if (message[0] == kPrepareMessage) return prepare(body);
+    if (message[0] == kZygoteMessage) return startZygote(body);
     if (message[0] == kSpawnMessage) {
       auto request = decodeRequest(body);
       if (!request) return reply(sock_, SpawnReply{-1, Stage::Protocol, EINVAL}, {});
@@ -387,26 +200,157 @@ class Spawner {
       for (int fd : {out[0], out[1], err[0], err[1]}) ::close(fd);
       return fail(errno);
     }
-    const unsigned long pid_ns = request->new_pid_namespace ? CLONE_NEWPID : 0;
-    const long pid = ::syscall(SYS_clone, CLONE_PARENT | pid_ns | SIGCHLD, nullptr, nullptr,
-                               nullptr, nullptr);
-    if (pid == 0) {
-      ::close(pass[0]);
-      ::close(status[0]);
-      stubMain(plan[0], out[1], err[1], report[1], pass[1], status[1],
-               request->new_pid_namespace, request->cgroup_procs, seccomp_);
+    long pid = -1;
+    int clone_errno = 0;
+    int32_t threads = 0;
+    if (request->zygote != 0) {
+      // The zygote clones the stub (CLONE_PARENT: still the daemon's child) from its
+      // initialised interpreter; the pipes are the same as for the spawner's own stubs.
+      const ZygoteReply z =
+          forkFromZygote(request->zygote, body, {plan[0], out[1], err[1], report[1], pass[1], status[1]});
+      pid = z.pid;
+      clone_errno = z.err;
+      threads = z.threads;
+    } else {
+      const unsigned long pid_ns = request->new_pid_namespace ? CLONE_NEWPID : 0;
+      pid = ::syscall(SYS_clone, CLONE_PARENT | pid_ns | SIGCHLD, nullptr, nullptr, nullptr,
+                      nullptr);
+      if (pid == 0) {
+        ::close(pass[0]);
+        ::close(status[0]);
+        stubMain(plan[0], out[1], err[1], report[1], pass[1], status[1],
+                 request->new_pid_namespace, request->cgroup_procs, seccomp_);
+      }
+      clone_errno = errno;
     }
-    const int clone_errno = errno;
     for (int fd : {out[1], err[1], report[1], plan[0], pass[1], status[1]}) ::close(fd);
     if (pid < 0) {
       for (int fd : {out[0], err[0], report[0], plan[1], pass[0], status[0]}) ::close(fd);
-      return fail(clone_errno);
+      PrepareReply r{0, -1, clone_errno ? clone_errno : EIO, threads};
+      (void)sendMessage(sock_, std::string_view(reinterpret_cast<const char*>(&r), sizeof r), {});
+      return;
     }
     const uint32_t id = next_stub_++;
     stubs_[id] = Stub{static_cast<pid_t>(pid), plan[1], out[0], err[0], report[0], pass[0],
                       status[0]};
-    PrepareReply r{id, static_cast<int32_t>(pid), 0};
+    PrepareReply r{id, static_cast<int32_t>(pid), 0, threads};
     (void)sendMessage(sock_, std::string_view(reinterpret_cast<const char*>(&r), sizeof r), {});
+  }
+
+  // Forwards a prepare message with the stub's fds to a zygote and waits for its answer.
+  ZygoteReply forkFromZygote(uint32_t id, std::string_view prepare, const std::vector<int>& fds) {
+    auto it = zygotes_.find(id);
+    if (it == zygotes_.end()) return ZygoteReply{-1, ENOENT, 0};
+    const int zsock = it->second;
+    auto gone = [&](int err) {
+      ::close(zsock);
+      zygotes_.erase(it);
+      return ZygoteReply{-1, err, 0};
+    };
+    if (!sendMessage(zsock, std::string(1, kPrepareMessage) + std::string(prepare), fds)) {
+      return gone(EPIPE);
+    }
+    pollfd p{zsock, POLLIN, 0};
+    int ready;
+    do {
+      ready = ::poll(&p, 1, kZygoteReplyTimeoutMs);
+    } while (ready < 0 && errno == EINTR);
+    if (ready <= 0) return gone(ETIMEDOUT);
+    ZygoteReply reply;
+    const ssize_t n = ::recv(zsock, &reply, sizeof reply, 0);
+    if (n != static_cast<ssize_t>(sizeof reply)) return gone(EPIPE);
+    if (reply.pid <= 0 && reply.err == 0) reply.err = EIO;
+    return reply;
+  }
+
+  // Starts a runtime zygote: a child of the daemon (CLONE_PARENT, so its stubs are too) in its
+  // own process group and mount, UTS and IPC namespaces, holding one end of a SEQPACKET pair as
+  // fd 3; waits (once per runtime, up to kZygoteStartTimeoutMs) for its "ready" message.
+  void startZygote(std::string_view body) {
+    auto fail = [&](int err, int32_t pid = -1) {
+      PrepareReply r{0, pid, err, 0};
+      (void)sendMessage(sock_, std::string_view(reinterpret_cast<const char*>(&r), sizeof r), {});
+    };
+    auto request = decodeRequest(body);
+    if (!request) return fail(EINVAL);
+    int pair[2], report[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return fail(errno);
+    if (!makePipe(report, false)) {
+      const int e = errno;
+      ::close(pair[0]);
+      ::close(pair[1]);
+      return fail(e);
+    }
+    ChildPlan plan = planFor(*request, nullptr);
+    const long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+    if (pid == 0) zygoteMain(plan, pair[1], report[1]);
+    const int clone_errno = errno;
+    ::close(pair[1]);
+    ::close(report[1]);
+    if (pid < 0) {
+      ::close(pair[0]);
+      ::close(report[0]);
+      return fail(clone_errno);
+    }
+    int32_t msg[2] = {0, 0};
+    ssize_t n;
+    do {
+      n = ::read(report[0], msg, sizeof msg);
+    } while (n < 0 && errno == EINTR);
+    ::close(report[0]);
+    if (n == static_cast<ssize_t>(sizeof msg)) {
+      ::close(pair[0]);
+      return fail(msg[1] ? msg[1] : EIO, static_cast<int32_t>(pid));
+    }
+    pollfd p{pair[0], POLLIN, 0};
+    int ready;
+    do {
+      ready = ::poll(&p, 1, kZygoteStartTimeoutMs);
+    } while (ready < 0 && errno == EINTR);
+    char hello[8] = {};
+    if (ready <= 0 || ::recv(pair[0], hello, sizeof hello, 0) != 1 || hello[0] != 'R') {
+      ::kill(static_cast<pid_t>(pid), SIGKILL);
+      ::close(pair[0]);
+      return fail(ready <= 0 ? ETIMEDOUT : EPROTO, static_cast<int32_t>(pid));
+    }
+    const uint32_t id = next_stub_++;
+    zygotes_[id] = pair[0];
+    PrepareReply r{id, static_cast<int32_t>(pid), 0, 0};
+    (void)sendMessage(sock_, std::string_view(reinterpret_cast<const char*>(&r), sizeof r), {});
+  }
+
+  // The zygote process between clone and exec. Root with its capabilities (it clones PID
+  // namespaces, mounts and joins cgroups for its stubs) but no_new_privs; it sees the host's
+  // filesystem (its stubs bind every function's code from it) through a private copy of the
+  // mount tree, so nothing it mounts reaches the host.
+  [[noreturn]] static void zygoteMain(const ChildPlan& plan, int sock, int report_write) {
+    sigset_t none;
+    ::sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+    const int report = ::fcntl(report_write, F_DUPFD_CLOEXEC, 10);
+    const int control = ::fcntl(sock, F_DUPFD_CLOEXEC, 10);
+    if (report < 0 || control < 0) ::_exit(127);
+    if (::setpgid(0, 0) != 0) childFail(report, Stage::Setpgid, errno);
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) != 0) {
+      childFail(report, Stage::Namespaces, errno);
+    }
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+      childFail(report, Stage::Mounts, errno);
+    }
+    static constexpr char kHost[] = "kindling-zygote";
+    if (::sethostname(kHost, sizeof kHost - 1) != 0) childFail(report, Stage::Namespaces, errno);
+    // stdin /dev/null; stdout and stderr: the spawner's stderr (the daemon's log).
+    const int devnull = ::open("/dev/null", O_RDONLY);
+    if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(2, 1) < 0 || ::dup2(control, 3) < 0) {
+      childFail(report, Stage::Stdio, errno);
+    }
+    ::syscall(SYS_close_range, 4u, ~0U, CLOSE_RANGE_CLOEXEC);
+    if (::chdir("/") != 0) childFail(report, Stage::Chdir, errno);
+    if (int err = sandbox::setNoNewPrivs(); err != 0) childFail(report, Stage::NoNewPrivs, err);
+    ::execve(plan.argv[0], plan.argv.data(), plan.envp.data());
+    childFail(report, Stage::Exec, errno);
   }
 
   void launchStub(const SpawnRequest& request) {
@@ -440,6 +384,7 @@ class Spawner {
   const int seccomp_error_;
   uint32_t next_stub_ = 1;
   std::map<uint32_t, Stub> stubs_;
+  std::map<uint32_t, int> zygotes_;  // id -> control socket
 };
 
 // Handles one direct (stub-less) spawn request in the spawner process.
@@ -526,8 +471,7 @@ Result<std::unique_ptr<SpawnerClient>> SpawnerClient::launch() {
   return std::unique_ptr<SpawnerClient>(new SpawnerClient(pid, sys::UniqueFd(pair[0])));
 }
 
-Result<PrepareReply> SpawnerClient::prepareStub(const PrepareRequest& request) {
-  const std::string data = kPrepareMessage + encodePrepare(request);
+Result<PrepareReply> SpawnerClient::exchangePrepare(const std::string& data, const char* what) {
   Result<Message> answer;
   {
     std::lock_guard lock(mu_);
@@ -536,9 +480,40 @@ Result<PrepareReply> SpawnerClient::prepareStub(const PrepareRequest& request) {
   }
   if (!answer) return tl::unexpected(std::move(answer.error()));
   PrepareReply r;
-  if (answer->data.size() != sizeof r) return makeError(ErrorCode::Internal, "spawner: bad prepare reply");
+  if (answer->data.size() != sizeof r) {
+    return makeError(ErrorCode::Internal, std::string("spawner: bad ") + what + " reply");
+  }
   std::memcpy(&r, answer->data.data(), sizeof r);
-  if (r.stub == 0) return tl::unexpected(Error{ErrorCode::Io, r.err, "spawner: prepare stub"});
+  return r;
+}
+
+Result<PrepareReply> SpawnerClient::prepareStub(const PrepareRequest& request) {
+  auto reply = exchangePrepare(kPrepareMessage + encodePrepare(request), "prepare");
+  if (!reply) return reply;
+  const PrepareReply& r = *reply;
+  if (r.stub == 0) {
+    if (r.err == EBUSY && r.threads > 1) {
+      return tl::unexpected(Error{ErrorCode::Io, r.err,
+                                  "zygote refused to fork: it runs " + std::to_string(r.threads) +
+                                      " threads"});
+    }
+    return tl::unexpected(Error{ErrorCode::Io, r.err,
+                                request.zygote ? "zygote: fork stub" : "spawner: prepare stub"});
+  }
+  return r;
+}
+
+Result<PrepareReply> SpawnerClient::startZygote(const SpawnRequest& request) {
+  auto reply = exchangePrepare(kZygoteMessage + encodeRequest(request), "zygote");
+  if (!reply) return reply;
+  const PrepareReply& r = *reply;
+  if (r.stub == 0) {
+    if (r.pid > 0) {
+      int status = 0;
+      ::waitpid(r.pid, &status, 0);  // the failed zygote is ours (CLONE_PARENT)
+    }
+    return tl::unexpected(Error{ErrorCode::Io, r.err, "spawner: start zygote " + request.argv[0]});
+  }
   return r;
 }
 
@@ -565,6 +540,26 @@ Result<SpawnedProcess> SpawnerClient::spawn(const SpawnRequest& request) {
   }
   SpawnReply r;
   std::memcpy(&r, answer->data.data(), sizeof r);
+  const size_t with_status = request.stub != 0 ? 1 : 0;
+  const size_t fds_expected = 3 + with_status + (request.network_none ? 1 : 0);
+  if (r.stage == Stage::None &&
+      (answer->fds_truncated || answer->fds.size() != fds_expected)) {
+    // The environment started but its fds did not all reach us (MSG_CTRUNC: the daemon is out
+    // of file descriptors). Those that arrived close with `answer`; the process, our child
+    // (CLONE_PARENT) and not yet reaped, is killed and reaped: the spawn fails cleanly.
+    if (r.pid > 0) {
+      ::kill(r.pid, SIGKILL);
+      int status = 0;
+      ::waitpid(r.pid, &status, 0);
+    }
+    if (answer->fds_truncated) {
+      return tl::unexpected(Error{ErrorCode::Io, EMFILE,
+                                  "recvmsg(spawner): " + std::to_string(answer->fds.size()) +
+                                      " of " + std::to_string(fds_expected) +
+                                      " fds received (MSG_CTRUNC)"});
+    }
+    return makeError(ErrorCode::Internal, "spawner: missing fds");
+  }
   if (r.stage != Stage::None) {
     if (r.pid > 0) {
       int status = 0;
@@ -575,10 +570,6 @@ Result<SpawnedProcess> SpawnerClient::spawn(const SpawnRequest& request) {
                                                        : std::string();
     return tl::unexpected(Error{ErrorCode::Io, r.err,
                                 std::string(stageName(r.stage)) + "(" + what + ")"});
-  }
-  const size_t with_status = request.stub != 0 ? 1 : 0;
-  if (answer->fds.size() != 3 + with_status + (request.network_none ? 1 : 0)) {
-    return makeError(ErrorCode::Internal, "spawner: missing fds");
   }
   SpawnedProcess p;
   p.pid = r.pid;

@@ -2,6 +2,8 @@
 // It receives spawn requests over a SOCK_SEQPACKET socket and creates each environment process
 // with clone(CLONE_PARENT), applying the isolation facets in a fixed order in the child (see
 // spawner.cc: childMain). The multi-threaded daemon never forks into facet work itself.
+// With fast start it also starts runtime zygotes (zygote_abi.cc) and forwards stub requests to
+// them: those stubs are forks of an initialised interpreter, not execs, with the same facets.
 #pragma once
 
 #include <sys/types.h>
@@ -41,9 +43,17 @@ class SpawnerClient {
   // Starts a stub that joins the given cgroups and waits; spawn() with request.stub set turns
   // it into the environment. The stub is a child of the daemon: reap it if it is not used.
   Result<PrepareReply> prepareStub(const PrepareRequest& request);
+  // Starts a runtime zygote (request.argv/env: its interpreter and script) and waits until it
+  // is ready; the reply's `stub` is the zygote's id for PrepareRequest::zygote, `pid` its pid
+  // (a child of the daemon: kill and reap it when done). Thread-safe; blocks other requests
+  // while the interpreter starts (once per runtime).
+  Result<PrepareReply> startZygote(const SpawnRequest& request);
   pid_t spawnerPid() const { return spawner_pid_; }
 
  private:
+  // Sends one prepare-style request (stub or zygote) and reads its PrepareReply; `what` names it
+  // in errors. Thread-safe (serialised by mu_).
+  Result<PrepareReply> exchangePrepare(const std::string& data, const char* what);
   SpawnerClient(pid_t pid, sys::UniqueFd sock) : spawner_pid_(pid), sock_(std::move(sock)) {}
   const pid_t spawner_pid_;
   std::mutex mu_;

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace kindling::store {
@@ -42,7 +43,20 @@ struct FunctionConfig {
   std::string version = "$LATEST";  // "$LATEST" or a published version number "1", "2", ...
   std::vector<LayerRef> layers;     // up to 5, extracted in this order under /opt
   std::string dead_letter_arn;      // DeadLetterConfig.TargetArn, "" when none
+  // SnapStart.ApplyOn: "None" or "PublishedVersions". On $LATEST it is the setting; on a
+  // published version it is the value at publish time (see snapStartOn()).
+  std::string snap_start_apply_on = "None";
 };
+
+inline constexpr std::string_view kSnapStartNone = "None";
+inline constexpr std::string_view kSnapStartPublishedVersions = "PublishedVersions";
+
+// SnapStart's OptimizationStatus "On": a published version (never $LATEST) created while
+// ApplyOn was PublishedVersions. Its environments initialise with
+// AWS_LAMBDA_INITIALIZATION_TYPE=snap-start and report Restore Duration. Thread-safe (pure).
+inline bool snapStartOn(const FunctionConfig& fn) {
+  return fn.version != "$LATEST" && fn.snap_start_apply_on == kSnapStartPublishedVersions;
+}
 
 // An alias: a name for one version, optionally routing a share of invocations to a second one.
 struct Alias {

@@ -159,6 +159,12 @@ constexpr Migration kMigrations[] = {
       );
       CREATE INDEX queue_messages_by_queue ON queue_messages(queue, visible_after_ms, id);
     )sql"},
+    // 5: SnapStart. functions.snap_start is $LATEST's ApplyOn; function_versions.snap_start the
+    // ApplyOn a version was published with ('PublishedVersions' = OptimizationStatus On).
+    {5, R"sql(
+      ALTER TABLE functions ADD COLUMN snap_start TEXT NOT NULL DEFAULT 'None';
+      ALTER TABLE function_versions ADD COLUMN snap_start TEXT NOT NULL DEFAULT 'None';
+    )sql"},
 };
 
 constexpr bool migrationsAreConsecutive() {
@@ -177,8 +183,8 @@ constexpr int kLatestVersion = static_cast<int>(std::size(kMigrations));
   "name, runtime, handler, role, description, memory_mb, timeout_s, ephemeral_storage_mb, " \
   "architecture, package_type, tracing_mode, log_format, environment, code_sha256, "        \
   "code_sha256_hex, code_size, last_modified_ms, revision_id, version, layers, "            \
-  "dead_letter_arn"
-constexpr int kFunctionColumnCount = 21;
+  "dead_letter_arn, snap_start"
+constexpr int kFunctionColumnCount = 22;
 // Per-function bookkeeping selected after the KD_FUNCTION_COLUMNS by the record queries.
 #define KD_FUNCTION_STATE_COLUMNS "reserved_concurrency, last_version, published_revision"
 
@@ -396,6 +402,7 @@ Status readFunctionRow(sqlite3_stmt* s, FunctionConfig& fn) {
   fn.version = columnText(s, c++);
   KD_TRY_STATUS(layersFromText(columnView(s, c++), fn.layers));
   fn.dead_letter_arn = columnText(s, c++);
+  fn.snap_start_apply_on = columnText(s, c++);
   return {};
 }
 
@@ -422,7 +429,8 @@ void bindFunction(Use& use, const FunctionConfig& fn, std::string_view environme
       .text(fn.revision_id)
       .text(fn.version)
       .text(layers_json)
-      .text(fn.dead_letter_arn);
+      .text(fn.dead_letter_arn)
+      .text(fn.snap_start_apply_on);
 }
 
 // Reads the KD_FUNCTION_STATE_COLUMNS that follow the function columns of a record row.
@@ -511,7 +519,7 @@ Status eachRow(Use& use, std::string_view what, Fn&& fn) {
 // maps a function id to its record (nullptr: skip the row). Versions take their tags from the
 // record's $LATEST, so tags must be read first.
 struct ChildStatements {
-  const Stmt& versions;     // function_id, version, config
+  const Stmt& versions;     // function_id, version, config, snap_start
   const Stmt& aliases;      // function_id, name, function_version, description, routing, rev
   const Stmt& provisioned;  // function_id, qualifier, requested, last_modified_ms
   const Stmt& events;  // function_id, qualifier, retries, age, on_success, on_failure, modified
@@ -529,6 +537,7 @@ Status readChildren(sqlite3* db, const ChildStatements& st, std::optional<int64_
       const int number = sqlite3_column_int(s, 1);
       FunctionConfig& v = rec->versions[number];
       KD_TRY_STATUS(versionConfigFromText(columnView(s, 2), v));
+      v.snap_start_apply_on = columnText(s, 3);
       v.tags = rec->latest.tags;
       return {};
     }));
@@ -613,14 +622,14 @@ struct Registry::Statements {
     KD_TRY_STATUS(rollback.prepare(db, "ROLLBACK"));
     KD_TRY_STATUS(insert_function.prepare(
         db, "INSERT INTO functions (" KD_FUNCTION_COLUMNS
-            ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+            ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
     KD_TRY_STATUS(update_function.prepare(
         db,
         "UPDATE functions SET runtime=?2, handler=?3, role=?4, description=?5, memory_mb=?6, "
         "timeout_s=?7, ephemeral_storage_mb=?8, architecture=?9, package_type=?10, "
         "tracing_mode=?11, log_format=?12, environment=?13, code_sha256=?14, "
         "code_sha256_hex=?15, code_size=?16, last_modified_ms=?17, revision_id=?18, "
-        "version=?19, layers=?20, dead_letter_arn=?21 WHERE name=?1"));
+        "version=?19, layers=?20, dead_letter_arn=?21, snap_start=?22 WHERE name=?1"));
     KD_TRY_STATUS(delete_function.prepare(db, "DELETE FROM functions WHERE name=?"));
     KD_TRY_STATUS(select_function.prepare(
         db, "SELECT id, " KD_FUNCTION_COLUMNS ", " KD_FUNCTION_STATE_COLUMNS
@@ -640,16 +649,17 @@ struct Registry::Statements {
 
     // Published versions.
     KD_TRY_STATUS(select_versions.prepare(
-        db, "SELECT function_id, version, config FROM function_versions WHERE function_id=?"));
+        db, "SELECT function_id, version, config, snap_start FROM function_versions "
+            "WHERE function_id=?"));
     KD_TRY_STATUS(select_all_versions.prepare(
-        db, "SELECT function_id, version, config FROM function_versions"));
+        db, "SELECT function_id, version, config, snap_start FROM function_versions"));
     KD_TRY_STATUS(select_version.prepare(
-        db, "SELECT config FROM function_versions WHERE function_id=? AND version=?"));
+        db, "SELECT config, snap_start FROM function_versions WHERE function_id=? AND version=?"));
     KD_TRY_STATUS(version_exists.prepare(
         db, "SELECT 1 FROM function_versions WHERE function_id=? AND version=CAST(? AS INTEGER)"));
     KD_TRY_STATUS(insert_version.prepare(
-        db, "INSERT INTO function_versions (function_id, version, config, code_sha256_hex) "
-            "VALUES (?,?,?,?)"));
+        db, "INSERT INTO function_versions (function_id, version, config, code_sha256_hex, "
+            "snap_start) VALUES (?,?,?,?,?)"));
     KD_TRY_STATUS(delete_version.prepare(
         db, "DELETE FROM function_versions WHERE function_id=? AND version=?"));
     KD_TRY_STATUS(update_publish_state.prepare(
@@ -1012,6 +1022,7 @@ Result<FunctionConfig> Registry::publishInTransaction(std::string_view name,
     if (*row) {
       FunctionConfig existing;
       KD_TRY_STATUS(versionConfigFromText(columnView(use.get(), 0), existing));
+      existing.snap_start_apply_on = columnText(use.get(), 1);
       existing.tags = std::move(latest.tags);
       if (created != nullptr) *created = false;
       return existing;
@@ -1039,6 +1050,7 @@ Result<FunctionConfig> Registry::publishInTransaction(std::string_view name,
                       .i64(number)
                       .text(*config)
                       .text(version.code_sha256_hex)
+                      .text(version.snap_start_apply_on)
                       .run("insert version"));
   }
   {

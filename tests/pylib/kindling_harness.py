@@ -69,10 +69,11 @@ def payload_zip() -> bytes:
 class Daemon:
     """One `kindling serve` process on a free loopback port."""
 
-    def __init__(self, data_dir: Path, keep_alive: int = 600, extra_args=()):
+    def __init__(self, data_dir: Path, keep_alive: int = 600, extra_args=(), preexec_fn=None):
         self.data_dir = Path(data_dir)
         self.keep_alive = keep_alive
         self.extra_args = list(extra_args)  # more `kindling serve` flags
+        self.preexec_fn = preexec_fn  # run in the daemon's process before exec (e.g. setrlimit)
         self.port = 0
         self.proc: subprocess.Popen | None = None
         self.log_path = self.data_dir.parent / (self.data_dir.name + ".daemon.log")
@@ -89,7 +90,8 @@ class Daemon:
         self.proc = subprocess.Popen(
             [str(BIN), "serve", "--listen", f"127.0.0.1:{self.port}", "--data-dir",
              str(self.data_dir), "--keep-alive", str(self.keep_alive), *self.extra_args],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "KINDLING_HOME": str(REPO)})
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "KINDLING_HOME": str(REPO)},
+            preexec_fn=self.preexec_fn)
         deadline = time.time() + 20
         while time.time() < deadline:
             if self.proc.poll() is not None:

@@ -1,5 +1,9 @@
 """Tests of runtimes/node/bootstrap.cjs against the fake Runtime API, on the Node 20/22/24
-toolchains installed by scripts/setup-runtimes.sh (skipped with a reason where absent)."""
+toolchains installed by scripts/setup-runtimes.sh (skipped with a reason where absent).
+
+Every test runs twice, with the two command lines the engine uses (runtime_catalog.cc):
+"exec" (fast start off: AWS's flags, --expose-gc included) and "fast" (fast start on: no
+--expose-gc, the bootstrap defines gc() itself); both must answer exactly alike."""
 
 import os
 import re
@@ -14,9 +18,29 @@ from conftest import (NODE_RUNTIME_DIR, NODE_SDK_DIR, NODES, REPO, RuntimeProces
 pytestmark = pytest.mark.parametrize("node", [p for _, p in NODES], ids=[i for i, _ in NODES])
 
 
-def start(node, api, root, handler, processes, memory=128, extra_env=None):
+# The launch mode of the running test: start() reads it, so every test runs in both modes.
+CURRENT_MODE = ["exec"]
+
+
+@pytest.fixture(params=["exec", "fast"], autouse=True)
+def launch_mode(request):
+    CURRENT_MODE[0] = request.param
+    yield request.param
+    CURRENT_MODE[0] = "exec"
+
+
+def launch_argv(node, memory, mode):
+    argv = node_argv(node, memory)
+    if mode == "fast":
+        argv.remove("--expose-gc")
+    return argv
+
+
+def start(node, api, root, handler, processes, memory=128, extra_env=None, mode=None):
     require(node, "this Node toolchain (run scripts/setup-runtimes.sh)")
-    proc = RuntimeProcess(node_argv(node, memory),
+    if mode is None:
+        mode = CURRENT_MODE[0]
+    proc = RuntimeProcess(launch_argv(node, memory, mode),
                           engine_env(api, handler, root, NODE_RUNTIME_DIR, memory=memory,
                                      extra=extra_env), root)
     processes.append(proc)
@@ -332,3 +356,54 @@ def test_examples(node, api, tmp_path, processes, example, handler):
     start(node, api, root, handler, processes)
     rid = api.add_event({"name": "Ann"})
     assert api.wait_outcome(rid).json() == {"message": "Hello, Ann!", "request_id": rid}
+
+
+GC_JS = r'''
+exports.handler = async () => {
+  const d = Object.getOwnPropertyDescriptor(globalThis, 'gc');
+  let big = new Array(200000).fill(0).map((_, i) => ({ i }));
+  big = null;
+  const before = process.memoryUsage().heapUsed;
+  const returned = gc();
+  const after = process.memoryUsage().heapUsed;
+  return { type: typeof gc, name: gc.name, writable: d.writable, enumerable: d.enumerable,
+           configurable: d.configurable, returned: returned === undefined ? 'undefined' : 'value',
+           freed: after < before };
+};
+'''
+
+
+def test_gc_global(node, api, task_dir, processes):
+    """AWS starts Node with --expose-gc; without the flag the bootstrap's gc() behaves alike."""
+    root = task_dir({"index.js": GC_JS})
+    proc = start(node, api, root, "index.handler", processes)
+    out = api.wait_outcome(api.add_event({}))
+    assert out.kind == "response", proc.output()
+    assert out.json() == {"type": "function", "name": "gc", "writable": True, "enumerable": True,
+                          "configurable": False, "returned": "undefined", "freed": True}
+
+
+def test_esm_without_hook_resolves_from_parent_node_modules(node, api, tmp_path, processes):
+    """KINDLING_NODE_ESM_HOOK=0 (the engine binds the SDK at /var/node_modules, above the task
+    root): an ES module handler finds packages there by plain resolution, and the function's
+    own node_modules still win."""
+    (tmp_path / "node_modules" / "shared").mkdir(parents=True)
+    (tmp_path / "node_modules" / "shared" / "package.json").write_text(
+        '{"name":"shared","exports":{"import":"./index.mjs","require":"./index.js"}}')
+    (tmp_path / "node_modules" / "shared" / "index.mjs").write_text("export const who = 'parent';")
+    (tmp_path / "node_modules" / "shared" / "index.js").write_text("exports.who = 'parent-cjs';")
+    (tmp_path / "node_modules" / "other").mkdir(parents=True)
+    (tmp_path / "node_modules" / "other" / "index.js").write_text("exports.who = 'other';")
+    root = tmp_path / "task"
+    (root / "node_modules" / "other").mkdir(parents=True)
+    (root / "node_modules" / "other" / "index.js").write_text("exports.who = 'own';")
+    (root / "index.mjs").write_text(
+        "import { who } from 'shared';\nimport other from 'other';\n"
+        "import { createRequire } from 'node:module';\n"
+        "const req = createRequire(import.meta.url);\n"
+        "export const handler = async () => [who, other.who, req('shared').who];\n")
+    proc = start(node, api, str(root), "index.handler", processes,
+                 extra_env={"KINDLING_NODE_ESM_HOOK": "0"})
+    out = api.wait_outcome(api.add_event({}))
+    assert out.kind == "response", proc.output()
+    assert out.json() == ["parent", "own", "parent-cjs"]

@@ -360,5 +360,104 @@ TEST(FunctionConfigurationTest, RendersAwsFields) {
   EXPECT_FALSE(functionConfiguration(fn, "eu-west-1").contains("Environment"));
 }
 
+// ---- SnapStart (botocore SnapStart / SnapStartResponse; AWS's texts as LocalStack records them)
+
+TEST(SnapStartTest, SupportedRuntimesAreAwsOnes) {
+  for (const char* rt : {"java11", "java17", "java21", "java25", "python3.12", "python3.13",
+                         "python3.14", "dotnet8", "dotnet10"}) {
+    EXPECT_TRUE(snapStartSupported(rt)) << rt;
+  }
+  for (const char* rt : {"java8", "java8.al2", "python3.11", "python3.9", "python3.1",
+                         "nodejs20.x", "nodejs22.x", "ruby3.2", "ruby3.3", "provided.al2023",
+                         "provided", "dotnet6", "go1.x", "", "java", "python3.", "java11x"}) {
+    EXPECT_FALSE(snapStartSupported(rt)) << rt;
+  }
+}
+
+TEST(SnapStartTest, CreateReadsApplyOn) {
+  json body = validBody();
+  body["Runtime"] = "python3.12";
+  body["SnapStart"] = {{"ApplyOn", "PublishedVersions"}};
+  auto in = parseCreateFunction(body.dump());
+  ASSERT_TRUE(in.has_value()) << in.error().message();
+  EXPECT_EQ(in->config.snap_start_apply_on, "PublishedVersions");
+
+  body["SnapStart"] = {{"ApplyOn", "None"}};
+  in = parseCreateFunction(body.dump());
+  ASSERT_TRUE(in.has_value());
+  EXPECT_EQ(in->config.snap_start_apply_on, "None");
+  // Absent: None (the FunctionConfig default).
+  in = parseCreateFunction(validBody().dump());
+  ASSERT_TRUE(in.has_value());
+  EXPECT_EQ(in->config.snap_start_apply_on, "None");
+}
+
+TEST(SnapStartTest, BadApplyOnIsValidationException) {
+  json body = validBody();
+  body["Runtime"] = "java21";
+  body["SnapStart"] = {{"ApplyOn", "Always"}};
+  Error e = parseError(body);
+  EXPECT_EQ(e.code, ErrorCode::Validation);
+  EXPECT_EQ(e.context,
+            "1 validation error detected: Value 'Always' at 'snapStart.applyOn' failed to "
+            "satisfy constraint: Member must satisfy enum value set: [PublishedVersions, None]");
+}
+
+TEST(SnapStartTest, UnsupportedRuntimeIsInvalidParameterValue) {
+  for (const char* rt : {"python3.11", "nodejs20.x", "ruby3.2", "provided.al2023"}) {
+    json body = validBody();
+    body["Runtime"] = rt;
+    body["SnapStart"] = {{"ApplyOn", "PublishedVersions"}};
+    Error e = parseError(body);
+    EXPECT_EQ(e.code, ErrorCode::InvalidArgument) << rt;
+    EXPECT_EQ(e.context, std::string(rt) + " is not supported for SnapStart enabled functions.");
+    // ApplyOn None is fine on any runtime.
+    body["SnapStart"] = {{"ApplyOn", "None"}};
+    EXPECT_TRUE(parseCreateFunction(body.dump()).has_value()) << rt;
+  }
+}
+
+TEST(SnapStartTest, UpdateChecksTheResultingConfiguration) {
+  store::FunctionConfig fn;
+  fn.runtime = "python3.12";
+  ASSERT_TRUE(applyConfiguration(json{{"SnapStart", {{"ApplyOn", "PublishedVersions"}}}}, fn,
+                                 nullptr).has_value());
+  EXPECT_EQ(fn.snap_start_apply_on, "PublishedVersions");
+  // Other updates keep it.
+  ASSERT_TRUE(applyConfiguration(json{{"Timeout", 9}}, fn, nullptr).has_value());
+  EXPECT_EQ(fn.snap_start_apply_on, "PublishedVersions");
+  // Moving a SnapStart function to a runtime without SnapStart is refused.
+  auto st = applyConfiguration(json{{"Runtime", "nodejs20.x"}}, fn, nullptr);
+  ASSERT_FALSE(st.has_value());
+  EXPECT_EQ(st.error().context, "nodejs20.x is not supported for SnapStart enabled functions.");
+  // ...unless SnapStart is turned off in the same update.
+  store::FunctionConfig copy = fn;
+  ASSERT_TRUE(applyConfiguration(json{{"Runtime", "nodejs20.x"}, {"SnapStart", {{"ApplyOn", "None"}}}},
+                                 copy, nullptr).has_value());
+  EXPECT_EQ(copy.snap_start_apply_on, "None");
+  EXPECT_EQ(copy.runtime, "nodejs20.x");
+  // {} turns it off too.
+  ASSERT_TRUE(applyConfiguration(json{{"SnapStart", json::object()}}, fn, nullptr).has_value());
+  EXPECT_EQ(fn.snap_start_apply_on, "None");
+}
+
+TEST(SnapStartTest, ConfigurationShowsApplyOnAndOptimizationStatus) {
+  store::FunctionConfig fn;
+  fn.name = "f";
+  fn.runtime = "python3.12";
+  EXPECT_EQ(functionConfiguration(fn, "us-east-1")["SnapStart"],
+            (json{{"ApplyOn", "None"}, {"OptimizationStatus", "Off"}}));
+  fn.snap_start_apply_on = "PublishedVersions";
+  // $LATEST: as configured, never optimised.
+  EXPECT_EQ(functionConfiguration(fn, "us-east-1")["SnapStart"],
+            (json{{"ApplyOn", "PublishedVersions"}, {"OptimizationStatus", "Off"}}));
+  fn.version = "2";
+  EXPECT_EQ(functionConfiguration(fn, "us-east-1")["SnapStart"],
+            (json{{"ApplyOn", "PublishedVersions"}, {"OptimizationStatus", "On"}}));
+  fn.snap_start_apply_on = "None";
+  EXPECT_EQ(functionConfiguration(fn, "us-east-1")["SnapStart"],
+            (json{{"ApplyOn", "None"}, {"OptimizationStatus", "Off"}}));
+}
+
 }  // namespace
 }  // namespace kindling::api

@@ -17,14 +17,14 @@ TEST(ReportTest, StartAndEndLines) {
 }
 
 TEST(ReportTest, ReportLineWithoutInitDuration) {
-  ReportLine r{"50aba555-xmpl-4b21-8358-644ee996a05f", 12.96, 128, 48, std::nullopt};
+  ReportLine r{"50aba555-xmpl-4b21-8358-644ee996a05f", 12.96, 128, 48, std::nullopt, std::nullopt, 0};
   EXPECT_EQ(formatReportLine(r),
             "REPORT RequestId: 50aba555-xmpl-4b21-8358-644ee996a05f\tDuration: 12.96 ms\t"
             "Billed Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 48 MB\t\n");
 }
 
 TEST(ReportTest, ReportLineWithInitDurationBillsInit) {
-  ReportLine r{"50aba555-xmpl-4b21-8358-644ee996a05f", 12.96, 128, 48, 117.86};
+  ReportLine r{"50aba555-xmpl-4b21-8358-644ee996a05f", 12.96, 128, 48, 117.86, std::nullopt, 0};
   // 12.96 + 117.86 = 130.82 -> 131 ms billed.
   EXPECT_EQ(formatReportLine(r),
             "REPORT RequestId: 50aba555-xmpl-4b21-8358-644ee996a05f\tDuration: 12.96 ms\t"
@@ -33,7 +33,7 @@ TEST(ReportTest, ReportLineWithInitDurationBillsInit) {
 }
 
 TEST(ReportTest, ReportLineRoundsToTwoDecimals) {
-  ReportLine r{"id", 1.005, 10240, 10240, 0.004};
+  ReportLine r{"id", 1.005, 10240, 10240, 0.004, std::nullopt, 0};
   const std::string line = formatReportLine(r);
   EXPECT_NE(line.find("\tDuration: 1.00 ms\t"), std::string::npos) << line;  // 1.005 is 1.00499..
   EXPECT_NE(line.find("\tBilled Duration: 2 ms\t"), std::string::npos) << line;
@@ -115,6 +115,29 @@ TEST(ReportTest, ParsesAwsSnapStartReport) {
   ASSERT_TRUE(parsed->restore_duration_ms.has_value());
   EXPECT_DOUBLE_EQ(*parsed->restore_duration_ms, 190.12);
   EXPECT_FALSE(parsed->init_duration_ms.has_value());
+}
+
+TEST(ReportTest, FormatsSnapStartRestoreInsteadOfInit) {
+  ReportLine r;
+  r.request_id = "id";
+  r.duration_ms = 4.5;
+  r.memory_size_mb = 512;
+  r.max_memory_used_mb = 80;
+  r.init_duration_ms = 999.0;  // ignored when a restore is reported
+  r.restore_duration_ms = 190.12;
+  r.billed_restore_ms = 190.12;
+  const std::string line = formatReportLine(r);
+  // Billed Duration covers the invoke only; the restore is billed in its own field.
+  EXPECT_EQ(line,
+            "REPORT RequestId: id\tDuration: 4.50 ms\tBilled Duration: 5 ms\tMemory Size: 512 MB\t"
+            "Max Memory Used: 80 MB\tRestore Duration: 190.12 ms\tBilled Restore Duration: 191 "
+            "ms\t\n");
+  auto parsed = parseReportLine(line);
+  ASSERT_TRUE(parsed.has_value());
+  ASSERT_TRUE(parsed->restore_duration_ms.has_value());
+  EXPECT_DOUBLE_EQ(*parsed->restore_duration_ms, 190.12);
+  EXPECT_FALSE(parsed->init_duration_ms.has_value());
+  EXPECT_DOUBLE_EQ(parsed->billed_duration_ms, 5);
 }
 
 TEST(ReportTest, RejectsWhatIsNotAReport) {

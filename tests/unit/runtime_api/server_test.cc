@@ -242,6 +242,80 @@ TEST_F(RuntimeApiTest, UnknownPathsAre404WithEnvelope) {
   EXPECT_TRUE(backend_.nexts.empty());
 }
 
+// A snap-start environment's backend: holds GET /restore/next until restored() is called.
+class SnapStartBackend final : public Backend {
+ public:
+  void onNext(std::function<void(NextInvocation&&)>) override {}
+  PostOutcome onResponse(const std::string&, std::string&&) override { return {}; }
+  PostOutcome onError(const std::string&, std::string&&, const std::string&) override {
+    return {};
+  }
+  PostOutcome onResponseTooLarge(const std::string&, uint64_t) override { return {}; }
+  PostOutcome onInitError(std::string&&, const std::string&) override { return {}; }
+  std::optional<PostOutcome> onRestoreNext(std::function<void()> restored) override {
+    if (refuse) return refuse;
+    waiters.push_back(std::move(restored));
+    return std::nullopt;
+  }
+  PostOutcome onRestoreError(std::string&& body, const std::string& error_type) override {
+    errors.push_back({"restore_error", "", std::move(body), error_type});
+    return PostOutcome::accepted();
+  }
+  std::optional<PostOutcome> refuse;
+  std::vector<std::function<void()>> waiters;
+  std::vector<Call> errors;
+};
+
+TEST_F(RuntimeApiTest, RestoreEndpointsAre404WithoutSnapStart) {
+  // The default Backend (an environment that is not snap-start): like RIE without init caching.
+  handle(bhttp::verb::get, "/2018-06-01/runtime/restore/next");
+  EXPECT_EQ(last().result_int(), 404);
+  EXPECT_EQ(last().body(), errorEnvelope(kErrNotFound, "Not Found"));
+  handle(bhttp::verb::post, "/2018-06-01/runtime/restore/error", R"({"errorMessage":"x"})",
+         {{"Lambda-Runtime-Function-Error-Type", "Runtime.AfterRestoreError"}});
+  EXPECT_EQ(last().result_int(), 404);
+  EXPECT_TRUE(backend_.calls.empty());
+}
+
+TEST(RuntimeApiSnapStartTest, RestoreNextIsHeldUntilRestoredThenEmpty200) {
+  SnapStartBackend backend;
+  std::vector<http::Response> responses;
+  auto handle = [&](bhttp::verb method, std::string target, std::string body = {}) {
+    http::Request req{method, target, 11};
+    req.set("Lambda-Runtime-Function-Error-Type", "Runtime.AfterRestoreError");
+    req.body() = std::move(body);
+    req.prepare_payload();
+    http::Responder responder([&](http::Response&& res) { responses.push_back(std::move(res)); });
+    handleRuntimeRequest(std::move(req), std::move(responder), backend);
+  };
+  handle(bhttp::verb::get, "/2018-06-01/runtime/restore/next");
+  EXPECT_TRUE(responses.empty());  // held: the snapshot point
+  ASSERT_EQ(backend.waiters.size(), 1u);
+  backend.waiters[0]();
+  ASSERT_EQ(responses.size(), 1u);
+  EXPECT_EQ(responses[0].result_int(), 200);
+  EXPECT_EQ(responses[0].body(), "");
+  EXPECT_EQ(responses[0][bhttp::field::content_length], "0");
+
+  handle(bhttp::verb::post, "/2018-06-01/runtime/restore/error", R"({"errorMessage":"boom"})");
+  ASSERT_EQ(responses.size(), 2u);
+  EXPECT_EQ(responses[1].result_int(), 202);
+  ASSERT_EQ(backend.errors.size(), 1u);
+  EXPECT_EQ(backend.errors[0].body, R"({"errorMessage":"boom"})");
+  EXPECT_EQ(backend.errors[0].error_type, "Runtime.AfterRestoreError");
+
+  backend.refuse = PostOutcome{403, std::string(kErrInvalidStateTransition), "no"};
+  handle(bhttp::verb::get, "/2018-06-01/runtime/restore/next");
+  ASSERT_EQ(responses.size(), 3u);
+  EXPECT_EQ(responses[2].result_int(), 403);
+  EXPECT_EQ(responses[2].body(), errorEnvelope(kErrInvalidStateTransition, "no"));
+
+  handle(bhttp::verb::post, "/2018-06-01/runtime/restore/next");
+  EXPECT_EQ(responses.back().result_int(), 405);
+  handle(bhttp::verb::get, "/2018-06-01/runtime/restore/error");
+  EXPECT_EQ(responses.back().result_int(), 405);
+}
+
 TEST(ErrorEnvelopeTest, EscapesAndEndsWithNewline) {
   EXPECT_EQ(errorEnvelope("T", "say \"hi\""),
             "{\"errorMessage\":\"say \\\"hi\\\"\",\"errorType\":\"T\"}\n");

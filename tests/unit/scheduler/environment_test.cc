@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "common/strings.h"
 #include "fakes/fake_clock.h"
@@ -77,6 +78,7 @@ class EnvironmentTest : public ::testing::Test {
       returning_.push_back(env.get());
     };
     hooks.on_requeue = [this](InvokeRequest&& r) { requeued_.push_back(std::move(r)); };
+    hooks.on_snapshot_point = on_snapshot_point_;
     env_ = std::make_shared<Environment>(7, config_, "2023/11/14/[$LATEST]0123abcd",
                                          std::move(*log), clock_, timers_, std::move(hooks),
                                          options);
@@ -146,6 +148,7 @@ class EnvironmentTest : public ::testing::Test {
   std::vector<Environment*> returning_;
   std::vector<InvokeRequest> requeued_;
   std::function<void(const std::shared_ptr<Environment>&)> on_idle_extra_;
+  std::function<void(const std::shared_ptr<Environment>&)> on_snapshot_point_;  // SnapStart
   std::shared_ptr<Environment> env_;  // last: destroyed first (it cancels timers_)
 };
 
@@ -963,6 +966,145 @@ TEST_F(EnvironmentTest, FreezingIsOffWhenTheSandboxCannotFreezeOrGraceIsZero) {
   env_->onNext(deliverer());
   timers_.advance(10s);
   EXPECT_EQ(process_->freeze_calls.load(), 0);
+}
+
+}  // namespace
+}  // namespace kindling::scheduler
+
+namespace kindling::scheduler {
+namespace {
+
+// SnapStart: a published version with ApplyOn=PublishedVersions goes through the snap-start flow.
+class SnapStartEnvironmentTest : public EnvironmentTest {
+ protected:
+  SnapStartEnvironmentTest() {
+    auto config = std::make_shared<store::FunctionConfig>(*config_);
+    config->runtime = "python3.12";
+    config->version = "3";
+    config->snap_start_apply_on = "PublishedVersions";
+    config_ = config;
+  }
+  // The runtime's GET /restore/next; `restored` counts its 200s.
+  std::optional<rapi::PostOutcome> restoreNext() {
+    return env_->onRestoreNext([this] { ++restored_; });
+  }
+  int restored_ = 0;
+};
+
+TEST_F(SnapStartEnvironmentTest, RestoreThenFirstNextReportsRestoreDurationNotInit) {
+  makeEnv();
+  EXPECT_TRUE(env_->snapStart());
+  coldStart("req-1");
+  timers_.advance(100ms);  // init + before-snapshot hooks
+  EXPECT_FALSE(restoreNext().has_value());
+  EXPECT_EQ(restored_, 1);  // no snapshot mechanism: restored at once
+  EXPECT_EQ(env_->state(), EnvState::Initializing);
+  timers_.advance(20ms);  // after-restore hooks
+  env_->onNext(deliverer());
+  ASSERT_EQ(delivered_.size(), 1u);
+  timers_.advance(5ms);
+  ASSERT_EQ(env_->onResponse("req-1", "\"ok\"").status, 202);
+  const InvokeResult& r = only("req-1");
+  EXPECT_TRUE(r.cold);
+  EXPECT_FALSE(r.init_duration_ms.has_value());
+  ASSERT_TRUE(r.restore_duration_ms.has_value());
+  EXPECT_DOUBLE_EQ(*r.restore_duration_ms, 120.0);
+  EXPECT_EQ(log(),
+            "START RequestId: req-1 Version: 3\n"
+            "END RequestId: req-1\n"
+            "REPORT RequestId: req-1\tDuration: 5.00 ms\tBilled Duration: 5 ms\t"
+            "Memory Size: 128 MB\tMax Memory Used: 0 MB\tRestore Duration: 120.00 ms\t"
+            "Billed Restore Duration: 120 ms\t\n");
+
+  // Warm: neither field; a second restore/next is out of order.
+  env_->onNext(deliverer());
+  InvokeRequest warm = request("req-2");
+  ASSERT_TRUE(env_->dispatch(warm));
+  ASSERT_EQ(env_->onResponse("req-2", "\"ok\"").status, 202);
+  EXPECT_FALSE(only("req-2").restore_duration_ms.has_value());
+  EXPECT_FALSE(only("req-2").init_duration_ms.has_value());
+  auto again = restoreNext();
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->status, 403);
+  EXPECT_EQ(again->error_type, rapi::kErrInvalidStateTransition);
+  EXPECT_EQ(restored_, 1);
+}
+
+TEST_F(SnapStartEnvironmentTest, SnapshotPointHookHoldsRestoreNextUntilRestore) {
+  std::vector<Environment*> points;
+  on_snapshot_point_ = [&points](const std::shared_ptr<Environment>& env) {
+    points.push_back(env.get());
+  };
+  makeEnv();
+  env_->begin(request("req-1"), clock_.now());
+  // restore/next before attach(): the snapshot point waits for the process.
+  EXPECT_FALSE(restoreNext().has_value());
+  EXPECT_TRUE(points.empty());
+  env_->attach(std::make_unique<fakes::FakeSandboxProcess>(process_));
+  ASSERT_EQ(points.size(), 1u);
+  EXPECT_EQ(points[0], env_.get());
+  EXPECT_EQ(restored_, 0);  // held until the owner restores it
+  env_->restore();
+  EXPECT_EQ(restored_, 1);
+  env_->restore();  // no-op once restored
+  EXPECT_EQ(restored_, 1);
+  env_->onNext(deliverer());
+  EXPECT_EQ(delivered_.size(), 1u);
+}
+
+TEST_F(SnapStartEnvironmentTest, RestoreErrorFailsWithAfterRestoreError) {
+  makeEnv();
+  coldStart("req-1");
+  // restore/error before restore/next is out of order.
+  EXPECT_EQ(env_->onRestoreError("{}", "Runtime.AfterRestoreError").status, 403);
+  timers_.advance(30ms);
+  ASSERT_FALSE(restoreNext().has_value());
+  timers_.advance(10ms);
+  const std::string body =
+      R"({"errorMessage": "no network", "errorType": "ConnectionError", "requestId": "", )"
+      R"("stackTrace": ["  File \"/var/task/app.py\", line 9, in reconnect\n"]})";
+  const rapi::PostOutcome posted = env_->onRestoreError(std::string(body), "Runtime.AfterRestoreError");
+  EXPECT_EQ(posted.status, 202);
+  EXPECT_EQ(answers("req-1"), 0u);
+  // A runtime that polls /next anyway is killed; never served.
+  env_->onNext(deliverer());
+  EXPECT_TRUE(delivered_.empty());
+  process_->setExit(sys::ExitStatus{false, 65});
+  env_->onProcessExit();
+  const InvokeResult& r = only("req-1");
+  EXPECT_TRUE(r.function_error);
+  EXPECT_EQ(r.error_type, "Runtime.AfterRestoreError");
+  auto j = nlohmann::json::parse(r.payload);
+  EXPECT_EQ(j["errorType"], "Runtime.AfterRestoreError");
+  EXPECT_EQ(j["errorMessage"], "no network");
+  EXPECT_EQ(j["stackTrace"].size(), 1u);
+  ASSERT_TRUE(r.restore_duration_ms.has_value());
+  EXPECT_DOUBLE_EQ(*r.restore_duration_ms, 40.0);
+  EXPECT_EQ(env_->state(), EnvState::Dead);
+  const std::string text = log();
+  EXPECT_EQ(text.rfind("RESTORE_REPORT Restore Duration: 40.00 ms\tStatus: error\t"
+                       "Error Type: Runtime.AfterRestoreError\n", 0), 0u) << text;
+  EXPECT_NE(text.find("\tRestore Duration: 40.00 ms\tBilled Restore Duration: 40 ms\t\n"),
+            std::string::npos) << text;
+}
+
+TEST_F(EnvironmentTest, RestoreEndpointsAre404OutsideSnapStart) {
+  // $LATEST (even with ApplyOn=PublishedVersions) and versions without SnapStart: unchanged.
+  auto config = std::make_shared<store::FunctionConfig>(*config_);
+  config->snap_start_apply_on = "PublishedVersions";  // version stays $LATEST
+  config_ = config;
+  makeEnv();
+  EXPECT_FALSE(env_->snapStart());
+  coldStart("req-1");
+  auto refused = env_->onRestoreNext([] { ADD_FAILURE() << "restored a non-snap-start env"; });
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 404);
+  EXPECT_EQ(env_->onRestoreError("{}", "").status, 404);
+  timers_.advance(10ms);
+  env_->onNext(deliverer());
+  ASSERT_EQ(env_->onResponse("req-1", "1").status, 202);
+  EXPECT_TRUE(only("req-1").init_duration_ms.has_value());
+  EXPECT_FALSE(only("req-1").restore_duration_ms.has_value());
 }
 
 }  // namespace

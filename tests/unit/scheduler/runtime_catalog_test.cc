@@ -181,6 +181,21 @@ TEST_F(RuntimeCatalogTest, LaunchProvidedSetsPlatformVariablesOverFunctionOnes) 
   EXPECT_EQ(env.count("LAMBDA_RUNTIME_DIR"), 0u);
 }
 
+TEST_F(RuntimeCatalogTest, LaunchSnapStartHasNoLogGroupOrStreamVariables) {
+  // AWS: AWS_LAMBDA_LOG_GROUP_NAME / _STREAM_NAME are not available in SnapStart functions.
+  const auto catalog = RuntimeCatalog::discover(paths());
+  store::FunctionConfig fn = function("provided.al2023");
+  LaunchContext ctx = context();
+  ctx.initialization_type = "snap-start";
+  auto spec = catalog.launch(fn, ctx);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  auto env = envMap(spec->env);
+  EXPECT_EQ(env["AWS_LAMBDA_INITIALIZATION_TYPE"], "snap-start");
+  EXPECT_EQ(env.count("AWS_LAMBDA_LOG_GROUP_NAME"), 0u);
+  EXPECT_EQ(env.count("AWS_LAMBDA_LOG_STREAM_NAME"), 0u);
+  EXPECT_EQ(env["AWS_LAMBDA_FUNCTION_NAME"], "my-fn");
+}
+
 TEST_F(RuntimeCatalogTest, LaunchNodeSetsExecutionEnvAndHeapSize) {
   writeExecutable(dir_.path() / "toolchains/node20/bin/node");
   const auto catalog = RuntimeCatalog::discover(paths());
@@ -619,6 +634,104 @@ TEST_F(RuntimeCatalogTest, LaunchDebianRubyInASandboxKeepsUsrBin) {
   auto env = envMap(spec->env);
   EXPECT_EQ(env["GEM_PATH"], "/var/task/vendor/bundle/ruby/3.1.0:/opt/ruby/gems/3.1.0");
   EXPECT_EQ(env["AWS_EXECUTION_ENV"], "AWS_Lambda_ruby3.1");
+}
+
+// Fast start for Node: no --expose-gc (it would make V8 reject Node's built-in code cache);
+// sandboxed without layers, the SDK is bound at /var/node_modules and the ESM hook is off.
+TEST_F(RuntimeCatalogTest, LaunchNodeFastStart) {
+  writeExecutable(dir_.path() / "toolchains/node20/bin/node");
+  fs::create_directories(dir_.path() / "sdk/node/node_modules");
+  const auto catalog = RuntimeCatalog::discover(paths());
+  LaunchContext ctx = context();
+  ctx.isolated = true;
+  ctx.fast_start = true;
+  store::FunctionConfig fn = function("nodejs20.x");
+  fn.memory_mb = 128;
+  auto spec = catalog.launch(fn, ctx);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  EXPECT_EQ(spec->argv, (std::vector<std::string>{"/var/lang/bin/node",
+                                                  "--max-http-header-size=81920",
+                                                  "--max-semi-space-size=6",
+                                                  "--max-old-space-size=116",
+                                                  "/var/runtime/bootstrap.cjs"}));
+  using Binds = std::vector<std::pair<fs::path, fs::path>>;
+  EXPECT_EQ(spec->view.extra_read_only,
+            (Binds{{dir_.path() / "sdk", dir_.path() / "sdk"},
+                   {dir_.path() / "sdk/node/node_modules", "/var/node_modules"}}));
+  EXPECT_EQ(envMap(spec->env)["KINDLING_NODE_ESM_HOOK"], "0");
+
+  // The function's own NODE_PATH, or layers: resolution stays as without fast start.
+  store::FunctionConfig own_path = fn;
+  own_path.environment = {{"NODE_PATH", "/var/task/lib"}};
+  auto with_path = catalog.launch(own_path, ctx);
+  ASSERT_TRUE(with_path.has_value()) << with_path.error().message();
+  EXPECT_EQ(with_path->view.extra_read_only, (Binds{{dir_.path() / "sdk", dir_.path() / "sdk"}}));
+  EXPECT_EQ(envMap(with_path->env).count("KINDLING_NODE_ESM_HOOK"), 0u);
+  LaunchContext layered = ctx;
+  layered.opt_dir = dir_.path() / "opt/abc";
+  auto with_layers = catalog.launch(fn, layered);
+  ASSERT_TRUE(with_layers.has_value()) << with_layers.error().message();
+  EXPECT_EQ(with_layers->view.extra_read_only,
+            (Binds{{dir_.path() / "sdk", "/var/kindling/sdk"}}));
+  EXPECT_EQ(envMap(with_layers->env).count("KINDLING_NODE_ESM_HOOK"), 0u);
+  EXPECT_EQ(with_layers->argv[1], "--max-http-header-size=81920");
+
+  // Fast start off (daemon flag off or tag kindling:fast-start=false): AWS's command line.
+  ctx.fast_start = false;
+  auto off = catalog.launch(fn, ctx);
+  ASSERT_TRUE(off.has_value()) << off.error().message();
+  EXPECT_EQ(off->argv[1], "--expose-gc");
+  EXPECT_EQ(off->view.extra_read_only, (Binds{{dir_.path() / "sdk", dir_.path() / "sdk"}}));
+  EXPECT_EQ(envMap(off->env).count("KINDLING_NODE_ESM_HOOK"), 0u);
+}
+
+TEST_F(RuntimeCatalogTest, FastStartNamesThePythonZygoteOnlyInASandbox) {
+  if (::access("/usr/bin/python3.9", X_OK) == 0) {
+    GTEST_SKIP() << "/usr/bin/python3.9 exists on this host and takes precedence over pyenv";
+  }
+  writeExecutable(dir_.path() / "pyenv/3.9.18/bin/python3.9");
+  writeExecutable(dir_.path() / "toolchains/node20/bin/node");
+  const auto catalog = RuntimeCatalog::discover(paths());
+  LaunchContext ctx = context();
+  ctx.isolated = true;
+  ctx.fast_start = true;
+  auto spec = catalog.launch(function("python3.9"), ctx);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  ASSERT_TRUE(spec->zygote.has_value());
+  const fs::path python = dir_.path() / "pyenv/3.9.18/bin/python3.9";
+  // The zygote runs the host interpreter with the environments' flags; it remaps the pyenv
+  // tree (the environments' /var/lang) itself.
+  EXPECT_EQ(spec->zygote->argv,
+            (std::vector<std::string>{python.string(), "-S", "-s",
+                                      (dir_.path() / "runtimes/python/zygote.py").string()}));
+  auto zenv = envMap(spec->zygote->env);
+  EXPECT_EQ(zenv["KINDLING_ZYGOTE_LANG_DIR"], (dir_.path() / "pyenv/3.9.18").string());
+  EXPECT_EQ(zenv["LANG"], "en_US.UTF-8");
+  EXPECT_EQ(spec->zygote->key, "python3.9:" + python.string() + ":LANG=en_US.UTF-8");
+  // The exec'd command stays what it was (the fallback).
+  EXPECT_EQ(spec->argv[0], "/var/lang/bin/python3.9");
+  // A function's own LANG gets a zygote of its own.
+  store::FunctionConfig fn = function("python3.9");
+  fn.environment["LANG"] = "C.UTF-8";
+  auto other = catalog.launch(fn, ctx);
+  ASSERT_TRUE(other.has_value() && other->zygote.has_value());
+  EXPECT_NE(other->zygote->key, spec->zygote->key);
+  // Not without a sandbox, not without the switch, not for other runtimes, not when the
+  // interpreter reads a start-up variable.
+  ctx.isolated = false;
+  EXPECT_FALSE(catalog.launch(function("python3.9"), ctx)->zygote.has_value());
+  ctx.isolated = true;
+  ctx.fast_start = false;
+  EXPECT_FALSE(catalog.launch(function("python3.9"), ctx)->zygote.has_value());
+  ctx.fast_start = true;
+  EXPECT_FALSE(catalog.launch(function("nodejs20.x"), ctx)->zygote.has_value());
+  fn.environment["PYTHONHASHSEED"] = "0";
+  EXPECT_FALSE(catalog.launch(fn, ctx)->zygote.has_value());
+  EXPECT_EQ(RuntimeCatalog::fastStartBlocker(fn),
+            "environment variable PYTHONHASHSEED is read by the interpreter at start-up");
+  fn.environment.erase("PYTHONHASHSEED");
+  fn.environment["PYTHONPATH"] = "/var/task/lib";  // applied by the forked runtime itself
+  EXPECT_EQ(RuntimeCatalog::fastStartBlocker(fn), "");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "spawner/protocol.h"
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -35,6 +36,48 @@ TEST(SpawnerProtocol, RequestRoundTrips) {
   EXPECT_EQ(decoded->opt_dir, "/srv/opt/def");
 }
 
+// The receiver is out of fds (EMFILE): the kernel installs what fits and sets MSG_CTRUNC. The
+// message still arrives, flagged, with the fds that fit; nothing leaks and nothing is fatal.
+TEST(SpawnerProtocol, TruncatedFdsAreFlaggedNotFatal) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+  std::vector<int> passed;
+  for (int i = 0; i < 3; ++i) passed.push_back(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(sendMessage(pair[0], "reply", passed));
+  for (int fd : passed) ::close(fd);
+  // Room for exactly one more fd: the lowest free number is the only slot under the limit.
+  const int lowest_free = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(lowest_free, 0);
+  ::close(lowest_free);
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  auto msg = receiveMessage(pair[1], 64);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+  ASSERT_TRUE(msg) << msg.error().message();
+  EXPECT_EQ(msg->data, "reply");
+  EXPECT_TRUE(msg->fds_truncated);
+  EXPECT_LE(msg->fds.size(), 1u);
+  ::close(pair[0]);
+  ::close(pair[1]);
+}
+
+TEST(SpawnerProtocol, WholeFdsAreNotFlagged) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+  const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_TRUE(sendMessage(pair[0], "x", {fd, fd}));
+  ::close(fd);
+  auto msg = receiveMessage(pair[1], 64);
+  ASSERT_TRUE(msg);
+  EXPECT_FALSE(msg->fds_truncated);
+  EXPECT_EQ(msg->fds.size(), 2u);
+  ::close(pair[0]);
+  ::close(pair[1]);
+}
+
 TEST(SpawnerProtocol, MalformedRequestsAreRejected) {
   SpawnRequest r;
   r.argv = {"/bin/true"};
@@ -53,6 +96,44 @@ TEST(SpawnerProtocol, PrepareRoundTrips) {
   ASSERT_TRUE(decoded.has_value());
   EXPECT_EQ(decoded->cgroup_procs, p.cgroup_procs);
   EXPECT_FALSE(decodePrepare("\x05").has_value());
+}
+
+TEST(SpawnerProtocol, PrepareCarriesTheZygoteAndPidNamespace) {
+  PrepareRequest p;
+  p.new_pid_namespace = true;
+  p.zygote = 7;
+  auto decoded = decodePrepare(encodePrepare(p));
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_TRUE(decoded->new_pid_namespace);
+  EXPECT_EQ(decoded->zygote, 7u);
+  EXPECT_TRUE(decoded->cgroup_procs.empty());
+  // The zygote's copy of this encoding (runtimes/python/zygote.py passes it through to
+  // libkindling_zygote.so) is 12 bytes without cgroups: no field may be dropped silently.
+  EXPECT_EQ(encodePrepare(PrepareRequest{}).size(), 12u);
+  const std::string good = encodePrepare(p);
+  EXPECT_FALSE(decodePrepare(good.substr(0, good.size() - 4)).has_value());
+}
+
+TEST(SpawnerProtocol, MessagesCarryUpToEightFileDescriptors) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
+  sys::UniqueFd a(pair[0]), b(pair[1]);
+  std::vector<sys::UniqueFd> owned;
+  std::vector<int> fds;
+  for (int i = 0; i < 3; ++i) {
+    int p[2];
+    ASSERT_EQ(::pipe2(p, O_CLOEXEC), 0);
+    owned.emplace_back(p[0]);
+    owned.emplace_back(p[1]);
+    fds.push_back(p[0]);
+    fds.push_back(p[1]);
+  }
+  ASSERT_TRUE(sendMessage(a.get(), "six", fds).has_value());  // a zygote stub's six fds
+  auto msg = receiveMessage(b.get(), 64);
+  ASSERT_TRUE(msg.has_value());
+  EXPECT_EQ(msg->fds.size(), 6u);
+  std::vector<int> nine(9, fds[0]);
+  EXPECT_FALSE(sendMessage(a.get(), "nine", nine).has_value());
 }
 
 TEST(SpawnerProtocol, MessagesCarryFileDescriptors) {

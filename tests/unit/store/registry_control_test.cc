@@ -72,6 +72,7 @@ void expectSameConfig(const FunctionConfig& a, const FunctionConfig& b) {
   EXPECT_EQ(a.version, b.version);
   EXPECT_EQ(a.layers, b.layers);
   EXPECT_EQ(a.dead_letter_arn, b.dead_letter_arn);
+  EXPECT_EQ(a.snap_start_apply_on, b.snap_start_apply_on);
 }
 
 void expectSameAlias(const Alias& a, const Alias& b) {
@@ -858,6 +859,7 @@ TEST(RegistryControlTest, MigratesAVersion1DatabaseWithFunctions) {
   EXPECT_EQ(old->tags, (std::map<std::string, std::string>{{"owner", "v1"}}));
   EXPECT_TRUE(old->layers.empty());
   EXPECT_EQ(old->dead_letter_arn, "");
+  EXPECT_EQ(old->snap_start_apply_on, "None");  // migration 5's default
   auto rec = reg->getRecord("old");
   ASSERT_TRUE(rec);
   EXPECT_EQ(rec->last_version, 0);
@@ -884,6 +886,55 @@ TEST(RegistryControlTest, MigratesAVersion1DatabaseWithFunctions) {
   EXPECT_EQ(all->front().versions.size(), 1u);
   EXPECT_EQ(all->front().aliases.size(), 1u);
   EXPECT_EQ(all->front().reserved_concurrency, 3);
+}
+
+TEST(RegistryControlTest, SnapStartIsStoredOnFunctionsAndVersionsAndSurvivesReopen) {
+  TempDir tmp;
+  const fs::path db = tmp.path() / "registry.db";
+  {
+    auto reg = openRegistry(db);
+    ASSERT_TRUE(reg);
+    FunctionConfig fn = sampleFunction("f");
+    fn.snap_start_apply_on = "PublishedVersions";
+    ASSERT_TRUE(reg->createFunction(fn));
+    EXPECT_EQ(reg->getFunction("f")->snap_start_apply_on, "PublishedVersions");
+    FunctionConfig v1 = publish(*reg, "f");
+    EXPECT_EQ(v1.snap_start_apply_on, "PublishedVersions");
+    EXPECT_TRUE(snapStartOn(v1));
+    // Turned off on $LATEST: version 1 keeps what it was published with; version 2 is off.
+    fn.snap_start_apply_on = "None";
+    fn.revision_id = "rev-f-2";
+    ASSERT_TRUE(reg->updateFunction(fn));
+    FunctionConfig v2 = publish(*reg, "f");
+    EXPECT_EQ(v2.version, "2");
+    EXPECT_EQ(v2.snap_start_apply_on, "None");
+    EXPECT_FALSE(snapStartOn(v2));
+    EXPECT_EQ(rawQuery(db, "SELECT snap_start FROM function_versions ORDER BY version"),
+              "PublishedVersions,None");
+    EXPECT_EQ(rawQuery(db, "SELECT snap_start FROM functions"), "None");
+  }
+  auto reg = openRegistry(db);  // a restart
+  ASSERT_TRUE(reg);
+  auto rec = reg->getRecord("f");
+  ASSERT_TRUE(rec) << rec.error().message();
+  EXPECT_EQ(rec->latest.snap_start_apply_on, "None");
+  EXPECT_FALSE(snapStartOn(rec->latest));
+  ASSERT_EQ(rec->versions.size(), 2u);
+  EXPECT_EQ(rec->versions.at(1).snap_start_apply_on, "PublishedVersions");
+  EXPECT_TRUE(snapStartOn(rec->versions.at(1)));
+  EXPECT_EQ(rec->versions.at(2).snap_start_apply_on, "None");
+  auto all = reg->loadAll();
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 1u);
+  EXPECT_EQ(all->front().versions.at(1).snap_start_apply_on, "PublishedVersions");
+  // An unchanged $LATEST republished hands back version 2 with its own value.
+  FunctionConfig again = publish(*reg, "f");
+  EXPECT_EQ(again.version, "2");
+  EXPECT_EQ(again.snap_start_apply_on, "None");
+  // $LATEST with PublishedVersions is never "On" itself.
+  FunctionConfig latest = rec->latest;
+  latest.snap_start_apply_on = "PublishedVersions";
+  EXPECT_FALSE(snapStartOn(latest));
 }
 
 TEST(RegistryControlTest, CorruptVersionConfigIsAnError) {

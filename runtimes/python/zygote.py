@@ -1,0 +1,166 @@
+# kindling's Python runtime zygote (fast start). Standard library only, CPython 3.9+.
+#
+# What and why: a cold start normally execs the interpreter, which then imports the runtime
+# (~17 ms before any user code here). The zygote does that once per runtime: it imports
+# _kindling_runtime and the modules its main loop needs, runs NO user code, and then waits on
+# fd 3 (a SOCK_SEQPACKET socket to kindling's spawner) for "fork a stub" requests. Each request
+# carries the stub's pipes; libkindling_zygote.so (ctypes) clones the stub as a child of the
+# daemon in a new PID namespace, the stub joins its cgroup ahead of time and later, on its
+# environment's request, builds the sandbox (namespaces, minimal root with this function's
+# /var/task, uid, capabilities, no_new_privs, seccomp) with kindling's own C++ facet code and
+# forks the runtime, which returns here (serve() returns) and runs the bootstrap's main loop:
+# the function's own init (handler import) happens there, inside the sandbox, as with exec.
+#
+# The zygote refuses to fork while it has more than one thread (/proc/self/task).
+# Launch (by the spawner): <python> -S -s zygote.py, fd 3 = control socket,
+# KINDLING_ZYGOTE_LIB=<libkindling_zygote.so>, KINDLING_ZYGOTE_LANG_DIR = the host directory
+# the environments see as /var/lang (pyenv builds; empty for /usr/bin interpreters).
+import ctypes
+import gc
+import os
+import socket
+import struct
+import sys
+
+import _kindling_runtime
+
+# What the runtime loads lazily on its way to the first /next (and on error paths): loaded once
+# here so forked environments find them in memory.
+import importlib  # noqa: F401  (_load_handler)
+import io  # noqa: F401  (_make_unbuffered_stdio)
+import logging  # noqa: F401  (_setup_logging)
+import random
+import traceback  # noqa: F401  (error reports)
+import encodings.idna  # noqa: F401  (socket.create_connection encodes the host name)
+
+_CONTROL_FD = 3
+_REPLY = struct.Struct("<iii")  # spawner/protocol.h ZygoteReply {pid, err, threads}
+
+
+def _serve():
+    """Forks stubs until one of them returns here as an environment's runtime; returns its
+    argv then. Exits when the spawner closes the socket."""
+    lib = ctypes.PyDLL(os.environ["KINDLING_ZYGOTE_LIB"])
+    lib.kd_zygote_fork.restype = ctypes.c_long
+    lib.kd_zygote_fork.argtypes = (ctypes.c_char_p, ctypes.c_size_t,
+                                   ctypes.POINTER(ctypes.c_int), ctypes.c_int)
+    lib.kd_zygote_field.restype = ctypes.c_char_p
+    lib.kd_zygote_field.argtypes = (ctypes.c_int, ctypes.c_int)
+    err = lib.kd_zygote_init()
+    if err != 0:
+        sys.stderr.write("kindling zygote: seccomp program: %s\n" % os.strerror(err))
+        return None
+    api = ctypes.pythonapi
+    # Everything imported so far moves to the collector's permanent generation: collections in
+    # the forks never walk (and so never copy) the zygote's pages.
+    gc.freeze()
+    control = socket.socket(fileno=_CONTROL_FD)
+    control.send(b"R")
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 8)
+        except InterruptedError:
+            continue
+        if not message:
+            os._exit(0)
+        if message[:1] != b"P" or len(fds) != 6:
+            for fd in fds:
+                os.close(fd)
+            control.send(_REPLY.pack(-1, 22, 0))  # EINVAL
+            continue
+        threads = lib.kd_zygote_threads()
+        body = message[1:]
+        array = (ctypes.c_int * len(fds))(*fds)
+        # As os.fork() does: the import lock and fork hooks around the clone.
+        api.PyOS_BeforeFork()
+        pid = lib.kd_zygote_fork(body, len(body), array, len(fds))
+        if pid == 0:
+            api.PyOS_AfterFork_Child()
+            control.detach()  # the stub closed fd 3; nothing must close it again
+            return _become_environment(lib)
+        api.PyOS_AfterFork_Parent()
+        for fd in fds:
+            os.close(fd)
+        if pid < 0:
+            control.send(_REPLY.pack(-1, -pid, threads))
+        else:
+            control.send(_REPLY.pack(pid, 0, threads))
+
+
+def _fields(lib, kind):
+    out = []
+    while True:
+        value = lib.kd_zygote_field(kind, len(out))
+        if value is None:
+            return out
+        out.append(os.fsdecode(value))
+
+
+def _become_environment(lib):
+    """In the forked runtime (sandboxed already): takes the environment's variables, paths and
+    randomness; returns the argv the runtime's main() gets."""
+    env = {}
+    for entry in _fields(lib, 0):
+        key, _, value = entry.partition("=")
+        env[key] = value
+    # An exec'd interpreter coerces the C locale (PEP 538) by adding LC_CTYPE to its own
+    # environment; the zygote did so under the same LANG, so its forks do the same.
+    coerced = _ZYGOTE_ENV.get("LC_CTYPE")
+    if (coerced and env.get("LANG") == _ZYGOTE_ENV.get("LANG") and "LC_ALL" not in env
+            and "LC_CTYPE" not in env):
+        env["LC_CTYPE"] = coerced
+    # Wholesale, not merged: nothing of the zygote's environment stays.
+    os.environ.clear()
+    os.environ.update(env)
+    # Host paths of the zygote -> the environment's view: an interpreter outside /usr (pyenv's)
+    # is mounted at /var/lang.
+    remaps = []
+    lang_dir = _ZYGOTE_ENV.get("KINDLING_ZYGOTE_LANG_DIR", "").rstrip("/")
+    if lang_dir and lang_dir != "/var/lang":
+        remaps.append((lang_dir, "/var/lang"))
+
+    def remap(path):
+        for host, inside in remaps:
+            if path == host or path.startswith(host + "/"):
+                return inside + path[len(host):]
+        return path
+
+    if remaps:
+        # Packages imported here keep searching their submodules (encodings.idna,
+        # importlib.metadata, ...) on their __path__: the environment's, not the zygote's.
+        for module in list(sys.modules.values()):
+            search = getattr(module, "__path__", None)
+            if type(search) is list:
+                search[:] = [remap(p) for p in search]
+            origin = getattr(module, "__file__", None)
+            if isinstance(origin, str):
+                module.__file__ = remap(origin)
+    for name in ("prefix", "exec_prefix", "base_prefix", "base_exec_prefix", "executable"):
+        value = getattr(sys, name, None)
+        if isinstance(value, str):
+            setattr(sys, name, remap(value))
+    runtime_dir = env.get("LAMBDA_RUNTIME_DIR", "/var/runtime")
+    # sys.path as an exec'd interpreter builds it (PYTHONPATH, then the interpreter's own
+    # entries), minus the runtime's directory, which the runtime drops itself after an exec.
+    python_path = [p for p in env.get("PYTHONPATH", "").split(os.pathsep)
+                   if p and p != runtime_dir]
+    rest = [remap(p) for p in sys.path[1:]]
+    sys.path[:] = python_path + [p for p in rest if p not in python_path]
+    sys.path_importer_cache.clear()
+    # Uniqueness: the zygote's random state must not be shared by its forks (os.urandom and
+    # uuid4 read the kernel's; PyOS_AfterFork_Child reseeded `random` already, once more here
+    # in case a hook was removed).
+    random.seed()
+    sys.argv[:] = [os.path.join(runtime_dir, "bootstrap.py")]
+    return sys.argv
+
+
+# The zygote's own variables, read before an environment replaces os.environ.
+_ZYGOTE_ENV = dict(os.environ)
+
+if __name__ == "__main__":
+    _argv = _serve()
+    if _argv is None:
+        sys.exit(1)
+    del _ZYGOTE_ENV
+    sys.exit(_kindling_runtime.main(_argv))

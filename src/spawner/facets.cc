@@ -1,0 +1,211 @@
+#include "spawner/facets.h"
+
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "sandbox/mounts.h"
+#include "sandbox/privileges.h"
+#include "sandbox/sandbox.h"
+
+namespace kindling::spawner {
+
+ChildPlan planFor(SpawnRequest& request, const sandbox::SeccompProgram* seccomp) {
+  ChildPlan plan{};
+  for (auto& a : request.argv) plan.argv.push_back(a.data());
+  plan.argv.push_back(nullptr);
+  for (auto& e : request.env) plan.envp.push_back(e.data());
+  plan.envp.push_back(nullptr);
+  plan.cwd = request.cwd.c_str();
+  plan.nofile = request.nofile;
+  plan.uid = request.uid;
+  plan.gid = request.gid;
+  plan.drop_capabilities = request.drop_capabilities;
+  plan.seccomp = request.seccomp ? seccomp : nullptr;
+  return plan;
+}
+
+void childFail(int report_fd, Stage stage, int err) {
+  int32_t msg[2] = {static_cast<int32_t>(stage), err};
+  ssize_t ignored = ::write(report_fd, msg, sizeof msg);
+  (void)ignored;
+  ::_exit(127);
+}
+
+void confine(const ChildPlan& plan, bool reset_signals) {
+  const int report = plan.report_write;
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (reset_signals) {
+    for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+  }
+  // 1. Own process group (the engine kills the whole group); dies with its parent.
+  if (::setpgid(0, 0) != 0) childFail(report, Stage::Setpgid, errno);
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // 2. cgroups: join the environment's group in every controller.
+  for (const char* procs : plan.cgroup_procs) {
+    const int fd = ::open(procs, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) childFail(report, Stage::Cgroup, errno);
+    if (::write(fd, "0", 1) != 1) childFail(report, Stage::Cgroup, errno);
+    ::close(fd);
+  }
+  // 3. stdio: stdin from /dev/null, stdout/stderr to the engine's pipes.
+  const int devnull = ::open("/dev/null", O_RDONLY);
+  if (devnull < 0 || ::dup2(devnull, 0) < 0 || ::dup2(plan.stdout_write, 1) < 0 ||
+      ::dup2(plan.stderr_write, 2) < 0) {
+    childFail(report, Stage::Stdio, errno);
+  }
+  if (devnull > 2) ::close(devnull);
+  // 4. Working directory: the task root.
+  if (::chdir(plan.cwd) != 0) childFail(report, Stage::Chdir, errno);
+  // 5. Resource limits: Lambda's 1,024 open files; no core dumps.
+  const rlimit nofile{plan.nofile, plan.nofile};
+  const rlimit core{0, 0};
+  if (::setrlimit(RLIMIT_NOFILE, &nofile) != 0 || ::setrlimit(RLIMIT_CORE, &core) != 0) {
+    childFail(report, Stage::Rlimits, errno);
+  }
+  // 6. The environment's own uid (keeps the permitted capabilities for step 7).
+  if (plan.uid != 0) {
+    if (int err = sandbox::dropToUser(plan.uid, plan.gid); err != 0) {
+      childFail(report, Stage::User, err);
+    }
+  }
+  // 7. No capabilities (bounding, ambient, effective/permitted/inheritable).
+  if (plan.drop_capabilities) {
+    if (int err = sandbox::dropCapabilities(); err != 0) {
+      childFail(report, Stage::Capabilities, err);
+    }
+  }
+  // 8. no_new_privs (also required for an unprivileged seccomp filter).
+  if (int err = sandbox::setNoNewPrivs(); err != 0) childFail(report, Stage::NoNewPrivs, err);
+  // 9. seccomp: the last step, so every step above may still use what it denies.
+  if (plan.seccomp) {
+    if (int err = plan.seccomp->install(); err != 0) childFail(report, Stage::Seccomp, err);
+  }
+}
+
+bool readFull(int fd, void* buf, size_t n) {
+  char* p = static_cast<char*>(buf);
+  while (n > 0) {
+    const ssize_t r = ::read(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+bool writeFull(int fd, const void* buf, size_t n) {
+  const char* p = static_cast<const char*>(buf);
+  while (n > 0) {
+    const ssize_t r = ::write(fd, p, n);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<size_t>(r);
+  }
+  return true;
+}
+
+namespace {
+
+// Network mode `none`: brings loopback up in the new network namespace and hands a listening
+// socket on 127.0.0.1:9001 to the spawner (then the daemon), which serves the Runtime API on it.
+void isolateNetwork(int report_write, int fdpass) {
+  const int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ifreq ifr{};
+  std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+  if (s < 0 || ::ioctl(s, SIOCGIFFLAGS, &ifr) != 0) childFail(report_write, Stage::Namespaces, errno);
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+  if (::ioctl(s, SIOCSIFFLAGS, &ifr) != 0) childFail(report_write, Stage::Namespaces, errno);
+  ::close(s);
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(sandbox::kNoneModeRuntimeApiPort);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const int one = 1;
+  if (listener < 0 || ::setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+      ::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(listener, 128) != 0) {
+    childFail(report_write, Stage::Namespaces, errno);
+  }
+  if (!sendMessage(fdpass, "L", {listener})) childFail(report_write, Stage::Protocol, EPIPE);
+  ::close(listener);
+}
+
+}  // namespace
+
+void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpass) {
+  sandbox::RootfsSpec spec;
+  spec.staging = r.staging;
+  spec.task_root = r.task_root;
+  spec.runtime_dir = r.runtime_dir;
+  spec.lang_dir = r.lang_dir;
+  spec.opt_dir = r.opt_dir;
+  spec.tmp_dir = r.tmp_dir;
+  spec.tmp_device = r.tmp_device;
+  for (size_t i = 0; i < r.ro_sources.size(); ++i) {
+    spec.extra_read_only.emplace_back(r.ro_sources[i], r.ro_targets[i]);
+  }
+  // Built before unshare: the plan records the current mount namespace and refuses to run in it.
+  auto plan = sandbox::MountPlan::build(spec);
+  if (!plan) {
+    const std::string why = "kindling: " + plan.error().message() + "\n";
+    ssize_t ignored = ::write(stderr_write, why.data(), why.size());
+    (void)ignored;
+    childFail(report_write, Stage::Mounts, plan.error().sys_errno ? plan.error().sys_errno : EINVAL);
+  }
+  const int network = r.network_none ? CLONE_NEWNET : 0;
+  if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | network) != 0) {
+    childFail(report_write, Stage::Namespaces, errno);
+  }
+  if (r.network_none) isolateNetwork(report_write, fdpass);
+  if (!r.hostname.empty() && ::sethostname(r.hostname.data(), r.hostname.size()) != 0) {
+    childFail(report_write, Stage::Namespaces, errno);
+  }
+  int step = -1;
+  if (int err = plan->apply(&step); err != 0) {
+    // The failing step goes to the environment's log (its stderr pipe) for the operator.
+    const std::string why = "kindling: sandbox mount step failed: " + plan->describe(step) + "\n";
+    ssize_t ignored = ::write(stderr_write, why.data(), why.size());
+    (void)ignored;
+    childFail(report_write, Stage::Mounts, err);
+  }
+  // A fresh ext4 root directory is 0755 root: make /tmp what functions expect (sticky, 1777).
+  if (!r.tmp_device.empty() && ::chmod("/tmp", 01777) != 0) {
+    childFail(report_write, Stage::Mounts, errno);
+  }
+}
+
+void reapAsInit(pid_t runtime, const ChildPlan& plan, int status_write) {
+  // Only the runtime keeps these: EOF on stdout/stderr and on the report pipe follow it.
+  ::close(plan.report_write);
+  ::close(plan.stdout_write);
+  ::close(plan.stderr_write);
+  ::prctl(PR_SET_NAME, "init");
+  while (true) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid < 0) ::_exit(0);
+    if (pid == runtime) {
+      (void)writeFull(status_write, &status, sizeof status);
+      ::_exit(0);
+    }
+  }
+}
+
+}  // namespace kindling::spawner

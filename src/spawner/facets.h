@@ -1,0 +1,67 @@
+// The isolation facets an environment's process applies to itself, in order, shared by the two
+// ways an environment comes to life: the spawner's stubs, which exec the runtime afterwards
+// (spawner.cc), and the runtime zygotes' forked stubs, which return into an interpreter that
+// is already initialised instead (zygote_abi.cc, loaded by runtimes/python/zygote.py).
+//
+// Everything here runs in a child of a single-threaded process, after clone/fork: failures are
+// reported as {stage, errno} on a CLOEXEC report pipe followed by _exit(127), never logged.
+#pragma once
+
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "sandbox/seccomp.h"
+#include "spawner/protocol.h"
+
+namespace kindling::spawner {
+
+// Everything the child needs, prepared before clone: the child allocates nothing.
+struct ChildPlan {
+  std::vector<char*> argv;
+  std::vector<char*> envp;
+  const char* cwd = nullptr;
+  std::vector<const char*> cgroup_procs;
+  rlim_t nofile = 1024;
+  uid_t uid = 0;  // 0: keep uid 0
+  gid_t gid = 0;
+  bool drop_capabilities = true;
+  const sandbox::SeccompProgram* seccomp = nullptr;  // null: no filter
+  int stdout_write = -1;
+  int stderr_write = -1;
+  int report_write = -1;
+};
+
+// The child's plan from a request: pointers into `request`, which must outlive the child's use.
+ChildPlan planFor(SpawnRequest& request, const sandbox::SeccompProgram* seccomp);
+
+// Writes {stage, err} to report_fd and _exit(127)s.
+[[noreturn]] void childFail(int report_fd, Stage stage, int err);
+
+// Facets 1-9 of an environment process (process group + parent-death signal, cgroups, stdio,
+// working directory, rlimits, uid, capabilities, no_new_privs, seccomp), in that order. With
+// reset_signals every disposition goes back to SIG_DFL (an exec follows); without, the
+// caller's dispositions stay (an initialised interpreter keeps its own, e.g. Python's ignored
+// SIGPIPE). The signal mask is always emptied. Async-signal-safe; fails through childFail().
+void confine(const ChildPlan& plan, bool reset_signals);
+
+// Mount, UTS and IPC namespaces (plus a network namespace in mode `none`, whose loopback
+// listener is sent on fdpass) and the minimal root of sandbox/mounts.h. Runs in a stub, whose
+// parent is single-threaded, so it may allocate. Fails through childFail().
+void isolate(const SpawnRequest& request, int report_write, int stderr_write, int fdpass);
+
+// pid 1 of an environment's PID namespace once the runtime (`runtime`, its child) runs: closes
+// the runtime's pipes, reaps orphans, writes the runtime's wait status to status_write and exits
+// (which ends the namespace: the kernel kills whatever is left in it).
+[[noreturn]] void reapAsInit(pid_t runtime, const ChildPlan& plan, int status_write);
+
+// read/write exactly n bytes (EINTR retried); false on EOF or error.
+bool readFull(int fd, void* buf, size_t n);
+bool writeFull(int fd, const void* buf, size_t n);
+
+// Upper bound of a serialised SpawnRequest.
+inline constexpr size_t kMaxRequestBytes = 1 << 20;
+
+}  // namespace kindling::spawner

@@ -1,0 +1,169 @@
+// libkindling_zygote.so: the C ABI through which a runtime zygote (an initialised interpreter
+// that runs no user code, runtimes/python/zygote.py) turns a fork of itself into an environment
+// with kindling's own facet code (facets.h), so a forked environment is isolated exactly like an
+// exec'd one. Loaded with ctypes (Python), usable from any FFI with a C ABI (Ruby's Fiddle).
+//
+// Process tree (all CLONE_PARENT: every stub is a child of the daemon, which reaps it, watches
+// its pidfd and kills its process group and cgroup, as for the spawner's own stubs):
+//   daemon ── zygote (interpreter, own mount/UTS/IPC namespaces, host filesystem view)
+//         └── stub = pid 1 of a new PID namespace, cloned from the zygote ahead of time: joins
+//             its cgroup (the RCU grace period is paid here, off the cold path), then waits for
+//             its SpawnRequest; on it: namespaces + minimal root, then fork:
+//               pid 1 stays in C as init/reaper (reapAsInit), pid 2 applies facets 1-9 and
+//               returns into the interpreter, which serves the function.
+// The zygote must be single-threaded when it forks (kd_zygote_fork refuses otherwise).
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "spawner/facets.h"
+
+#define KD_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace kindling::spawner {
+namespace {
+
+// Built once in the zygote (kd_zygote_init); every stub inherits it.
+std::optional<sandbox::SeccompProgram> g_seccomp;
+// The runtime's request and plan (in the forked runtime only; they live as long as it does).
+SpawnRequest* g_request = nullptr;
+
+// fds a stub receives from the spawner, in this order.
+enum StubFd { kPlanRead, kStdoutWrite, kStderrWrite, kReportWrite, kFdpass, kStatusWrite, kStubFds };
+
+// Closes every fd >= 3 except `keep` (which may be in any order).
+void closeAllBut(std::vector<int> keep) {
+  std::sort(keep.begin(), keep.end());
+  unsigned int next = 3;
+  for (int fd : keep) {
+    if (fd < 0 || static_cast<unsigned int>(fd) < next) continue;
+    if (static_cast<unsigned int>(fd) > next) {
+      ::syscall(SYS_close_range, next, static_cast<unsigned int>(fd) - 1, 0);
+    }
+    next = static_cast<unsigned int>(fd) + 1;
+  }
+  ::syscall(SYS_close_range, next, ~0U, 0);
+}
+
+// The stub, a raw clone of the zygote: it never returns into the interpreter itself; only the
+// runtime it forks does (returns normally). The zygote is single-threaded, so the stub may
+// allocate.
+void stubMain(const PrepareRequest& prepare, const int* fds) {
+  const int report = fds[kReportWrite];
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  ::setpgid(0, 0);  // out of the zygote's process group
+  closeAllBut({fds[kPlanRead], fds[kStdoutWrite], fds[kStderrWrite], report, fds[kFdpass],
+               fds[kStatusWrite]});
+  char comm[16] = {};
+  ::prctl(PR_GET_NAME, comm);  // the interpreter's, given back to the runtime below
+  ::prctl(PR_SET_NAME, "kindling-stub");
+  for (const auto& procs : prepare.cgroup_procs) {
+    const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, "0", 1) != 1) childFail(report, Stage::Cgroup, errno);
+    ::close(fd);
+  }
+  uint32_t len = 0;
+  if (!readFull(fds[kPlanRead], &len, sizeof len) || len > kMaxRequestBytes) ::_exit(0);
+  std::string data(len, '\0');
+  if (!readFull(fds[kPlanRead], data.data(), len)) ::_exit(0);
+  ::close(fds[kPlanRead]);
+  auto request = decodeRequest(data);
+  if (!request) childFail(report, Stage::Protocol, EINVAL);
+  g_request = new SpawnRequest(std::move(*request));  // lives as long as the runtime
+  const sandbox::SeccompProgram* seccomp = g_seccomp ? &*g_seccomp : nullptr;
+  if (g_request->seccomp && !seccomp) childFail(report, Stage::Seccomp, EINVAL);
+  if (g_request->isolate) isolate(*g_request, report, fds[kStderrWrite], fds[kFdpass]);
+  ::close(fds[kFdpass]);
+  auto* plan = new ChildPlan(planFor(*g_request, seccomp));
+  plan->stdout_write = fds[kStdoutWrite];
+  plan->stderr_write = fds[kStderrWrite];
+  plan->report_write = report;
+  if (prepare.new_pid_namespace) {
+    // glibc's fork (not a raw clone): the runtime returns into the interpreter with a
+    // consistent libc (thread id cache, atfork handlers).
+    const pid_t runtime = ::fork();
+    if (runtime < 0) childFail(report, Stage::Clone, errno);
+    if (runtime > 0) reapAsInit(runtime, *plan, fds[kStatusWrite]);
+  }
+  ::close(fds[kStatusWrite]);
+  ::prctl(PR_SET_NAME, comm);
+  confine(*plan, /*reset_signals=*/false);
+  // Nothing of the stub's plumbing stays in the runtime but fds 0-2.
+  if (plan->stdout_write > 2) ::close(plan->stdout_write);
+  if (plan->stderr_write > 2) ::close(plan->stderr_write);
+  // EOF on the report pipe tells the spawner the environment is ready (an exec'd runtime's
+  // CLOEXEC does the same).
+  ::close(report);
+}
+
+}  // namespace
+}  // namespace kindling::spawner
+
+using namespace kindling::spawner;
+
+// Builds the seccomp program every forked environment installs. Call once, in the zygote,
+// before kd_zygote_fork. Returns 0 or an errno. Not thread-safe.
+KD_EXPORT int kd_zygote_init(void) {
+  auto program = kindling::sandbox::SeccompProgram::build();
+  if (!program) return program.error().sys_errno ? program.error().sys_errno : EINVAL;
+  g_seccomp.emplace(std::move(*program));
+  return 0;
+}
+
+// Number of threads of the calling process (entries of /proc/self/task), or -errno.
+// Thread-safe.
+KD_EXPORT int kd_zygote_threads(void) {
+  DIR* dir = ::opendir("/proc/self/task");
+  if (!dir) return -errno;
+  int n = 0;
+  while (const dirent* e = ::readdir(dir)) {
+    if (e->d_name[0] != '.') ++n;
+  }
+  ::closedir(dir);
+  return n;
+}
+
+// Clones a stub from the calling zygote (see the file comment). `prepare`: an encoded
+// PrepareRequest; `fds`: plan read end, stdout and stderr write ends, report write end, fd-pass
+// socket, status write end (the caller closes its copies afterwards). Returns the stub's pid in
+// the zygote, 0 in the environment's runtime process (facets applied, seccomp installed: it
+// then only sets its environment and serves), or -errno (-EBUSY: the zygote has other threads;
+// -EINVAL: a malformed request). Must be called while the caller is single-threaded.
+KD_EXPORT long kd_zygote_fork(const char* prepare, size_t len, const int* fds, int nfds) {
+  if (nfds != kStubFds || fds == nullptr) return -EINVAL;
+  auto request = decodePrepare(std::string_view(prepare, len));
+  if (!request) return -EINVAL;
+  const int threads = kd_zygote_threads();
+  if (threads != 1) return -EBUSY;
+  const unsigned long pid_ns = request->new_pid_namespace ? CLONE_NEWPID : 0;
+  const long pid =
+      ::syscall(SYS_clone, CLONE_PARENT | pid_ns | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+  if (pid < 0) return -errno;
+  if (pid > 0) return pid;
+  stubMain(*request, fds);
+  return 0;
+}
+
+// In the forked runtime: one field of its SpawnRequest. kind 0: env[index] ("KEY=VALUE"),
+// 1: argv[index], 2: cwd (index 0). NULL past the end or outside a forked runtime.
+KD_EXPORT const char* kd_zygote_field(int kind, int index) {
+  if (!g_request || index < 0) return nullptr;
+  const auto i = static_cast<size_t>(index);
+  switch (kind) {
+    case 0: return i < g_request->env.size() ? g_request->env[i].c_str() : nullptr;
+    case 1: return i < g_request->argv.size() ? g_request->argv[i].c_str() : nullptr;
+    case 2: return i == 0 ? g_request->cwd.c_str() : nullptr;
+    default: return nullptr;
+  }
+}
