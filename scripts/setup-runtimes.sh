@@ -118,7 +118,8 @@ precompile_python_runtime() {
   for py in /usr/bin/python3.1[0-9] /usr/bin/python3.9 /root/.pyenv/versions/3.*/bin/python3.[0-9]*; do
     [[ -x "$py" && "$py" =~ python3\.[0-9]+$ ]] || continue
     "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)' 2>/dev/null || continue
-    "$py" -m py_compile "$runtime_dir/_kindling_runtime.py" || die "py_compile with $py failed"
+    "$py" -m py_compile "$runtime_dir/_kindling_runtime.py" "$runtime_dir/snapshot_restore_py.py" \
+      || die "py_compile with $py failed"
   done
   log "python runtime: byte-compiled $runtime_dir for the installed interpreters"
 }
