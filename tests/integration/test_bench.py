@@ -83,13 +83,16 @@ def test_bench_results_json_is_complete(bench_run):
         samples = c["samples"]
         assert len(samples) == COLD + WARM, c
         assert all(s["error"] is None for s in samples), samples
-        # Every cold sample is a new environment (its REPORT had an Init Duration); the warm
-        # ones reused one.
-        assert [s["kind"] for s in samples] == ["cold"] * COLD + ["warm"] * WARM
+        # Every forced cold sample is a new environment (its REPORT had an Init Duration); the
+        # warm ones reuse it. A sample's kind is what its REPORT says, so a warm invoke that
+        # found no environment would be recorded as cold (tolerated once: see
+        # docs/bench.md; the engine's rare spurious new environment is tracked in the notes).
+        assert [s["kind"] for s in samples[:COLD]] == ["cold"] * COLD
         for s in samples[:COLD]:
             assert s["init_ms"] is not None and s["init_ms"] > 0, s
         for s in samples[COLD:]:
-            assert s["init_ms"] is None, s
+            assert (s["kind"] == "cold") == (s["init_ms"] is not None), s
+        assert sum(s["kind"] == "warm" for s in samples[COLD:]) >= WARM - 1, samples
         for s in samples:
             assert s["duration_ms"] > 0 and s["client_ms"] > 0 and s["max_memory_mb"] > 0, s
             # Billed = ceil(duration + init) of the unrounded times; the REPORT prints each with
@@ -272,7 +275,9 @@ def test_tune_recommends_by_strategy_and_restores_memory(daemon, fname, tmp_path
         assert len(p["samples"]) == 5 and p["errors"] == 0
         # The first invocation at each size is a new environment (the size changed).
         assert p["samples"][0]["kind"] == "cold" and p["samples"][0]["init_ms"] > 0
-        assert all(s["kind"] == "warm" for s in p["samples"][1:])
+        rest = p["samples"][1:]
+        assert all((s["kind"] == "cold") == (s["init_ms"] is not None) for s in rest), rest
+        assert sum(s["kind"] == "warm" for s in rest) >= len(rest) - 1, rest
         assert p["average_duration_ms"] == pytest.approx(
             trimmed_mean([s["duration_ms"] for s in p["samples"]], 0.2))
         billed = trimmed_mean([s["billed_ms"] for s in p["samples"]], 0.2)
