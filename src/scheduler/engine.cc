@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <thread>
 #include <set>
 
 #include <boost/asio/posix/stream_descriptor.hpp>
@@ -232,8 +233,14 @@ void Engine::invoke(const FunctionTarget& target, InvokeRequest request) {
 }
 
 void Engine::place(const std::shared_ptr<Pool>& pool, InvokeRequest request) {
-  // Two rounds: an environment can move from "returning" to idle between the two lookups.
-  for (int round = 0; round < 2; ++round) {
+  // An environment can move from "returning" to idle while we look: it turns Idle under its
+  // own lock when it polls /next and joins the pool's idle list just after (on_idle). One seen
+  // in that window ("landing") is looked for again; the hook runs within microseconds, so the
+  // retries are bounded. Without this, the next request of a client that got its answer a
+  // moment before the runtime's /next started a needless cold environment.
+  constexpr int kMaxRounds = 64;
+  std::vector<std::shared_ptr<Environment>> landing;
+  for (int round = 0; round < kMaxRounds; ++round) {
     while (auto env = pool->takeIdle()) {
       if (env->dispatch(request)) return;  // warm
       // Still idle yet refused: its thaw failed (e.g. EMFILE opening the freezer file). Out of
@@ -245,8 +252,14 @@ void Engine::place(const std::shared_ptr<Pool>& pool, InvokeRequest request) {
     while (auto env = pool->takeReturning()) {
       any_returning = true;
       if (env->enqueue(request)) return;
+      if (env->state() == EnvState::Idle) landing.push_back(std::move(env));
     }
-    if (!any_returning) break;
+    // A landing environment that is no longer idle was taken by another invocation (or died).
+    landing.erase(std::remove_if(landing.begin(), landing.end(),
+                                 [](const auto& env) { return env->state() != EnvState::Idle; }),
+                  landing.end());
+    if (landing.empty() && (!any_returning || round > 0)) break;
+    if (!landing.empty()) std::this_thread::yield();
   }
   startEnvironment(pool, std::move(request));
 }
