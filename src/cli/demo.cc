@@ -1,16 +1,11 @@
 #include "cli/demo.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <iomanip>
-#include <memory>
 #include <ostream>
 #include <system_error>
-
-#include <sys/stat.h>
 
 #include "cli/daemon_session.h"
 #include "cli/wire.h"
@@ -227,7 +222,7 @@ int runDemo(const std::string& endpoint_url, const CliHooks& hooks, Console cons
     err << "error: " << ok.error().message() << "\n";
     return kExitFailure;
   }
-  HttpClient* client = &session.client();
+  HttpClient& client = session.client();
 
   fs::path exe;
   {
@@ -251,7 +246,7 @@ int runDemo(const std::string& endpoint_url, const CliHooks& hooks, Console cons
       out << "  skipped: " << zip.error().message() << "\n";
       continue;
     }
-    auto runtime = deployExample(*client, ex, *zip, err);
+    auto runtime = deployExample(client, ex, *zip, err);
     if (!runtime) {
       out << "  not deployed: " << runtime.error().message() << "\n";
       any_failure = true;
@@ -261,7 +256,7 @@ int runDemo(const std::string& endpoint_url, const CliHooks& hooks, Console cons
     out << "  deployed  runtime " << *runtime << ", handler " << ex.handler << ", " << zip->size()
         << " byte zip\n  payload   " << ex.payload << "\n";
     for (std::string_view label : {"cold", "warm"}) {
-      const Outcome o = invokeAndShow(*client, ex, label, out, err);
+      const Outcome o = invokeAndShow(client, ex, label, out, err);
       any_function_error |= o == Outcome::FunctionError;
       any_failure |= o == Outcome::Failed;
     }
@@ -270,7 +265,7 @@ int runDemo(const std::string& endpoint_url, const CliHooks& hooks, Console cons
 
   out << "\nCleaning up:";
   for (std::string_view name : deployed) {
-    auto res = deleteFunction(*client, name);
+    auto res = deleteFunction(client, name);
     const bool ok = res && res->result_int() / 100 == 2;
     out << " " << name << (ok ? "" : " (delete failed)");
   }

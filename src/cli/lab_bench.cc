@@ -154,8 +154,8 @@ std::string fmtMs(const lab::Summary& s) {
   return o.str();
 }
 
-// One cell: deploy, N cold + M warm samples, delete. Returns false when the runtime itself is
-// not available (the caller skips its other cells); API failures land in the cell's notes.
+// One cell: deploy, N cold + M warm samples, delete. RuntimeUnavailable when the daemon refuses
+// the runtime (the caller skips its other cells); Failed with `why` when the deploy failed.
 enum class CellOutcome { Measured, RuntimeUnavailable, Failed };
 
 CellOutcome runCell(HttpClient& client, lab::Cell& cell, const WorkloadSource& src,
