@@ -576,22 +576,40 @@ def _snap_start(client):
     Runtime.BeforeSnapshotError), 65 after a failing after-restore hook (posted to
     restore/error; the platform fails the environment with Runtime.AfterRestoreError), as
     awslambdaric does."""
+    status = _before_snapshot(client)
+    if status is not None:
+        return status
+    return _after_snapshot(client)
+
+
+def _before_snapshot(client):
+    """Runs the before-snapshot hooks; None, or 64 after a failing hook (posted to init/error
+    when there is a client: a function snapshot has none, its runtime only logs the error)."""
     before = _snapshot_hooks.get_before_snapshot()
     try:
         while before:
             func, args, kwargs = before.pop()
             func(*args, **kwargs)
-        client.restore_next()
-    except RuntimeApiError as e:
-        sys.stderr.write("kindling runtime: %s; exiting\n" % e)
-        return 64
     except Exception as e:  # noqa: BLE001 - a user hook failed
         error = _error_from_exception(e, None)
         _log_error(error)
-        try:
-            client.post_init_error(json.dumps(error).encode("utf-8"), "Runtime.BeforeSnapshotError")
-        except RuntimeApiError as api_error:
-            sys.stderr.write("kindling runtime: reporting the error failed: %s\n" % api_error)
+        if client is not None:
+            try:
+                client.post_init_error(json.dumps(error).encode("utf-8"),
+                                       "Runtime.BeforeSnapshotError")
+            except RuntimeApiError as api_error:
+                sys.stderr.write("kindling runtime: reporting the error failed: %s\n" % api_error)
+        return 64
+    return None
+
+
+def _after_snapshot(client):
+    """In a restored environment: GET restore/next, uniqueness, after-restore hooks. None, or
+    the exit status (64: the Runtime API failed, 65: an after-restore hook failed)."""
+    try:
+        client.restore_next()
+    except RuntimeApiError as e:
+        sys.stderr.write("kindling runtime: %s; exiting\n" % e)
         return 64
     _restore_uniqueness()
     try:
@@ -631,16 +649,28 @@ def _install_quit_builtins():
         builtins.quit = _exit
 
 
+# Set by kindling's zygote (zygote.py) in the runtimes it forks: serves fork requests in a
+# function snapshot once its init is done, returns True in each forked environment (its
+# os.environ already that environment's), False where this process is no snapshot.
+snapshot_server = None
+
+
 def main(argv):
     """Runs the runtime; returns the process exit status (only on init failure or API loss)."""
     _make_unbuffered_stdio()
     _install_quit_builtins()
+    # A function snapshot (docs/design.md, "Function snapshots"): init, before-snapshot hooks,
+    # then forks; it has no Runtime API of its own (an init error only goes to its log: the
+    # daemon then starts this version's environments normally, which report it).
+    snapshot = os.environ.pop("_KINDLING_SNAPSHOT", None) == "1" and snapshot_server is not None
     endpoint = os.environ.get("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
     try:
         client = RuntimeApiClient(endpoint)
     except RuntimeApiError as e:
         sys.stderr.write("kindling runtime: %s\n" % e)
         return 1
+    if snapshot:
+        client = None
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     handler_name = argv[1] if len(argv) > 1 and argv[1] else os.environ.get("_HANDLER", "")
     _setup_sys_path(task_root)
@@ -649,10 +679,27 @@ def main(argv):
     try:
         handler = _load_handler(handler_name)
     except FaultError as e:
-        return _fail_init(client, _make_error(e.message, e.error_type, e.trace, None))
+        error = _make_error(e.message, e.error_type, e.trace, None)
+        return _fail_init(client, error) if client is not None else _log_error(error) or 1
     except Exception as e:  # noqa: BLE001 - any exception at import time is an init error
-        return _fail_init(client, _error_from_exception(e, None))
-    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+        error = _error_from_exception(e, None)
+        return _fail_init(client, error) if client is not None else _log_error(error) or 1
+    if snapshot:
+        status = _before_snapshot(None)
+        if status is not None:
+            return status
+        if not snapshot_server():
+            return 1
+        # A forked environment from here on: its own Runtime API.
+        try:
+            client = RuntimeApiClient(os.environ.get("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"))
+        except RuntimeApiError as e:
+            sys.stderr.write("kindling runtime: %s\n" % e)
+            return 1
+        status = _after_snapshot(client)
+        if status is not None:
+            return status
+    elif os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
         status = _snap_start(client)
         if status is not None:
             return status

@@ -37,10 +37,14 @@ _CONTROL_FD = 3
 _REPLY = struct.Struct("<iii")  # spawner/protocol.h ZygoteReply {pid, err, threads}
 
 
+_LIB = None  # libkindling_zygote.so (ctypes), loaded by _serve()
+
+
 def _serve():
     """Forks stubs until one of them returns here as an environment's runtime; returns its
     argv then. Exits when the spawner closes the socket."""
-    lib = ctypes.PyDLL(os.environ["KINDLING_ZYGOTE_LIB"])
+    global _LIB
+    lib = _LIB = ctypes.PyDLL(os.environ["KINDLING_ZYGOTE_LIB"])
     lib.kd_zygote_fork.restype = ctypes.c_long
     lib.kd_zygote_fork.argtypes = (ctypes.c_char_p, ctypes.c_size_t,
                                    ctypes.POINTER(ctypes.c_int), ctypes.c_int)
@@ -87,6 +91,74 @@ def _serve():
             control.send(_REPLY.pack(pid, 0, threads))
 
 
+def _serve_snapshot():
+    """A function-level snapshot (docs/design.md, "Function snapshots"): called by the runtime
+    once the function's init and before-snapshot hooks are done, in an environment spawned as a
+    snapshot. Says "ready" to the spawner, then forks a stub per request (new user, PID, mount,
+    UTS and IPC namespaces, moved into its own cgroup; libkindling_zygote.so does the rest) until
+    one returns here as an environment: returns True there, with that environment's variables.
+    False when this process is not a snapshot. Exits when the spawner closes the socket."""
+    lib = _LIB
+    fd = lib.kd_snapshot_control() if lib is not None else -1
+    if fd < 0:
+        return False
+    lib.kd_snapshot_fork.restype = ctypes.c_long
+    lib.kd_snapshot_fork.argtypes = (ctypes.c_char_p, ctypes.c_size_t,
+                                     ctypes.POINTER(ctypes.c_int), ctypes.c_int)
+    api = ctypes.pythonapi
+    # What the function's init allocated joins the permanent generation: the forks' collections
+    # never touch (and copy) those pages.
+    gc.collect()
+    gc.freeze()
+    control = socket.socket(fileno=fd)
+    control.send(b"R")
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 16)
+        except InterruptedError:
+            continue
+        if not message:
+            os._exit(0)
+        if message[:1] != b"P" or len(fds) < 6:
+            for fd in fds:
+                os.close(fd)
+            control.send(_REPLY.pack(-1, 22, 0))  # EINVAL
+            continue
+        threads = lib.kd_zygote_threads()
+        body = message[1:]
+        array = (ctypes.c_int * len(fds))(*fds)
+        api.PyOS_BeforeFork()
+        pid = lib.kd_snapshot_fork(body, len(body), array, len(fds))
+        if pid == 0:
+            api.PyOS_AfterFork_Child()
+            control.detach()  # closed by the stub already
+            _take_environment(lib)
+            return True
+        api.PyOS_AfterFork_Parent()
+        for fd in fds:
+            os.close(fd)
+        if pid < 0:
+            control.send(_REPLY.pack(-1, -pid, threads))
+        else:
+            control.send(_REPLY.pack(pid, 0, threads))
+
+
+def _take_environment(lib):
+    """os.environ becomes the forked environment's, wholesale; `random` is reseeded."""
+    env = {}
+    for entry in _fields(lib, 0):
+        key, _, value = entry.partition("=")
+        env[key] = value
+    coerced = _ZYGOTE_ENV.get("LC_CTYPE")
+    if (coerced and env.get("LANG") == _ZYGOTE_ENV.get("LANG") and "LC_ALL" not in env
+            and "LC_CTYPE" not in env):
+        env["LC_CTYPE"] = coerced
+    os.environ.clear()
+    os.environ.update(env)
+    random.seed()
+    return env
+
+
 def _fields(lib, kind):
     out = []
     while True:
@@ -99,19 +171,10 @@ def _fields(lib, kind):
 def _become_environment(lib):
     """In the forked runtime (sandboxed already): takes the environment's variables, paths and
     randomness; returns the argv the runtime's main() gets."""
-    env = {}
-    for entry in _fields(lib, 0):
-        key, _, value = entry.partition("=")
-        env[key] = value
-    # An exec'd interpreter coerces the C locale (PEP 538) by adding LC_CTYPE to its own
-    # environment; the zygote did so under the same LANG, so its forks do the same.
-    coerced = _ZYGOTE_ENV.get("LC_CTYPE")
-    if (coerced and env.get("LANG") == _ZYGOTE_ENV.get("LANG") and "LC_ALL" not in env
-            and "LC_CTYPE" not in env):
-        env["LC_CTYPE"] = coerced
-    # Wholesale, not merged: nothing of the zygote's environment stays.
-    os.environ.clear()
-    os.environ.update(env)
+    # Wholesale, not merged: nothing of the zygote's environment stays. An exec'd interpreter
+    # coerces the C locale (PEP 538) by adding LC_CTYPE to its own environment; the zygote did
+    # so under the same LANG, so its forks do the same.
+    env = _take_environment(lib)
     # Host paths of the zygote -> the environment's view: an interpreter outside /usr (pyenv's)
     # is mounted at /var/lang.
     remaps = []
@@ -162,5 +225,5 @@ if __name__ == "__main__":
     _argv = _serve()
     if _argv is None:
         sys.exit(1)
-    del _ZYGOTE_ENV
+    _kindling_runtime.snapshot_server = _serve_snapshot
     sys.exit(_kindling_runtime.main(_argv))

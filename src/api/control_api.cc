@@ -237,6 +237,24 @@ void ApiService::publishVersion(const std::shared_ptr<Ctx>& ctx, const std::stri
     if (!version) return sendError(ctx, version.error());
     if (auto st = refresh(name); !st) return sendError(ctx, st.error());
     spdlog::info("PublishVersion {}:{}", name, version->version);
+    if (store::snapStartOn(*version)) {
+      // SnapStart: the snapshot is taken now, as on AWS (with fast start; docs/design.md,
+      // "Function snapshots"). AWS answers at once with State Pending; kindling answers once
+      // the snapshot is ready (bounded like SnapStart's init), so the version is Active and
+      // its first environment already restores. Other management calls wait meanwhile.
+      if (auto fresh = entry(name)) {
+        if (const auto* target = versionTarget(*fresh, version->version)) {
+          const auto wait = std::max<std::chrono::milliseconds>(
+              std::chrono::seconds(130), std::chrono::seconds(version->timeout_s));
+          const auto started = std::chrono::steady_clock::now();
+          if (deps_.engine.prepareSnapshot(*target, wait)) {
+            spdlog::info("PublishVersion {}:{}: snapshot ready in {:.1f} ms", name, version->version,
+                         std::chrono::duration<double, std::milli>(
+                             std::chrono::steady_clock::now() - started).count());
+          }
+        }
+      }
+    }
     sendJson(ctx, 201, functionConfiguration(*version, region));
   });
 }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,10 +33,16 @@ struct FilesystemView {
 // A runtime zygote (fast start): an interpreter started once per runtime that has imported
 // kindling's bootstrap but runs no user code; environments are forked from it instead of
 // exec'd. Sandboxes that cannot fork from zygotes ignore it.
+struct SpawnSpec;
+
 struct ZygoteSpec {
   std::string key;                // one zygote per key: runtime id and interpreter
   std::vector<std::string> argv;  // starts the zygote (interpreter, flags, zygote script)
   std::vector<std::string> env;   // "KEY=VALUE"
+  // A function-level snapshot instead of a runtime zygote (docs/design.md, "Function
+  // snapshots"): made by spawning this spec (forked from its own runtime zygote) as a snapshot,
+  // whose runtime runs the function's init and then forks environments; argv/env are unused.
+  std::shared_ptr<const SpawnSpec> snapshot;
 };
 
 struct SpawnSpec {
@@ -51,6 +58,9 @@ struct SpawnSpec {
   bool network_none = false;
   // Fork the environment from this runtime zygote when the sandbox can (else exec argv).
   std::optional<ZygoteSpec> zygote;
+  // zygote->snapshot: fork from the snapshot only if it runs as this uid (Sandbox::snapshotUid,
+  // asked before the environment's Runtime API was set up to accept it).
+  uid_t snapshot_uid = 0;
 };
 
 inline constexpr uint16_t kNoneModeRuntimeApiPort = 9001;  // Lambda's own value
@@ -107,6 +117,14 @@ class Sandbox {
   virtual bool supportsNetworkNone() const { return false; }
   // True for uids this sandbox gives environments (the daemon refuses them as API clients).
   virtual bool isSandboxUid(uid_t) const { return false; }
+  // The uid environments forked from the function-level snapshot `key` run as (its own, shared
+  // by its forks), or 0 when there is no such snapshot (yet). Thread-safe.
+  virtual uid_t snapshotUid(const std::string& /*key*/) { return 0; }
+  // Takes the function snapshot `spec` describes (spec.snapshot) unless it exists, and waits up
+  // to `wait` until it is ready. True when ready. Default: no snapshots. Thread-safe; blocks.
+  virtual bool prepareSnapshot(const ZygoteSpec& /*spec*/, std::chrono::milliseconds /*wait*/) {
+    return false;
+  }
 };
 
 // Plain child processes in their own process group: no isolation (engine-core issue).

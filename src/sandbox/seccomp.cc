@@ -120,8 +120,19 @@ Status addArchitectures(scmp_filter_ctx ctx) {
   return {};
 }
 
-Status addRules(scmp_filter_ctx ctx) {
+// What a snapshot host may still do (SeccompProfile::SnapshotHost): build a forked
+// environment's namespaces from inside a user namespace of its own.
+bool allowedToSnapshotHost(const char* name) {
+  for (const char* allowed : {"mount", "move_mount", "unshare"}) {
+    if (std::strcmp(name, allowed) == 0) return true;
+  }
+  return false;
+}
+
+Status addRules(scmp_filter_ctx ctx, SeccompProfile profile) {
+  const bool snapshot_host = profile == SeccompProfile::SnapshotHost;
   for (const DeniedSyscall& syscall : kDeniedWithEperm) {
+    if (snapshot_host && allowedToSnapshotHost(syscall.name)) continue;
     int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), syscall.number, 0);
     if (rc != 0) return seccompError(std::string("seccomp_rule_add(") + syscall.name + ")", rc);
   }
@@ -133,6 +144,7 @@ Status addRules(scmp_filter_ctx ctx) {
   // expressible as a single masked comparison. The flags are argument 0 of clone on every
   // supported ABI (x86_64, i386, x32, aarch64).
   for (uint64_t flag : kCloneNamespaceFlags) {
+    if (snapshot_host) break;
     int rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
                               SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag));
     if (rc != 0) {
@@ -171,7 +183,7 @@ Result<std::vector<sock_filter>> exportProgram(scmp_filter_ctx ctx) {
 
 }  // namespace
 
-Result<SeccompProgram> SeccompProgram::build() {
+Result<SeccompProgram> SeccompProgram::build(SeccompProfile profile) {
   FilterContext ctx(seccomp_init(SCMP_ACT_ALLOW));
   if (!ctx) return makeError(ErrorCode::Internal, "seccomp_init(SCMP_ACT_ALLOW) failed");
   // A binary tree of syscall numbers instead of a linear chain: a denied-or-allowed decision
@@ -185,7 +197,7 @@ Result<SeccompProgram> SeccompProgram::build() {
     return seccompError("seccomp_attr_set(SCMP_FLTATR_ACT_BADARCH)", rc);
   }
   KD_TRY_STATUS(addArchitectures(ctx.get()));
-  KD_TRY_STATUS(addRules(ctx.get()));
+  KD_TRY_STATUS(addRules(ctx.get(), profile));
   auto instructions = exportProgram(ctx.get());
   if (!instructions) return tl::unexpected(std::move(instructions.error()));
   return SeccompProgram(std::move(*instructions));

@@ -20,11 +20,21 @@
 
 namespace kindling::sandbox {
 
+enum class SeccompProfile {
+  Environment,  // every environment: the full deny list
+  // A function-level snapshot (docs/design.md, "Function snapshots"): the same list minus
+  // mount, move_mount, unshare and clone's CLONE_NEW* flags, which its forks need to build
+  // their own namespaces inside a user namespace (they work only with capabilities, which an
+  // unprivileged process has only in a user namespace of its own). Every fork installs the
+  // Environment filter on top before it runs the function.
+  SnapshotHost,
+};
+
 class SeccompProgram {
  public:
   // Compiles the filter for the native ABI (on x86_64 also the i386 and x32 ABIs, so a
   // function cannot dodge it through `int 0x80`). Thread-safe (no shared state).
-  static Result<SeccompProgram> build();
+  static Result<SeccompProgram> build(SeccompProfile profile = SeccompProfile::Environment);
 
   // Installs the filter in the calling process: prctl(PR_SET_NO_NEW_PRIVS, 1) then
   // seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC) so every thread of the caller is

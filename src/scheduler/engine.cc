@@ -339,6 +339,65 @@ void Engine::topUpProvisioned(const std::shared_ptr<Pool>& pool) {
   for (int i = 0; i < missing; ++i) startEnvironment(pool, std::nullopt);
 }
 
+bool Engine::fastStartFor(const store::FunctionConfig& config, bool log) const {
+  if (!options_.fast_start) return false;
+  auto tag = config.tags.find("kindling:fast-start");
+  if (tag != config.tags.end() && tag->second == "false") return false;
+  if (config.runtime.rfind("python", 0) == 0) {
+    if (auto why = RuntimeCatalog::fastStartBlocker(config); !why.empty()) {
+      if (log) spdlog::info("fast start: {} starts normally: {}", config.name, why);
+      return false;
+    }
+  }
+  return true;
+}
+
+std::optional<sandbox::ZygoteSpec> Engine::snapshotZygote(const store::FunctionConfig& config,
+                                                          const sandbox::SpawnSpec& spec,
+                                                          bool network_none) {
+  // A function-level snapshot of a SnapStart version (docs/design.md, "Function snapshots"):
+  // its environments fork from one process that ran the function's init once; until it is
+  // ready (or if it cannot be taken) they start from the runtime's zygote and run init
+  // themselves. Python only (kindling's own runtime), and only where the runtime forks.
+  if (!spec.zygote || spec.zygote->snapshot || config.runtime.rfind("python", 0) != 0) {
+    return std::nullopt;
+  }
+  auto snapshot = std::make_shared<sandbox::SpawnSpec>(spec);
+  snapshot->env.push_back("_KINDLING_SNAPSHOT=1");
+  snapshot->network_none = network_none;
+  sandbox::ZygoteSpec from_snapshot;
+  from_snapshot.key = "snapshot:" + config.name + ":" + config.version + ":" + config.revision_id;
+  from_snapshot.snapshot = std::move(snapshot);
+  return from_snapshot;
+}
+
+bool Engine::prepareSnapshot(const FunctionTarget& target, std::chrono::milliseconds wait) {
+  const auto& config = target.config;
+  if (!config || !store::snapStartOn(*config) || !sandbox_.isolatesFilesystem() ||
+      !fastStartFor(*config, /*log=*/false)) {
+    return false;
+  }
+  LaunchContext ctx;
+  ctx.code_dir = target.code_dir;
+  ctx.opt_dir = target.opt_dir;
+  // The snapshot talks to no Runtime API: each fork gets its environment's own address.
+  ctx.runtime_api_port = sandbox::kNoneModeRuntimeApiPort;
+  ctx.runtime_api_host = options_.runtime_api_host;
+  ctx.log_stream_name = observe::makeLogStreamName(clock_.epochMillis(), config->version);
+  ctx.region = options_.region;
+  ctx.isolated = true;
+  ctx.fast_start = true;
+  ctx.initialization_type = "snap-start";
+  auto spec = catalog_.launch(*config, ctx);
+  if (!spec) return false;
+  auto network = config->tags.find("kindling:network");
+  const bool network_none = network != config->tags.end() && network->second == "none" &&
+                            sandbox_.supportsNetworkNone();
+  auto from_snapshot = snapshotZygote(*config, *spec, network_none);
+  if (!from_snapshot) return false;
+  return sandbox_.prepareSnapshot(*from_snapshot, wait);
+}
+
 void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
                               std::optional<InvokeRequest> request) {
   const auto& config = pool->config;
@@ -513,16 +572,21 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
     }
   } release_uid{sandbox_, uid, &uid_handed_over};
   decltype(http::ServerOptions::accept_filter) filter;
+  // An environment forked from a function snapshot runs as the snapshot's uid (set below,
+  // before the spawn, so before its runtime can connect).
+  auto snapshot_uid = std::make_shared<std::atomic<uid_t>>(0);
   if (uid != 0) {
-    filter = [uid, &sandbox = sandbox_](const boost::asio::ip::tcp::endpoint& peer,
-                                         const boost::asio::ip::tcp::endpoint& local) {
+    filter = [uid, snapshot_uid, &sandbox = sandbox_](const boost::asio::ip::tcp::endpoint& peer,
+                                                       const boost::asio::ip::tcp::endpoint& local) {
       auto peer_uid = sys::tcpPeerUid(peer, local);
       if (!peer_uid) {
         spdlog::warn("runtime api: refusing {}:{}: {}", peer.address().to_string(), peer.port(),
                      peer_uid.error().message());
         return false;
       }
-      return *peer_uid == uid || !sandbox.isSandboxUid(*peer_uid);
+      const uid_t forked_as = snapshot_uid->load(std::memory_order_acquire);
+      return *peer_uid == uid || (forked_as != 0 && *peer_uid == forked_as) ||
+             !sandbox.isSandboxUid(*peer_uid);
     };
   }
   // Network mode `none`: the environment gets its own network namespace and the Runtime API
@@ -560,16 +624,7 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
   ctx.log_stream_name = stream_name;
   ctx.region = options_.region;
   ctx.isolated = sandbox_.isolatesFilesystem();
-  if (options_.fast_start) {
-    auto tag = config->tags.find("kindling:fast-start");
-    ctx.fast_start = tag == config->tags.end() || tag->second != "false";
-    if (ctx.fast_start && config->runtime.rfind("python", 0) == 0) {
-      if (auto why = RuntimeCatalog::fastStartBlocker(*config); !why.empty()) {
-        spdlog::info("fast start: {} starts normally: {}", config->name, why);
-        ctx.fast_start = false;
-      }
-    }
-  }
+  ctx.fast_start = fastStartFor(*config, /*log=*/true);
   if (provisioned) ctx.initialization_type = "provisioned-concurrency";
   // SnapStart versions go through the snap-start flow (restore endpoints, Restore Duration);
   // AWS does not combine SnapStart with provisioned concurrency, SnapStart wins here.
@@ -577,6 +632,13 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
   if (snap_start) ctx.initialization_type = "snap-start";
   auto spec = catalog_.launch(*config, ctx);
   if (!spec) return fail("Runtime.InvalidRuntime", spec.error().message());
+  if (snap_start) {
+    if (auto from_snapshot = snapshotZygote(*config, *spec, network_none)) {
+      spec->snapshot_uid = sandbox_.snapshotUid(from_snapshot->key);
+      snapshot_uid->store(spec->snapshot_uid, std::memory_order_release);
+      spec->zygote = std::move(from_snapshot);
+    }
+  }
   const std::string request_id = request ? request->request_id : std::string("-");
   {
     std::lock_guard lock(pool->mu);

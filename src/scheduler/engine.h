@@ -69,6 +69,11 @@ class Engine {
   // Runs one invocation of a target ($LATEST at a revision, or a published version);
   // request.done is called exactly once. Thread-safe.
   void invoke(const FunctionTarget& target, InvokeRequest request);
+  // At PublishVersion of a SnapStart version, with fast start on: takes the version's function
+  // snapshot (its init runs once, in a sandbox of its own) and waits up to `wait` for it. True
+  // when it is ready; false when none is taken (fast start off, not Python, its init failed:
+  // environments then start normally and report the error). Thread-safe; blocks.
+  bool prepareSnapshot(const FunctionTarget& target, std::chrono::milliseconds wait);
   // Keeps `count` pre-initialised environments for a published version (provisioned
   // concurrency; AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency), never reaped by the
   // keep-alive and replaced when they die; 0 removes them. Thread-safe.
@@ -94,6 +99,13 @@ class Engine {
   class Pool;
 
  private:
+  // Whether environments of `config` start fast (daemon flag, tag, interpreter variables);
+  // `log`: say why not. Thread-safe.
+  bool fastStartFor(const store::FunctionConfig& config, bool log) const;
+  // The function snapshot environments of a SnapStart version fork from, or nullopt.
+  static std::optional<sandbox::ZygoteSpec> snapshotZygote(const store::FunctionConfig& config,
+                                                           const sandbox::SpawnSpec& spec,
+                                                           bool network_none);
   std::shared_ptr<Pool> poolFor(const FunctionTarget& target);
   // Warm if an environment is idle (or about to be), else cold.
   void place(const std::shared_ptr<Pool>& pool, InvokeRequest request);

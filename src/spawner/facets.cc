@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -187,6 +188,39 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpa
   // A fresh ext4 root directory is 0755 root: make /tmp what functions expect (sticky, 1777).
   if (!r.tmp_device.empty() && ::chmod("/tmp", 01777) != 0) {
     childFail(report_write, Stage::Mounts, errno);
+  }
+}
+
+void isolateRestored(const SpawnRequest& r, int report_write, int stderr_write, int fdpass) {
+  auto fail = [&](const char* step, int err) {
+    const std::string why = std::string("kindling: restore from snapshot: ") + step + ": " +
+                            std::strerror(err) + "\n";
+    ssize_t ignored = ::write(stderr_write, why.data(), why.size());
+    (void)ignored;
+    childFail(report_write, Stage::Mounts, err);
+  };
+  auto tmp = receiveMessage(fdpass, 16);
+  if (!tmp || tmp->data.empty()) fail("receive /tmp", tmp ? EPIPE : tmp.error().sys_errno);
+  if (tmp->data == "T" && tmp->fds.size() == 1) {
+    if (::move_mount(tmp->fds[0].get(), "", AT_FDCWD, "/tmp", MOVE_MOUNT_F_EMPTY_PATH) != 0) {
+      fail("move_mount /tmp", errno);
+    }
+  } else if (::mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {
+    fail("tmpfs on /tmp", errno);
+  }
+  if (::mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777") != 0) {
+    fail("tmpfs on /dev/shm", errno);
+  }
+  if (::mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible") !=
+      0) {
+    fail("proc on /proc", errno);
+  }
+  if (!r.hostname.empty() && ::sethostname(r.hostname.data(), r.hostname.size()) != 0) {
+    fail("sethostname", errno);
+  }
+  if (r.network_none) {
+    if (::unshare(CLONE_NEWNET) != 0) fail("network namespace", errno);
+    isolateNetwork(report_write, fdpass);
   }
 }
 

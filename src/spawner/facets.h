@@ -52,6 +52,14 @@ void confine(const ChildPlan& plan, bool reset_signals);
 // parent is single-threaded, so it may allocate. Fails through childFail().
 void isolate(const SpawnRequest& request, int report_write, int stderr_write, int fdpass);
 
+// In a stub forked from a function-level snapshot (zygote_abi.cc), inside its new user, mount,
+// UTS and IPC namespaces: what the environment must not share with its siblings. /tmp: the
+// mount the spawner built for it (fsmount of its ext4 volume or a clone of its directory),
+// received on fdpass ("T" + the mount fd; "-": none, a tmpfs instead) and moved onto /tmp;
+// fresh /dev/shm and /proc (of its own PID namespace); the hostname; in mode `none` a network
+// namespace of its own whose listener goes back on fdpass. Fails through childFail().
+void isolateRestored(const SpawnRequest& request, int report_write, int stderr_write, int fdpass);
+
 // pid 1 of an environment's PID namespace once the runtime (`runtime`, its child) runs: closes
 // the runtime's pipes, reaps orphans, writes the runtime's wait status to status_write and exits
 // (which ends the namespace: the kernel kills whatever is left in it).

@@ -1,5 +1,6 @@
 #include "spawner/linux_sandbox.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -36,8 +37,9 @@ struct Lease {
 class LinuxProcess final : public sandbox::SandboxProcess {
  public:
   LinuxProcess(SpawnedProcess p, std::unique_ptr<sandbox::Cgroup> cgroup,
-               std::unique_ptr<Lease> lease)
+               std::unique_ptr<Lease> lease, bool foreign = false)
       : lease_(std::move(lease)),
+        foreign_(foreign),
         pid_(p.pid),
         pidfd_(std::move(p.pidfd)),
         stdout_(std::move(p.stdout_read)),
@@ -49,12 +51,14 @@ class LinuxProcess final : public sandbox::SandboxProcess {
     // the namespace's init, so it turns readable when init reports or dies): the pidfd is not
     // kept, one fd less per environment. The pid stays ours to signal: an unreaped child's pid
     // cannot be reused.
-    if (exit_status_) pidfd_.reset();
+    // Forked from a function snapshot (foreign_): the namespace's init is the snapshot's
+    // child, not ours; the pidfd is what signals it safely, the status pipe what reports.
+    if (exit_status_ && !foreign_) pidfd_.reset();
   }
 
   ~LinuxProcess() override {
     kill();
-    if (!reaped_) {
+    if (!reaped_ && !foreign_) {
       int status = 0;
       ::waitpid(pid_, &status, 0);
     }
@@ -70,6 +74,10 @@ class LinuxProcess final : public sandbox::SandboxProcess {
       pollfd p{exit_status_.get(), POLLIN, 0};
       if (::poll(&p, 1, 0) > 0) return true;
     }
+    if (foreign_) {
+      pollfd p{pidfd_.get(), POLLIN, 0};
+      return ::poll(&p, 1, 0) > 0;
+    }
     siginfo_t info{};
     if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) < 0) {
       return true;  // ECHILD: already reaped, or not ours: let reap() report it
@@ -79,7 +87,11 @@ class LinuxProcess final : public sandbox::SandboxProcess {
 
   Result<sys::ExitStatus> reap() override {
     int status = 0;
-    if (::waitpid(pid_, &status, 0) < 0) return errnoError("waitpid(" + std::to_string(pid_) + ")");
+    if (foreign_) {
+      status = SIGKILL;  // init died without reporting: killed
+    } else if (::waitpid(pid_, &status, 0) < 0) {
+      return errnoError("waitpid(" + std::to_string(pid_) + ")");
+    }
     reaped_ = true;
     // In a PID namespace our child is the namespace's init: the runtime's own status (written
     // by init before it exited) is what the caller must see ("signal: aborted", ...).
@@ -102,7 +114,7 @@ class LinuxProcess final : public sandbox::SandboxProcess {
   void kill() override {
     if (reaped_) return;
     if (cgroup_) (void)cgroup_->killAll();
-    ::kill(-pid_, SIGKILL);
+    if (!foreign_) ::kill(-pid_, SIGKILL);
     if (pidfd_) {
       (void)sys::pidfdSignal(pidfd_.get(), SIGKILL);
     } else {
@@ -151,6 +163,7 @@ class LinuxProcess final : public sandbox::SandboxProcess {
 
  private:
   std::unique_ptr<Lease> lease_;  // destroyed last: after the process and its cgroup are gone
+  const bool foreign_;  // not our child (forked from a function snapshot)
   const pid_t pid_;
   sys::UniqueFd pidfd_;  // direct spawns only (PID-namespace stubs: exit_status_ is the exit fd)
   sys::UniqueFd stdout_;
@@ -192,7 +205,13 @@ LinuxSandbox::LinuxSandbox(std::unique_ptr<SpawnerClient> spawner,
     refiller_ = std::thread([this] {
       std::unique_lock lock(pool_mu_);
       while (!stopping_) {
-        pool_cv_.wait(lock, [this] { return stopping_ || needsRefill(); });
+        auto wanted = [this] { return stopping_ || needsRefill(); };
+        if (snapshotPending()) {
+          // A snapshot's init is running: ask it again shortly whether it is ready.
+          pool_cv_.wait_for(lock, kSnapshotPoll, wanted);
+        } else {
+          pool_cv_.wait(lock, wanted);
+        }
         if (stopping_) break;
         lock.unlock();
         refill();
@@ -233,11 +252,108 @@ LinuxSandbox::~LinuxSandbox() {
 
 bool LinuxSandbox::needsRefill() const {
   if (pool_.size() < options_.warm_stubs) return true;
+  const auto now = std::chrono::steady_clock::now();
   for (const auto& [key, z] : zygotes_) {
     if (!z.broken.empty() || z.starting) continue;
+    if (z.spec.snapshot && now < z.retry_at) continue;
     if (z.id == 0 || z.stubs.size() < options_.warm_zygote_stubs) return true;
   }
   return false;
+}
+
+bool LinuxSandbox::snapshotPending() const {
+  for (const auto& [key, z] : zygotes_) {
+    if (z.spec.snapshot && z.broken.empty() && !z.ready) return true;
+  }
+  return false;
+}
+
+void LinuxSandbox::drainSnapshotOutput(Zygote& zygote) {
+  char buf[4096];
+  for (auto& fd : zygote.output) {
+    if (!fd) continue;
+    std::string text;
+    while (true) {
+      const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+      if (n > 0) {
+        text.append(buf, static_cast<size_t>(n));
+        continue;
+      }
+      if (n == 0) fd.reset();  // EOF: the snapshot is gone
+      break;
+    }
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      if (end == std::string::npos) end = text.size();
+      spdlog::info("snapshot {}: {}", zygote.spec.key, text.substr(start, end - start));
+      start = end + 1;
+    }
+  }
+}
+
+void LinuxSandbox::startSnapshot(const std::string& key, const sandbox::ZygoteSpec& zspec) {
+  sandbox::SpawnSpec spec = *zspec.snapshot;
+  uid_t uid = 0;
+  if (auto acquired = uids_->acquire()) uid = *acquired;
+  spec.uid = uid;  // spawnImpl's lease owns it from here
+  uint32_t zygote_id = 0;
+  auto process = spawnImpl(spec, /*snapshot=*/true, &zygote_id);
+  std::lock_guard lock(pool_mu_);
+  auto it = zygotes_.find(key);
+  if (it == zygotes_.end()) return;  // dropped meanwhile: `process` goes with this scope
+  Zygote& z = it->second;
+  z.starting = false;
+  const auto now = std::chrono::steady_clock::now();
+  if (!process && process.error().sys_errno == EAGAIN) {
+    z.retry_at = now + kSnapshotPoll;  // its runtime zygote is not ready yet
+    return;
+  }
+  if (!process || zygote_id == 0) {
+    breakZygote(z, "taking the snapshot: " +
+                       (process ? std::string("the spawner kept no control socket")
+                                : process.error().message()));
+    return;
+  }
+  z.id = zygote_id;
+  z.uid = uid;
+  z.process = std::move(*process);
+  z.output[0] = z.process->takeStdout();
+  z.output[1] = z.process->takeStderr();
+  for (auto& fd : z.output) {
+    if (fd) ::fcntl(fd.get(), F_SETFL, ::fcntl(fd.get(), F_GETFL) | O_NONBLOCK);
+  }
+  z.started_at = now;
+  z.retry_at = now;
+  spdlog::info("fast start: snapshot {}: init running (pid {})", key, z.process->pid());
+}
+
+bool LinuxSandbox::prepareSnapshot(const sandbox::ZygoteSpec& spec,
+                                   std::chrono::milliseconds wait) {
+  if (!spec.snapshot || !options_.fast_start || !isolate_ || !cgroups_) return false;
+  std::unique_lock lock(pool_mu_);
+  auto [it, inserted] = zygotes_.try_emplace(spec.key);
+  if (inserted) it->second.spec = spec;
+  // Its runtime's zygote too: the snapshot is forked from it.
+  if (spec.snapshot->zygote) {
+    auto [runtime, fresh] = zygotes_.try_emplace(spec.snapshot->zygote->key);
+    if (fresh) runtime->second.spec = *spec.snapshot->zygote;
+  }
+  pool_cv_.notify_one();
+  const bool done = snapshot_cv_.wait_for(lock, wait, [&] {
+    auto z = zygotes_.find(spec.key);
+    return stopping_ || z == zygotes_.end() || !z->second.broken.empty() ||
+           (z->second.ready && z->second.stubs.size() >= options_.warm_zygote_stubs);
+  });
+  auto z = zygotes_.find(spec.key);
+  return done && z != zygotes_.end() && z->second.ready;
+}
+
+uid_t LinuxSandbox::snapshotUid(const std::string& key) {
+  std::lock_guard lock(pool_mu_);
+  auto it = zygotes_.find(key);
+  if (it == zygotes_.end() || !it->second.broken.empty() || !it->second.process) return 0;
+  return it->second.uid;
 }
 
 void LinuxSandbox::breakZygote(Zygote& zygote, const std::string& why) {
@@ -245,6 +361,14 @@ void LinuxSandbox::breakZygote(Zygote& zygote, const std::string& why) {
                zygote.spec.key, zygote.pid, why);
   zygote.broken = why;
   zygote.broken_at = std::chrono::steady_clock::now();
+  snapshot_cv_.notify_all();
+  if (zygote.process) {
+    drainSnapshotOutput(zygote);
+    zygote.process.reset();  // kills the snapshot (and, with its PID namespace, its forks)
+  }
+  for (auto& fd : zygote.output) fd.reset();
+  zygote.ready = false;
+  zygote.uid = 0;
   for (auto& stub : zygote.stubs) {
     ::kill(stub.pid, SIGKILL);
     int status = 0;
@@ -277,6 +401,37 @@ void LinuxSandbox::refillZygotes() {
       spec = it->second.spec;
       id = it->second.id;
       if (id == 0) it->second.starting = true;
+      if (spec.snapshot && id != 0 && std::chrono::steady_clock::now() < it->second.retry_at) {
+        continue;
+      }
+    }
+    if (spec.snapshot && id == 0) {
+      startSnapshot(key, spec);
+      continue;
+    }
+    if (spec.snapshot) {
+      // Not ready until its init is done: asked every kSnapshotPoll (cheap: no stub made).
+      auto ready = spawner_->snapshotReady(id);
+      std::lock_guard lock(pool_mu_);
+      auto it = zygotes_.find(key);
+      if (it == zygotes_.end() || it->second.id != id) continue;
+      Zygote& z = it->second;
+      drainSnapshotOutput(z);
+      if (!ready) {
+        breakZygote(z, "its runtime exited during init (" + ready.error().message() + ")");
+        continue;
+      }
+      if (!*ready) {
+        z.retry_at = std::chrono::steady_clock::now() + kSnapshotPoll;
+        continue;
+      }
+      if (!z.ready) {
+        z.ready = true;
+        snapshot_cv_.notify_all();
+        spdlog::info("fast start: snapshot {} ready ({:.1f} ms after its spawn)", key,
+                     std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
+                                                               z.started_at).count());
+      }
     }
     if (id == 0) {
       const auto started = std::chrono::steady_clock::now();
@@ -320,17 +475,22 @@ void LinuxSandbox::refillZygotes() {
         }
         break;
       }
+      Zygote& z = it->second;
+      if (p && z.spec.snapshot) {
+        p->foreign = true;
+        snapshot_cv_.notify_all();  // prepareSnapshot() waits for its first stubs
+      }
       if (!p) {
-        breakZygote(it->second, p.error().message());
+        breakZygote(z, p.error().message());
         break;
       }
-      it->second.stubs.push_back(std::move(*p));
+      z.stubs.push_back(std::move(*p));
     }
   }
 }
 
 std::optional<LinuxSandbox::Prepared> LinuxSandbox::takeZygoteStub(
-    const sandbox::ZygoteSpec& spec, std::string* why) {
+    const sandbox::ZygoteSpec& spec, std::string* why, uid_t snapshot_uid) {
   // A broken zygote is tried again after this long (it may have died with a transient error).
   constexpr auto kRetryBroken = std::chrono::seconds(10);
   std::optional<Prepared> ready;
@@ -347,8 +507,10 @@ std::optional<LinuxSandbox::Prepared> LinuxSandbox::takeZygoteStub(
         z.broken.clear();
         z.spec = spec;
       }
-    } else if (z.id == 0) {
-      *why = "its zygote is starting";
+    } else if (z.id == 0 || (spec.snapshot && !z.ready)) {
+      *why = spec.snapshot ? "its snapshot is being taken" : "its zygote is starting";
+    } else if (spec.snapshot && z.uid != snapshot_uid) {
+      *why = "its snapshot was taken after the environment's Runtime API was set up";
     } else if (z.stubs.empty()) {
       *why = "no forked stub is ready (all taken; the refiller forks more)";
     } else {
@@ -434,6 +596,11 @@ void LinuxSandbox::refill() {
 
 Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
     const sandbox::SpawnSpec& spec) {
+  return spawnImpl(spec, /*snapshot=*/false, nullptr);
+}
+
+Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawnImpl(
+    const sandbox::SpawnSpec& spec, bool snapshot, uint32_t* snapshot_zygote) {
   // The environment's uid: reserved by the caller (its Runtime API listener accepts only it),
   // else taken below. The lease returns it when the environment is gone, or on any failure.
   std::unique_ptr<Lease> lease;
@@ -475,16 +642,38 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
     ::waitpid(stub_pid, &status, 0);  // the stub is the daemon's child (CLONE_PARENT)
   };
   bool forked = false;  // from a zygote (fast start)
+  bool foreign = false;  // from a function snapshot
+  const sandbox::ZygoteSpec* forked_from = nullptr;
   if (cgroups_) {
     std::optional<Prepared> ready;
     if (spec.zygote && options_.fast_start && isolate_) {
+      // A function snapshot first (if the spec names one), then its runtime's zygote.
+      std::vector<const sandbox::ZygoteSpec*> candidates{&*spec.zygote};
+      if (spec.zygote->snapshot && spec.zygote->snapshot->zygote) {
+        candidates.push_back(&*spec.zygote->snapshot->zygote);
+      }
       std::string why;
-      ready = takeZygoteStub(*spec.zygote, &why);
+      for (const auto* candidate : candidates) {
+        std::string reason;
+        ready = takeZygoteStub(*candidate, &reason, spec.snapshot_uid);
+        if (ready) {
+          forked_from = candidate;
+          break;
+        }
+        why += (why.empty() ? "" : "; ") + reason;
+      }
       forked = ready.has_value();
-      if (!forked) {
+      foreign = forked && ready->foreign;
+      if (!forked && !snapshot) {
         spdlog::info("fast start: {} environment falls back to a normal cold start: {}",
                      spec.zygote->key, why);
+      } else if (forked && forked_from != &*spec.zygote) {
+        spdlog::info("fast start: {} environment starts without its snapshot: {}",
+                     spec.zygote->key, why);
       }
+    }
+    if (snapshot && !forked) {
+      return tl::unexpected(Error{ErrorCode::Io, EAGAIN, "no runtime zygote stub for a snapshot"});
     }
     if (!ready) {
       std::lock_guard lock(pool_mu_);
@@ -539,6 +728,7 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
       request.tmp_dir = lease->tmp_dir.string();
     }
     request.isolate = true;
+    request.snapshot = snapshot;
     request.network_none = spec.network_none;
     request.uid = *uid;
     request.gid = *uid;
@@ -554,20 +744,26 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawn(
     }
   }
   auto spawned = spawner_->spawn(request);
-  if (!spawned && forked) {
+  if (!spawned && forked && !snapshot) {
     // The forked stub failed before the runtime ran: start this environment normally (the
-    // retry takes over the uid; this lease must not give it back).
+    // retry takes over the uid; this lease must not give it back). One forked from a function
+    // snapshot tries its runtime's zygote next.
     spdlog::warn("fast start: {} environment falls back to a normal cold start: forked stub "
                  "failed: {}", spec.zygote->key, spawned.error().message());
     if (lease && spec.uid != 0) lease->uid = 0;
     sandbox::SpawnSpec fallback = spec;
-    fallback.zygote.reset();
-    return spawn(fallback);
+    if (foreign && spec.zygote->snapshot) {
+      fallback.zygote = spec.zygote->snapshot->zygote;
+    } else {
+      fallback.zygote.reset();
+    }
+    return spawnImpl(fallback, false, nullptr);
   }
   if (!spawned) return tl::unexpected(std::move(spawned.error()));
+  if (snapshot_zygote) *snapshot_zygote = spawned->snapshot_zygote;
   pool_cv_.notify_one();  // the refiller thread replaces the stub, off the cold-start path
   return std::unique_ptr<sandbox::SandboxProcess>(std::make_unique<LinuxProcess>(
-      std::move(*spawned), std::move(cgroup), std::move(lease)));
+      std::move(*spawned), std::move(cgroup), std::move(lease), foreign));
 }
 
 }  // namespace kindling::spawner

@@ -57,6 +57,8 @@ class LinuxSandbox final : public sandbox::Sandbox {
   uid_t reserveUid() override;
   void releaseUid(uid_t uid) override;
   bool isSandboxUid(uid_t uid) const override;
+  uid_t snapshotUid(const std::string& key) override;
+  bool prepareSnapshot(const sandbox::ZygoteSpec& spec, std::chrono::milliseconds wait) override;
 
  private:
   struct Prepared {
@@ -64,6 +66,7 @@ class LinuxSandbox final : public sandbox::Sandbox {
     uint32_t stub = 0;
     pid_t pid = -1;
     std::optional<TmpVolume> volume;  // /tmp of the default ephemeral size (512 MB)
+    bool foreign = false;  // forked from a function snapshot: not the daemon's child
   };
   // A /tmp volume of size_mb, or nullopt (logged once) where loop devices are unavailable; an
   // error only when the daemon is out of file descriptors (EMFILE/ENFILE, transient).
@@ -77,7 +80,27 @@ class LinuxSandbox final : public sandbox::Sandbox {
     std::vector<Prepared> stubs;
     std::string broken;  // why it cannot be used ("" = usable)
     std::chrono::steady_clock::time_point broken_at{};
+    // Function-level snapshots (spec.snapshot): the snapshot's own environment process, its
+    // uid, when it was spawned and when the refiller asks it again whether it is ready.
+    std::unique_ptr<sandbox::SandboxProcess> process;
+    sys::UniqueFd output[2];  // its stdout and stderr, drained into the daemon's log
+    uid_t uid = 0;
+    bool ready = false;
+    std::chrono::steady_clock::time_point started_at{};
+    std::chrono::steady_clock::time_point retry_at{};
   };
+  // Spawns the snapshot for `key` (refiller thread); false when it must be tried again later.
+  void startSnapshot(const std::string& key, const sandbox::ZygoteSpec& spec);
+  // Logs what a snapshot printed so far (its init's output) without blocking.
+  static void drainSnapshotOutput(Zygote& zygote);
+  // spawn(); with `snapshot` the process becomes a function snapshot (forked from a runtime
+  // zygote only, else EAGAIN) whose zygote id goes to *snapshot_zygote.
+  Result<std::unique_ptr<sandbox::SandboxProcess>> spawnImpl(const sandbox::SpawnSpec& spec,
+                                                             bool snapshot,
+                                                             uint32_t* snapshot_zygote);
+  // True while a snapshot's init runs (the refiller then polls). Call with pool_mu_ held.
+  bool snapshotPending() const;
+  static constexpr std::chrono::milliseconds kSnapshotPoll{5};
   // A stub in a fresh cgroup: cloned by the spawner (zygote 0) or forked from a zygote.
   Result<Prepared> prepare(uint32_t zygote = 0);
   void refill();
@@ -88,11 +111,15 @@ class LinuxSandbox final : public sandbox::Sandbox {
   // Marks a zygote unusable (logged once), reaps it and its stubs. Call with pool_mu_ held.
   void breakZygote(Zygote& zygote, const std::string& why);
   // Takes a forked stub for `spec`, or says why there is none (the caller falls back).
-  std::optional<Prepared> takeZygoteStub(const sandbox::ZygoteSpec& spec, std::string* why);
+  // Snapshot specs: only when the snapshot's uid is `snapshot_uid` (the one the environment's
+  // Runtime API accepts).
+  std::optional<Prepared> takeZygoteStub(const sandbox::ZygoteSpec& spec, std::string* why,
+                                         uid_t snapshot_uid = 0);
 
   std::unique_ptr<SpawnerClient> spawner_;
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
+  std::condition_variable snapshot_cv_;  // a snapshot became ready or unusable
   std::vector<Prepared> pool_;  // guarded by pool_mu_
   std::map<std::string, Zygote> zygotes_;  // by ZygoteSpec::key; guarded by pool_mu_
   bool stopping_ = false;       // guarded by pool_mu_

@@ -83,7 +83,7 @@ std::string encodeRequest(const SpawnRequest& r) {
   putList(out, r.cgroup_procs);
   putU32(out, r.nofile);
   putU32(out, (r.seccomp ? 1u : 0u) | (r.drop_capabilities ? 2u : 0u) | (r.isolate ? 4u : 0u) |
-                 (r.network_none ? 8u : 0u));
+                 (r.network_none ? 8u : 0u) | (r.snapshot ? 16u : 0u));
   putU32(out, r.uid);
   putU32(out, r.gid);
   for (const std::string* s : {&r.hostname, &r.staging, &r.task_root, &r.runtime_dir,
@@ -109,6 +109,7 @@ Result<SpawnRequest> decodeRequest(std::string_view data) {
   r.drop_capabilities = flags & 2u;
   r.isolate = flags & 4u;
   r.network_none = flags & 8u;
+  r.snapshot = flags & 16u;
   r.uid = in.u32();
   r.gid = in.u32();
   for (std::string* s : {&r.hostname, &r.staging, &r.task_root, &r.runtime_dir, &r.lang_dir,

@@ -32,6 +32,10 @@ struct SpawnRequest {
   // read-only binds (sandbox/mounts.h), then the environment's own uid.
   bool isolate = false;
   bool network_none = false;              // own network namespace, loopback only
+  // Stubs forked from a runtime zygote only: the runtime becomes a function-level snapshot
+  // (docs/design.md, "Function snapshots"): it keeps its fd-pass socket as the control socket
+  // through which the spawner asks it for forks, and runs under SeccompProfile::SnapshotHost.
+  bool snapshot = false;
   uint32_t uid = 0;                       // 0: stays uid 0 (without capabilities)
   uint32_t gid = 0;
   std::string hostname;
@@ -53,6 +57,7 @@ struct SpawnReply {
   int32_t pid = -1;    // set even on failure when a child was created (the daemon reaps it)
   Stage stage = Stage::None;
   int32_t err = 0;
+  uint32_t zygote = 0;  // SpawnRequest::snapshot: the snapshot's zygote id (0: not kept)
 };
 
 // Message kinds (first byte of a request).
@@ -61,6 +66,9 @@ inline constexpr char kPrepareMessage = 'P';
 // Starts a runtime zygote: a SpawnRequest whose argv/env start the interpreter (see
 // PrepareRequest::zygote). Reply: a PrepareReply whose `stub` is the zygote's id.
 inline constexpr char kZygoteMessage = 'Z';
+// Asks whether a function snapshot is ready: 'Q' + its zygote id (u32). Reply: a PrepareReply,
+// `stub` = the id when ready, else err EAGAIN (init still running) or why it is gone.
+inline constexpr char kSnapshotQueryMessage = 'Q';
 
 // Prepares a stub: a process that joins the given cgroups (cgroup.procs files) and then waits
 // for a SpawnRequest naming it. Joining a v1 cgroup costs an RCU grace period (~10-20 ms here),
@@ -74,6 +82,11 @@ struct PrepareRequest {
   // that forks it: the environment then starts from an initialised interpreter, no exec.
   uint32_t zygote = 0;
 };
+// A zygote id handed out for a function-level snapshot (SpawnRequest::snapshot) is answered
+// like a runtime zygote's, with two differences: the forwarded prepare message also carries
+// the cgroup.procs files opened by the spawner (the snapshot sees no cgroupfs), and the stub's
+// pid in the reply is the snapshot's view of it: the spawner reads the host pid back from the
+// stub's cgroup, which the snapshot has moved it into before answering.
 struct PrepareReply {
   uint32_t stub = 0;   // 0 on failure
   int32_t pid = -1;
@@ -95,7 +108,7 @@ std::string encodePrepare(const PrepareRequest& request);
 Result<PrepareRequest> decodePrepare(std::string_view data);
 
 // sendmsg/recvmsg of one message with up to kMaxMessageFds fds.
-inline constexpr size_t kMaxMessageFds = 8;
+inline constexpr size_t kMaxMessageFds = 12;  // a snapshot's prepare: 6 + 4 cgroup.procs
 Status sendMessage(int sock, std::string_view data, const std::vector<int>& fds);
 struct Message {
   std::string data;

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -100,6 +101,7 @@ struct Stub {
   int report_read = -1;
   int fdpass = -1;  // the stub sends a none-mode Runtime API listener here
   int exit_status = -1;  // the runtime's wait status (PID-namespace stubs)
+  bool from_snapshot = false;  // forked from a function-level snapshot: gets its /tmp on fdpass
   void close() {
     for (int* fd :
          {&plan_write, &stdout_read, &stderr_read, &report_read, &fdpass, &exit_status}) {
@@ -114,22 +116,25 @@ void reply(int sock, const SpawnReply& r, const std::vector<int>& fds) {
   (void)sendMessage(sock, data, fds);
 }
 
-// Waits for the child's exec (EOF on the report pipe) or its {stage, errno}, then replies.
-void finishSpawn(int sock, pid_t pid, int stdout_read, int stderr_read, int report_read,
-                 int fdpass = -1, int exit_status = -1) {
+// Waits for the child's exec (EOF on the report pipe) or its {stage, errno}, then replies
+// (with `zygote`, the id a snapshot is kept under). True when the process runs.
+bool finishSpawn(int sock, pid_t pid, int stdout_read, int stderr_read, int report_read,
+                 int fdpass = -1, int exit_status = -1, uint32_t zygote = 0) {
   int32_t msg[2] = {0, 0};
   ssize_t n;
   do {
     n = ::read(report_read, msg, sizeof msg);
   } while (n < 0 && errno == EINTR);
   if (n == static_cast<ssize_t>(sizeof msg)) {
-    return reply(sock, SpawnReply{pid, static_cast<Stage>(msg[0]), msg[1]}, {});
+    reply(sock, SpawnReply{pid, static_cast<Stage>(msg[0]), msg[1]}, {});
+    return false;
   }
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) {
     const int e = errno;
     ::kill(pid, SIGKILL);
-    return reply(sock, SpawnReply{pid, Stage::Clone, e}, {});
+    reply(sock, SpawnReply{pid, Stage::Clone, e}, {});
+    return false;
   }
   std::vector<int> fds = {pidfd, stdout_read, stderr_read};
   if (exit_status >= 0) fds.push_back(exit_status);
@@ -151,13 +156,51 @@ void finishSpawn(int sock, pid_t pid, int stdout_read, int stderr_read, int repo
     if (listener < 0) {
       ::kill(pid, SIGKILL);
       ::close(pidfd);
-      return reply(sock, SpawnReply{pid, Stage::Protocol, ENOTCONN}, {});
+      reply(sock, SpawnReply{pid, Stage::Protocol, ENOTCONN}, {});
+      return false;
     }
     fds.push_back(listener);
   }
-  reply(sock, SpawnReply{pid, Stage::None, 0}, fds);
+  reply(sock, SpawnReply{pid, Stage::None, 0, zygote}, fds);
   ::close(pidfd);
   if (listener >= 0) ::close(listener);
+  return true;
+}
+
+// The /tmp of an environment forked from a function-level snapshot, as a detached mount the
+// stub moves into its own mount namespace (it cannot mount an ext4 volume itself: it is
+// unprivileged outside its user namespace): the request's ext4 volume (root made 1777, as
+// isolate() does) or a clone of its directory. Returns the mount fd or -errno.
+int tmpMount(const SpawnRequest& r) {
+  if (!r.tmp_device.empty()) {
+    sys::UniqueFd fs(::fsopen("ext4", FSOPEN_CLOEXEC));
+    if (!fs) return -errno;
+    if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, "source", r.tmp_device.c_str(), 0) != 0 ||
+        ::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
+      return -errno;
+    }
+    sys::UniqueFd mnt(::fsmount(fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+    if (!mnt) return -errno;
+    sys::UniqueFd root(::openat(mnt.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root || ::fchmod(root.get(), 01777) != 0) return -errno;
+    return mnt.release();
+  }
+  if (!r.tmp_dir.empty()) {
+    const int fd = ::open_tree(AT_FDCWD, r.tmp_dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+  }
+  return -ENOENT;
+}
+
+// The first pid listed in a cgroup.procs file, or -1.
+pid_t firstPidIn(const std::string& procs) {
+  sys::UniqueFd fd(::open(procs.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return -1;
+  char buf[64] = {};
+  const ssize_t n = ::read(fd.get(), buf, sizeof buf - 1);
+  if (n <= 0) return -1;
+  const long pid = std::strtol(buf, nullptr, 10);
+  return pid > 0 ? static_cast<pid_t>(pid) : -1;
 }
 
 class Spawner {
@@ -170,6 +213,7 @@ class Spawner {
     const std::string_view body = std::string_view(message).substr(1);
     if (message[0] == kPrepareMessage) return prepare(body);
     if (message[0] == kZygoteMessage) return startZygote(body);
+    if (message[0] == kSnapshotQueryMessage) return querySnapshot(body);
     if (message[0] == kSpawnMessage) {
       auto request = decodeRequest(body);
       if (!request) return reply(sock_, SpawnReply{-1, Stage::Protocol, EINVAL}, {});
@@ -206,8 +250,8 @@ class Spawner {
     if (request->zygote != 0) {
       // The zygote clones the stub (CLONE_PARENT: still the daemon's child) from its
       // initialised interpreter; the pipes are the same as for the spawner's own stubs.
-      const ZygoteReply z =
-          forkFromZygote(request->zygote, body, {plan[0], out[1], err[1], report[1], pass[1], status[1]});
+      const ZygoteReply z = forkFromZygote(request->zygote, body, *request,
+                                           {plan[0], out[1], err[1], report[1], pass[1], status[1]});
       pid = z.pid;
       clone_errno = z.err;
       threads = z.threads;
@@ -231,22 +275,38 @@ class Spawner {
       return;
     }
     const uint32_t id = next_stub_++;
+    auto zygote = zygotes_.find(request->zygote);
+    const bool from_snapshot = zygote != zygotes_.end() && zygote->second.snapshot;
     stubs_[id] = Stub{static_cast<pid_t>(pid), plan[1], out[0], err[0], report[0], pass[0],
-                      status[0]};
+                      status[0], from_snapshot};
     PrepareReply r{id, static_cast<int32_t>(pid), 0, threads};
     (void)sendMessage(sock_, std::string_view(reinterpret_cast<const char*>(&r), sizeof r), {});
   }
 
   // Forwards a prepare message with the stub's fds to a zygote and waits for its answer.
-  ZygoteReply forkFromZygote(uint32_t id, std::string_view prepare, const std::vector<int>& fds) {
+  // A function-level snapshot answers EAGAIN until it has said it is ready ('R', sent once
+  // the function's init is done), and also gets the stub's cgroup.procs files.
+  ZygoteReply forkFromZygote(uint32_t id, std::string_view prepare, const PrepareRequest& request,
+                             std::vector<int> fds) {
     auto it = zygotes_.find(id);
     if (it == zygotes_.end()) return ZygoteReply{-1, ENOENT, 0};
-    const int zsock = it->second;
+    const int zsock = it->second.sock;
     auto gone = [&](int err) {
       ::close(zsock);
       zygotes_.erase(it);
       return ZygoteReply{-1, err, 0};
     };
+    std::vector<sys::UniqueFd> cgroup_fds;
+    if (it->second.snapshot) {
+      if (const int err = snapshotReady(id); err != 0) return ZygoteReply{-1, err, 0};
+      if (request.cgroup_procs.empty()) return ZygoteReply{-1, EINVAL, 0};
+      for (const auto& procs : request.cgroup_procs) {
+        sys::UniqueFd fd(::open(procs.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd) return ZygoteReply{-1, errno, 0};
+        fds.push_back(fd.get());
+        cgroup_fds.push_back(std::move(fd));
+      }
+    }
     if (!sendMessage(zsock, std::string(1, kPrepareMessage) + std::string(prepare), fds)) {
       return gone(EPIPE);
     }
@@ -260,7 +320,40 @@ class Spawner {
     const ssize_t n = ::recv(zsock, &reply, sizeof reply, 0);
     if (n != static_cast<ssize_t>(sizeof reply)) return gone(EPIPE);
     if (reply.pid <= 0 && reply.err == 0) reply.err = EIO;
+    if (reply.pid > 0 && it->second.snapshot) {
+      // The snapshot's answer is its own view of the pid: the host's is the only process in
+      // the stub's fresh cgroup, which the snapshot moved it into before answering. A stub
+      // not found there gets EOF on its plan pipe when the caller closes it, and exits.
+      reply.pid = firstPidIn(request.cgroup_procs.front());
+      if (reply.pid <= 0) reply = ZygoteReply{-1, ESRCH, reply.threads};
+    }
     return reply;
+  }
+
+  // 0 once the snapshot `id` has said it is ready ('R': the function's init is done), EAGAIN
+  // before, another errno when it is gone (its channel is then dropped).
+  int snapshotReady(uint32_t id) {
+    auto it = zygotes_.find(id);
+    if (it == zygotes_.end() || !it->second.snapshot) return ENOENT;
+    if (it->second.ready) return 0;
+    pollfd p{it->second.sock, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) return EAGAIN;
+    char hello[8] = {};
+    if (::recv(it->second.sock, hello, sizeof hello, 0) != 1 || hello[0] != 'R') {
+      ::close(it->second.sock);
+      zygotes_.erase(it);
+      return EPIPE;
+    }
+    it->second.ready = true;
+    return 0;
+  }
+
+  void querySnapshot(std::string_view body) {
+    uint32_t id = 0;
+    if (body.size() == sizeof id) std::memcpy(&id, body.data(), sizeof id);
+    const int err = snapshotReady(id);
+    PrepareReply r{err == 0 ? id : 0, -1, err, 0};
+    (void)sendMessage(sock_, std::string_view(reinterpret_cast<const char*>(&r), sizeof r), {});
   }
 
   // Starts a runtime zygote: a child of the daemon (CLONE_PARENT, so its stubs are too) in its
@@ -314,7 +407,7 @@ class Spawner {
       return fail(ready <= 0 ? ETIMEDOUT : EPROTO, static_cast<int32_t>(pid));
     }
     const uint32_t id = next_stub_++;
-    zygotes_[id] = pair[0];
+    zygotes_[id] = ZygoteChannel{pair[0], false, true};
     PrepareReply r{id, static_cast<int32_t>(pid), 0, 0};
     (void)sendMessage(sock_, std::string_view(reinterpret_cast<const char*>(&r), sizeof r), {});
   }
@@ -358,6 +451,19 @@ class Spawner {
     if (it == stubs_.end()) return reply(sock_, SpawnReply{-1, Stage::Protocol, ENOENT}, {});
     Stub stub = it->second;
     stubs_.erase(it);
+    if (stub.from_snapshot) {
+      // Its /tmp first: the stub takes it off fdpass once it has read its request.
+      const int mnt = tmpMount(request);
+      Status sent = mnt >= 0 ? sendMessage(stub.fdpass, "T", {mnt}) : sendMessage(stub.fdpass, "-", {});
+      if (mnt >= 0) ::close(mnt);
+      if (mnt < 0 && mnt != -ENOENT) sent = tl::unexpected(Error{ErrorCode::Io, -mnt, "tmp mount"});
+      if (!sent) {
+        const int e = sent.error().sys_errno ? sent.error().sys_errno : EIO;
+        ::kill(stub.pid, SIGKILL);
+        stub.close();
+        return reply(sock_, SpawnReply{stub.pid, Stage::Mounts, e}, {});
+      }
+    }
     const std::string data = encodeRequest(request);
     const uint32_t len = static_cast<uint32_t>(data.size());
     if (!writeFull(stub.plan_write, &len, sizeof len) ||
@@ -369,8 +475,15 @@ class Spawner {
     }
     ::close(stub.plan_write);
     stub.plan_write = -1;
-    finishSpawn(sock_, stub.pid, stub.stdout_read, stub.stderr_read, stub.report_read,
-                request.network_none ? stub.fdpass : -1, stub.exit_status);
+    const uint32_t zygote = request.snapshot ? next_stub_++ : 0;
+    const bool running =
+        finishSpawn(sock_, stub.pid, stub.stdout_read, stub.stderr_read, stub.report_read,
+                    request.network_none ? stub.fdpass : -1, stub.exit_status, zygote);
+    if (running && zygote != 0) {
+      // The snapshot's runtime keeps the other end: fork requests go there from now on.
+      zygotes_[zygote] = ZygoteChannel{stub.fdpass, true, false};
+      stub.fdpass = -1;
+    }
     stub.close();
   }
 
@@ -384,7 +497,12 @@ class Spawner {
   const int seccomp_error_;
   uint32_t next_stub_ = 1;
   std::map<uint32_t, Stub> stubs_;
-  std::map<uint32_t, int> zygotes_;  // id -> control socket
+  struct ZygoteChannel {
+    int sock = -1;          // control socket
+    bool snapshot = false;  // a function-level snapshot (else a runtime zygote)
+    bool ready = true;      // snapshots: 'R' received (the function's init is done)
+  };
+  std::map<uint32_t, ZygoteChannel> zygotes_;  // by id
 };
 
 // Handles one direct (stub-less) spawn request in the spawner process.
@@ -503,6 +621,16 @@ Result<PrepareReply> SpawnerClient::prepareStub(const PrepareRequest& request) {
   return r;
 }
 
+Result<bool> SpawnerClient::snapshotReady(uint32_t zygote) {
+  std::string data(1, kSnapshotQueryMessage);
+  data.append(reinterpret_cast<const char*>(&zygote), sizeof zygote);
+  auto reply = exchangePrepare(data, "snapshot query");
+  if (!reply) return tl::unexpected(std::move(reply.error()));
+  if (reply->stub != 0) return true;
+  if (reply->err == EAGAIN) return false;
+  return tl::unexpected(Error{ErrorCode::Io, reply->err, "snapshot: gone"});
+}
+
 Result<PrepareReply> SpawnerClient::startZygote(const SpawnRequest& request) {
   auto reply = exchangePrepare(kZygoteMessage + encodeRequest(request), "zygote");
   if (!reply) return reply;
@@ -577,6 +705,7 @@ Result<SpawnedProcess> SpawnerClient::spawn(const SpawnRequest& request) {
   p.stdout_read = std::move(answer->fds[1]);
   p.stderr_read = std::move(answer->fds[2]);
   if (with_status) p.exit_status = std::move(answer->fds[3]);
+  p.snapshot_zygote = r.zygote;
   if (request.network_none) p.runtime_api_listener = std::move(answer->fds[3 + with_status]);
   return p;
 }

@@ -28,6 +28,9 @@ struct SpawnedProcess {
   // Stubs in a PID namespace: the runtime's wait status (an int) arrives here when it exits
   // (the daemon's child is then the namespace's init, whose own status says less).
   sys::UniqueFd exit_status;
+  // SpawnRequest::snapshot: the zygote id the snapshot answers fork requests under (for
+  // PrepareRequest::zygote).
+  uint32_t snapshot_zygote = 0;
 };
 
 class SpawnerClient {
@@ -48,6 +51,9 @@ class SpawnerClient {
   // (a child of the daemon: kill and reap it when done). Thread-safe; blocks other requests
   // while the interpreter starts (once per runtime).
   Result<PrepareReply> startZygote(const SpawnRequest& request);
+  // Whether the function snapshot `zygote` (SpawnedProcess::snapshot_zygote) has finished its
+  // init and takes fork requests; an error once it is gone. Thread-safe.
+  Result<bool> snapshotReady(uint32_t zygote);
   pid_t spawnerPid() const { return spawner_pid_; }
 
  private:

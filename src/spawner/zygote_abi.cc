@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -23,6 +24,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,8 +36,11 @@
 namespace kindling::spawner {
 namespace {
 
-// Built once in the zygote (kd_zygote_init); every stub inherits it.
+// Built once in the zygote (kd_zygote_init); every stub inherits them.
 std::optional<sandbox::SeccompProgram> g_seccomp;
+std::optional<sandbox::SeccompProgram> g_snapshot_seccomp;  // SeccompProfile::SnapshotHost
+// In a function-level snapshot's runtime: its control socket to the spawner (else -1).
+int g_control_fd = -1;
 // The runtime's request and plan (in the forked runtime only; they live as long as it does).
 SpawnRequest* g_request = nullptr;
 
@@ -81,10 +86,13 @@ void stubMain(const PrepareRequest& prepare, const int* fds) {
   auto request = decodeRequest(data);
   if (!request) childFail(report, Stage::Protocol, EINVAL);
   g_request = new SpawnRequest(std::move(*request));  // lives as long as the runtime
-  const sandbox::SeccompProgram* seccomp = g_seccomp ? &*g_seccomp : nullptr;
+  const bool snapshot = g_request->snapshot;
+  const auto& program = snapshot ? g_snapshot_seccomp : g_seccomp;
+  const sandbox::SeccompProgram* seccomp = program ? &*program : nullptr;
   if (g_request->seccomp && !seccomp) childFail(report, Stage::Seccomp, EINVAL);
   if (g_request->isolate) isolate(*g_request, report, fds[kStderrWrite], fds[kFdpass]);
-  ::close(fds[kFdpass]);
+  // A snapshot keeps the fd-pass socket: the spawner sends its fork requests there.
+  if (!snapshot) ::close(fds[kFdpass]);
   auto* plan = new ChildPlan(planFor(*g_request, seccomp));
   plan->stdout_write = fds[kStdoutWrite];
   plan->stderr_write = fds[kStderrWrite];
@@ -94,16 +102,92 @@ void stubMain(const PrepareRequest& prepare, const int* fds) {
     // consistent libc (thread id cache, atfork handlers).
     const pid_t runtime = ::fork();
     if (runtime < 0) childFail(report, Stage::Clone, errno);
-    if (runtime > 0) reapAsInit(runtime, *plan, fds[kStatusWrite]);
+    if (runtime > 0) {
+      if (snapshot) ::close(fds[kFdpass]);
+      reapAsInit(runtime, *plan, fds[kStatusWrite]);
+    }
   }
   ::close(fds[kStatusWrite]);
   ::prctl(PR_SET_NAME, comm);
   confine(*plan, /*reset_signals=*/false);
+  if (snapshot) g_control_fd = fds[kFdpass];
   // Nothing of the stub's plumbing stays in the runtime but fds 0-2.
   if (plan->stdout_write > 2) ::close(plan->stdout_write);
   if (plan->stderr_write > 2) ::close(plan->stderr_write);
   // EOF on the report pipe tells the spawner the environment is ready (an exec'd runtime's
   // CLOEXEC does the same).
+  ::close(report);
+}
+
+// Writes `text` to a /proc/self file; false on failure (errno set).
+bool writeProcSelf(const char* file, const char* text, size_t len) {
+  const int fd = ::open(file, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::write(fd, text, len) == static_cast<ssize_t>(len);
+  const int err = errno;
+  ::close(fd);
+  errno = err;
+  return ok;
+}
+
+// A stub forked from a function-level snapshot: pid 1 of new user, PID, mount, UTS and IPC
+// namespaces (the snapshot, unprivileged, can create them only together with a user namespace
+// of its own, in which it maps nothing but its own uid and gid). The snapshot moved it into its
+// cgroup before answering. On its SpawnRequest it gives the environment what its siblings must
+// not share (/tmp, /dev/shm, /proc, hostname, network namespace in mode `none`), then forks the
+// runtime as stubMain does; the runtime drops the user namespace's capabilities and installs the
+// environment's seccomp filter (on top of the snapshot's) before it returns into the
+// interpreter. The environment keeps the snapshot's uid: see docs/design.md.
+void restoredStubMain(const int* fds, uid_t uid, gid_t gid) {
+  const int report = fds[kReportWrite];
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  ::setpgid(0, 0);
+  closeAllBut({fds[kPlanRead], fds[kStdoutWrite], fds[kStderrWrite], report, fds[kFdpass],
+               fds[kStatusWrite]});
+  char comm[16] = {};
+  ::prctl(PR_GET_NAME, comm);
+  ::prctl(PR_SET_NAME, "kindling-stub");
+  // The snapshot changed uid once (dropToUser), which made it non-dumpable: its /proc/self
+  // files then belong to root and the maps cannot be written. Dumpable only while writing them.
+  ::prctl(PR_SET_DUMPABLE, 1);
+  char map[64];
+  int n = std::snprintf(map, sizeof map, "%u %u 1\n", uid, uid);
+  if (!writeProcSelf("/proc/self/uid_map", map, static_cast<size_t>(n)) ||
+      !writeProcSelf("/proc/self/setgroups", "deny", 4)) {
+    childFail(report, Stage::User, errno);
+  }
+  n = std::snprintf(map, sizeof map, "%u %u 1\n", gid, gid);
+  if (!writeProcSelf("/proc/self/gid_map", map, static_cast<size_t>(n))) {
+    childFail(report, Stage::User, errno);
+  }
+  ::prctl(PR_SET_DUMPABLE, 0);
+  uint32_t len = 0;
+  if (!readFull(fds[kPlanRead], &len, sizeof len) || len > kMaxRequestBytes) ::_exit(0);
+  std::string data(len, '\0');
+  if (!readFull(fds[kPlanRead], data.data(), len)) ::_exit(0);
+  ::close(fds[kPlanRead]);
+  auto request = decodeRequest(data);
+  if (!request) childFail(report, Stage::Protocol, EINVAL);
+  g_request = new SpawnRequest(std::move(*request));  // lives as long as the runtime
+  g_control_fd = -1;
+  const sandbox::SeccompProgram* seccomp = g_seccomp ? &*g_seccomp : nullptr;
+  if (g_request->seccomp && !seccomp) childFail(report, Stage::Seccomp, EINVAL);
+  isolateRestored(*g_request, report, fds[kStderrWrite], fds[kFdpass]);
+  ::close(fds[kFdpass]);
+  auto* plan = new ChildPlan(planFor(*g_request, seccomp));
+  plan->uid = 0;  // stays the snapshot's uid (mapped onto itself)
+  plan->gid = 0;
+  plan->stdout_write = fds[kStdoutWrite];
+  plan->stderr_write = fds[kStderrWrite];
+  plan->report_write = report;
+  const pid_t runtime = ::fork();
+  if (runtime < 0) childFail(report, Stage::Clone, errno);
+  if (runtime > 0) reapAsInit(runtime, *plan, fds[kStatusWrite]);
+  ::close(fds[kStatusWrite]);
+  ::prctl(PR_SET_NAME, comm);
+  confine(*plan, /*reset_signals=*/false);
+  if (plan->stdout_write > 2) ::close(plan->stdout_write);
+  if (plan->stderr_write > 2) ::close(plan->stderr_write);
   ::close(report);
 }
 
@@ -118,6 +202,10 @@ KD_EXPORT int kd_zygote_init(void) {
   auto program = kindling::sandbox::SeccompProgram::build();
   if (!program) return program.error().sys_errno ? program.error().sys_errno : EINVAL;
   g_seccomp.emplace(std::move(*program));
+  auto snapshot = kindling::sandbox::SeccompProgram::build(
+      kindling::sandbox::SeccompProfile::SnapshotHost);
+  if (!snapshot) return snapshot.error().sys_errno ? snapshot.error().sys_errno : EINVAL;
+  g_snapshot_seccomp.emplace(std::move(*snapshot));
   return 0;
 }
 
@@ -166,4 +254,40 @@ KD_EXPORT const char* kd_zygote_field(int kind, int index) {
     case 2: return i == 0 ? g_request->cwd.c_str() : nullptr;
     default: return nullptr;
   }
+}
+
+// In a function-level snapshot's runtime (SpawnRequest::snapshot): its control socket to the
+// spawner; -1 anywhere else.
+KD_EXPORT int kd_snapshot_control(void) { return g_control_fd; }
+
+// In a function-level snapshot's runtime, once the function's init is done: forks a stub for a
+// new environment (see restoredStubMain). `fds`: the six of kd_zygote_fork, then the stub's
+// cgroup.procs files (opened by the spawner), which this process moves the stub into before it
+// returns. Returns the stub's pid as this process sees it, 0 in the environment's runtime
+// (namespaces, mounts, capabilities dropped, seccomp installed), or -errno (-EBUSY: more than
+// one thread). Must be called while the caller is single-threaded.
+KD_EXPORT long kd_snapshot_fork(const char* prepare, size_t len, const int* fds, int nfds) {
+  if (nfds < kStubFds || fds == nullptr || g_control_fd < 0) return -EINVAL;
+  if (!decodePrepare(std::string_view(prepare, len))) return -EINVAL;
+  if (kd_zygote_threads() != 1) return -EBUSY;
+  const uid_t uid = ::geteuid();
+  const gid_t gid = ::getegid();
+  const unsigned long flags = CLONE_PARENT | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS |
+                              CLONE_NEWUTS | CLONE_NEWIPC | SIGCHLD;
+  const long pid = ::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr);
+  if (pid < 0) return -errno;
+  if (pid == 0) {
+    restoredStubMain(fds, uid, gid);
+    return 0;
+  }
+  char text[24];
+  const int n = std::snprintf(text, sizeof text, "%ld", pid);
+  for (int i = kStubFds; i < nfds; ++i) {
+    if (::write(fds[i], text, static_cast<size_t>(n)) != n) {
+      const int err = errno;
+      ::kill(static_cast<pid_t>(pid), SIGKILL);
+      return -err;
+    }
+  }
+  return pid;
 }

@@ -65,6 +65,59 @@ TEST(SeccompProgramTest, DeniesWhatAFunctionNeverNeedsAndKeepsForkAndThreads) {
   EXPECT_TRUE(s.thread_works) << "pthread_create must fall back from clone3 to clone";
 }
 
+// A function snapshot's filter: the environment list minus what its forks need to build their
+// own namespaces from a user namespace (mount, unshare, clone's CLONE_NEW*); everything else
+// stays denied. Stacked under the environment filter (as each fork does), they are refused again.
+TEST(SeccompProgramTest, SnapshotHostProfileAllowsNamespacesOnlyUntilTheEnvironmentFilter) {
+  auto host = SeccompProgram::build(SeccompProfile::SnapshotHost);
+  auto env = SeccompProgram::build();
+  ASSERT_TRUE(host) << host.error().message();
+  ASSERT_TRUE(env) << env.error().message();
+  EXPECT_LT(host->instructionCount(), env->instructionCount());
+  struct Reports {
+    int install_errno = -1;
+    SyscallReport host;
+    int stacked_errno = -1;
+    SyscallReport stacked;
+  } report;
+  ASSERT_TRUE(runInChild(
+      [&](Reports& r) {
+        r.install_errno = host->install();
+        if (r.install_errno != 0) return;
+        probeSyscalls(r.host);
+        r.stacked_errno = env->install();
+        if (r.stacked_errno == 0) probeSyscalls(r.stacked);
+      },
+      &report));
+  ASSERT_EQ(report.install_errno, 0);
+  ASSERT_EQ(report.stacked_errno, 0);
+  // Not refused by the filter (the kernel decides: unprivileged, most need a user namespace).
+  EXPECT_NE(report.host.mount_errno, ENOSYS);
+  if (::geteuid() == 0) {
+    EXPECT_EQ(report.host.unshare_errno, 0) << "unshare must reach the kernel";
+  }
+  for (size_t i = 0; i < std::size(kCloneNamespaceFlagsForTest); ++i) {
+    if (kCloneNamespaceFlagsForTest[i] == CLONE_NEWUSER) {
+      EXPECT_EQ(report.host.clone_namespace_errno[i], 0) << "a user namespace needs no privilege";
+    }
+  }
+  // Still denied: entering namespaces, tracing, keyrings, bpf, clone3, io_uring.
+  EXPECT_EQ(report.host.setns_errno, EPERM);
+  EXPECT_EQ(report.host.ptrace_errno, EPERM);
+  EXPECT_EQ(report.host.keyctl_errno, EPERM);
+  EXPECT_EQ(report.host.bpf_errno, EPERM);
+  EXPECT_EQ(report.host.clone3_errno, ENOSYS);
+  EXPECT_EQ(report.host.io_uring_errno, ENOSYS);
+  // With the environment's filter on top, all of it is refused again.
+  EXPECT_EQ(report.stacked.mount_errno, EPERM);
+  EXPECT_EQ(report.stacked.unshare_errno, EPERM);
+  for (size_t i = 0; i < std::size(kCloneNamespaceFlagsForTest); ++i) {
+    EXPECT_EQ(report.stacked.clone_namespace_errno[i], EPERM);
+  }
+  EXPECT_TRUE(report.stacked.fork_works);
+  EXPECT_TRUE(report.stacked.thread_works);
+}
+
 // The same probe without the filter, as root: every denied call behaves differently, so the test
 // above cannot pass by accident.
 TEST(SeccompProgramTest, ProbeDistinguishesFilteredFromUnfiltered) {

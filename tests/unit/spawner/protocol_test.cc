@@ -34,6 +34,20 @@ TEST(SpawnerProtocol, RequestRoundTrips) {
   EXPECT_TRUE(decoded->drop_capabilities);
   EXPECT_EQ(decoded->task_root, "/srv/code/abc");
   EXPECT_EQ(decoded->opt_dir, "/srv/opt/def");
+  EXPECT_FALSE(decoded->snapshot);
+}
+
+TEST(SpawnerProtocol, SnapshotFlagRoundTripsBesideTheOthers) {
+  SpawnRequest r;
+  r.argv = {"/var/lang/bin/python3"};
+  r.snapshot = true;
+  r.network_none = true;
+  auto decoded = decodeRequest(encodeRequest(r));
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_TRUE(decoded->snapshot);
+  EXPECT_TRUE(decoded->network_none);
+  EXPECT_TRUE(decoded->seccomp);
+  EXPECT_FALSE(decoded->isolate);
 }
 
 // The receiver is out of fds (EMFILE): the kernel installs what fits and sets MSG_CTRUNC. The
@@ -114,7 +128,7 @@ TEST(SpawnerProtocol, PrepareCarriesTheZygoteAndPidNamespace) {
   EXPECT_FALSE(decodePrepare(good.substr(0, good.size() - 4)).has_value());
 }
 
-TEST(SpawnerProtocol, MessagesCarryUpToEightFileDescriptors) {
+TEST(SpawnerProtocol, MessagesCarryUpToTwelveFileDescriptors) {
   int pair[2];
   ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair), 0);
   sys::UniqueFd a(pair[0]), b(pair[1]);
@@ -132,8 +146,16 @@ TEST(SpawnerProtocol, MessagesCarryUpToEightFileDescriptors) {
   auto msg = receiveMessage(b.get(), 64);
   ASSERT_TRUE(msg.has_value());
   EXPECT_EQ(msg->fds.size(), 6u);
-  std::vector<int> nine(9, fds[0]);
-  EXPECT_FALSE(sendMessage(a.get(), "nine", nine).has_value());
+  // A function snapshot's prepare: the six plus four cgroup.procs files (cgroup v1).
+  std::vector<int> ten(fds);
+  ten.insert(ten.end(), {fds[0], fds[1], fds[2], fds[3]});
+  ASSERT_TRUE(sendMessage(a.get(), "ten", ten).has_value());
+  auto ten_msg = receiveMessage(b.get(), 64);
+  ASSERT_TRUE(ten_msg.has_value());
+  EXPECT_EQ(ten_msg->fds.size(), 10u);
+  EXPECT_FALSE(ten_msg->fds_truncated);
+  std::vector<int> thirteen(13, fds[0]);
+  EXPECT_FALSE(sendMessage(a.get(), "thirteen", thirteen).has_value());
 }
 
 TEST(SpawnerProtocol, MessagesCarryFileDescriptors) {
