@@ -343,7 +343,7 @@ bool Engine::fastStartFor(const store::FunctionConfig& config, bool log) const {
   if (!options_.fast_start) return false;
   auto tag = config.tags.find("kindling:fast-start");
   if (tag != config.tags.end() && tag->second == "false") return false;
-  if (config.runtime.rfind("python", 0) == 0) {
+  if (config.runtime.rfind("python", 0) == 0 || config.runtime.rfind("ruby", 0) == 0) {
     if (auto why = RuntimeCatalog::fastStartBlocker(config); !why.empty()) {
       if (log) spdlog::info("fast start: {} starts normally: {}", config.name, why);
       return false;

@@ -80,8 +80,19 @@ std::string RuntimeCatalog::javaHeapFlag(int memory_mb) {
 }
 
 std::string RuntimeCatalog::fastStartBlocker(const store::FunctionConfig& fn) {
+  const bool ruby = startsWith(fn.runtime, "ruby");
   for (const auto& [key, value] : fn.environment) {
-    if (startsWith(key, "PYTHON") && key != "PYTHONPATH") {
+    if (ruby) {
+      // Ruby reads RUBYOPT (switches, -r requires, --enable-gems), RUBY_GC_* and
+      // RUBY_*_STACK_SIZE when the VM boots, and the dynamic loader and malloc read LD_PRELOAD
+      // (jemalloc is a common one), GLIBC_TUNABLES and MALLOC_* at exec: a fork of the zygote
+      // would silently ignore them. RUBYLIB is rebuilt in the fork; GEM_* are read by
+      // RubyGems, which the runtime loads at init (inside the environment) either way.
+      if ((startsWith(key, "RUBY") && key != "RUBYLIB") || key == "LD_PRELOAD" ||
+          key == "GLIBC_TUNABLES" || startsWith(key, "MALLOC_")) {
+        return "environment variable " + key + " is read by the interpreter at start-up";
+      }
+    } else if (startsWith(key, "PYTHON") && key != "PYTHONPATH") {
       return "environment variable " + key + " is read by the interpreter at start-up";
     }
   }
@@ -378,6 +389,26 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
                     (opt / "ruby/gems" / abi).string());
     if (opt != "/opt") extra.push_back("KINDLING_OPT_DIR=" + opt.string());
     extra.push_back("LAMBDA_RUNTIME_DIR=" + dir.string());
+    if (ctx.fast_start && ctx.isolated && fastStartBlocker(fn).empty()) {
+      // The runtime's zygote (runtimes/ruby/zygote.rb) runs the host interpreter with the same
+      // flags; the fork rebuilds $LOAD_PATH from the function's RUBYLIB and remaps a Ruby
+      // outside /usr to /var/lang. The VM picks its default external encoding from the locale
+      // variables at boot: one zygote per value of them (LANG only, for almost every function).
+      sandbox::ZygoteSpec zygote;
+      zygote.key = fn.runtime + ":" + rt.interpreter.string();
+      zygote.env = {"PATH=" + rt.interpreter.parent_path().string() + ":/usr/bin:/bin",
+                    "KINDLING_ZYGOTE_LANG_DIR=" + spec.view.lang_dir.string()};
+      for (const char* name : {"LANG", "LC_ALL", "LC_CTYPE"}) {
+        const auto it = fn.environment.find(name);
+        if (it == fn.environment.end() && std::string_view(name) != "LANG") continue;
+        const std::string value = it != fn.environment.end() ? it->second : "en_US.UTF-8";
+        zygote.key += std::string(":") + name + "=" + value;
+        zygote.env.push_back(std::string(name) + "=" + value);
+      }
+      zygote.argv = {rt.interpreter.string(), "--disable-gems",
+                     (spec.view.runtime_dir / "zygote.rb").string()};
+      spec.zygote = std::move(zygote);
+    }
   } else if (rt.family == "java") {
     // The JDK lives under /usr/lib/jvm, which every sandbox shows read-only at the same path
     // (its conf/ and cacerts symlinks into /etc resolve there too), so it is not moved to

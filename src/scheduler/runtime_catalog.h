@@ -32,7 +32,7 @@ struct LaunchContext {
   bool isolated = false;
   // AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand", "provisioned-concurrency" or "snap-start".
   std::string initialization_type = "on-demand";
-  // Fast start wanted (daemon flag on, tag kindling:fast-start not "false"): Python
+  // Fast start wanted (daemon flag on, tag kindling:fast-start not "false"): Python and Ruby
   // environments name their runtime's zygote in SpawnSpec::zygote (isolated sandboxes only).
   bool fast_start = false;
 };
@@ -63,7 +63,8 @@ class RuntimeCatalog {
   // 40 MB for the JVM's non-heap memory (the memory cgroup is a hard limit). Thread-safe.
   static std::string javaHeapFlag(int memory_mb);
   // Why `fn` cannot start from a zygote even with fast start on ("" when it can): a variable
-  // the interpreter reads only at start-up (PYTHON* other than PYTHONPATH). Thread-safe.
+  // the interpreter reads only at start-up (PYTHON* other than PYTHONPATH; RUBY* other than
+  // RUBYLIB, LD_PRELOAD, GLIBC_TUNABLES, MALLOC_* for Ruby). Thread-safe.
   static std::string fastStartBlocker(const store::FunctionConfig& fn);
 
  private:
