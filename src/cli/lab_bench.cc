@@ -123,7 +123,7 @@ Result<WorkloadSource> sourceFor(std::string_view label, const std::string& work
 
 std::string functionName(std::string_view label, std::string_view workload, int memory_mb) {
   std::string name = "kindling-bench-";
-  for (char c : label) name.push_back(c == '.' ? '_' : c);
+  for (char c : label) name.push_back(c == '.' ? '_' : c == '+' ? '-' : c);
   name += "-";
   name += workload;
   name += "-" + std::to_string(memory_mb);
@@ -181,6 +181,15 @@ CellOutcome runCell(HttpClient& client, lab::Cell& cell, const WorkloadSource& s
   }
   const std::string label = cell.runtime + " " + cell.workload + " " +
                             std::to_string(cell.memory_mb) + " MB";
+  if (opts.snapstart) {
+    if (auto ok = updateConfiguration(client, name, {{"SnapStart", {{"ApplyOn", "PublishedVersions"}}}});
+        !ok) {
+      why = ok.error().message();
+      (void)deleteFunction(client, name);
+      return CellOutcome::RuntimeUnavailable;  // e.g. "<runtime> is not supported for SnapStart"
+    }
+  }
+  std::string qualifier;  // --snapstart: the version published for the last cold sample
   for (int i = 0; i < opts.cold; ++i) {
     if (i > 0) {
       json body = {{"Environment",
@@ -191,11 +200,21 @@ CellOutcome runCell(HttpClient& client, lab::Cell& cell, const WorkloadSource& s
         break;
       }
     }
-    cell.samples.push_back(measureInvoke(client, name, src.payload, /*expect_cold=*/true));
+    if (opts.snapstart) {
+      auto version = publishVersion(client, name);
+      if (!version) {
+        cell.notes.push_back("cold start " + std::to_string(i) + ": " + version.error().message());
+        progress.advance(opts.cold - i, label);
+        break;
+      }
+      qualifier = *version;
+    }
+    cell.samples.push_back(measureInvoke(client, name, src.payload, /*expect_cold=*/true, qualifier));
     progress.advance(1, label);
   }
   for (int i = 0; i < opts.warm; ++i) {
-    cell.samples.push_back(measureInvoke(client, name, src.payload, /*expect_cold=*/false));
+    cell.samples.push_back(
+        measureInvoke(client, name, src.payload, /*expect_cold=*/false, qualifier));
     progress.advance(1, label);
   }
   if (!opts.keep) (void)deleteFunction(client, name);
@@ -309,7 +328,7 @@ int runBench(const std::string& endpoint_url, const BenchOptions& opts, const Cl
           continue;
         }
         lab::Cell cell;
-        cell.runtime = runtime;
+        cell.runtime = opts.snapstart ? runtime + "+snapstart" : runtime;
         cell.runtime_id = src->runtime_id;
         cell.workload = workload;
         cell.memory_mb = memory;

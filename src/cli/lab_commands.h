@@ -40,6 +40,9 @@ struct BenchOptions {
   std::string compare;  // lambda-perf last.json, "" = none
   PriceOptions prices;
   bool keep = false;    // keep the bench functions (default: delete each after its cell)
+  // SnapStart on published versions: each cold sample publishes a version (its snapshot is
+  // taken then) and invokes it; cells are labelled "<runtime>+snapstart".
+  bool snapstart = false;
 };
 
 struct TuneOptions {

@@ -15,11 +15,11 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 lab::Sample measureInvoke(HttpClient& client, std::string_view name, const std::string& payload,
-                          bool expect_cold) {
+                          bool expect_cold, std::string_view qualifier) {
   lab::Sample s;
   s.cold = expect_cold;
   const auto started = std::chrono::steady_clock::now();
-  auto res = invokeFunction(client, name, payload, {});
+  auto res = invokeFunction(client, name, payload, qualifier);
   s.client_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                           started)
                     .count();
@@ -71,6 +71,21 @@ Status updateConfiguration(HttpClient& client, std::string_view name, const json
                          renderApiError(parseApiError(*res)));
   }
   return {};
+}
+
+Result<std::string> publishVersion(HttpClient& client, std::string_view name) {
+  auto res = client.request(HttpVerb::post, functionTarget(name) + "/versions", "{}",
+                            {{"Content-Type", "application/json"}});
+  if (!res) return tl::unexpected(std::move(res.error()));
+  if (res->result_int() / 100 != 2) {
+    return makeError(ErrorCode::InvalidArgument,
+                     "PublishVersion " + std::string(name) + ": " + renderApiError(parseApiError(*res)));
+  }
+  const json j = json::parse(res->body(), nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object() || !j.contains("Version") || !j["Version"].is_string()) {
+    return makeError(ErrorCode::Internal, "PublishVersion: no Version in the answer");
+  }
+  return j["Version"].get<std::string>();
 }
 
 Result<json> getConfiguration(HttpClient& client, std::string_view name) {

@@ -32,7 +32,10 @@ namespace kindling::cli {
 // (transport, API errors, function errors, no REPORT) are recorded in Sample::error, not
 // returned. Not thread-safe (shares the client).
 lab::Sample measureInvoke(HttpClient& client, std::string_view name, const std::string& payload,
-                          bool expect_cold);
+                          bool expect_cold, std::string_view qualifier = {});
+
+// PublishVersion; returns the new version's number. Not thread-safe.
+Result<std::string> publishVersion(HttpClient& client, std::string_view name);
 
 // UpdateFunctionConfiguration with `body` (a JSON object of the fields to change). The daemon
 // replaces the function's environments: the next invocation is a cold start. Not thread-safe.

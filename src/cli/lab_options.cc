@@ -52,6 +52,9 @@ void addLabCommands(CLI::App& app, LabOptions& opts) {
   bench->add_option("--compare", opts.bench.compare,
                     "AWS's published figures beside the local ones (lambda-perf last.json)");
   bench->add_flag("--keep", opts.bench.keep, "keep the bench functions deployed afterwards");
+  bench->add_flag("--snapstart", opts.bench.snapstart,
+                  "SnapStart on published versions: each cold sample publishes a version and "
+                  "invokes it (restore instead of init where the daemon snapshots)");
   addPriceOptions(bench, opts.bench.prices);
   bench->callback([&opts] { opts.command = LabCommand::Bench; });
 

@@ -237,3 +237,28 @@ def _fork_call(d, name, version, event):
         if first["init"] == snapshot_init and inits[snapshot_init] >= 2:
             return first
     pytest.fail(f"no answer from a forked environment: {results}")
+
+
+def test_bench_snapstart_measures_restores(fast, tmp_path):
+    """`kindling bench --snapstart`: each cold sample publishes a version (the daemon snapshots
+    it) and invokes it; REPORT's Restore Duration is the cold figure, the cell is labelled."""
+    import os
+    import subprocess
+
+    out = tmp_path / "bench"
+    env = dict(os.environ, **kh.CREDS)
+    r = subprocess.run([str(kh.BIN), "bench", "--endpoint", fast.endpoint, "--runtimes",
+                        RUNTIME, "--memory", "128", "--workloads", "heavy-init", "--cold", "2",
+                        "--warm", "1", "--snapstart", "--out", str(out)],
+                       env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    results = json.loads((out / "results.json").read_text())
+    (cell,) = results["cells"]
+    assert cell["runtime"] == RUNTIME + "+snapstart" and cell["runtime_id"] == RUNTIME
+    cold = [s for s in cell["samples"] if s["kind"] == "cold"]
+    assert len(cold) == 2 and all(s.get("init_ms") for s in cold), cell["samples"]
+    assert not [s for s in cell["samples"] if s.get("error")], cell["samples"]
+    log = fast.log_path.read_text()
+    for version in ("1", "2"):
+        assert f"PublishVersion kindling-bench-{RUNTIME.replace('.', '_')}-snapstart-heavy-init" \
+               f"-128:{version}: snapshot ready in" in log, log[-3000:]

@@ -255,7 +255,8 @@ TEST(ParseCommandLine, BenchAllFlags) {
   Parsed p = parse({"bench", "--runtimes", "python3.12,go", "--memory", "128,1769",
                     "--workloads", "hello,heavy-init", "--cold", "3", "--warm", "7", "--out",
                     "/tmp/x", "--compare", "last.json", "--architecture", "arm64",
-                    "--price-gb-second", "0.00002", "--price-request", "0", "--keep"});
+                    "--price-gb-second", "0.00002", "--price-request", "0", "--keep",
+                    "--snapstart"});
   ASSERT_TRUE(p.outcome.options) << p.err;
   const BenchOptions& b = p.outcome.options->lab.bench;
   EXPECT_EQ(b.runtimes, (std::vector<std::string>{"python3.12", "go"}));
@@ -269,6 +270,7 @@ TEST(ParseCommandLine, BenchAllFlags) {
   EXPECT_DOUBLE_EQ(b.prices.gb_second_usd.value_or(0), 0.00002);
   EXPECT_DOUBLE_EQ(b.prices.request_usd.value_or(1), 0);
   EXPECT_TRUE(b.keep);
+  EXPECT_TRUE(b.snapstart);
 }
 
 TEST(ParseCommandLine, BenchAndTuneRejectBadValues) {
