@@ -663,14 +663,13 @@ def main(argv):
     # then forks; it has no Runtime API of its own (an init error only goes to its log: the
     # daemon then starts this version's environments normally, which report it).
     snapshot = os.environ.pop("_KINDLING_SNAPSHOT", None) == "1" and snapshot_server is not None
-    endpoint = os.environ.get("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001")
-    try:
-        client = RuntimeApiClient(endpoint)
-    except RuntimeApiError as e:
-        sys.stderr.write("kindling runtime: %s\n" % e)
-        return 1
-    if snapshot:
-        client = None
+    client = None
+    if not snapshot:
+        try:
+            client = RuntimeApiClient(os.environ.get("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"))
+        except RuntimeApiError as e:
+            sys.stderr.write("kindling runtime: %s\n" % e)
+            return 1
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     handler_name = argv[1] if len(argv) > 1 and argv[1] else os.environ.get("_HANDLER", "")
     _setup_sys_path(task_root)

@@ -363,6 +363,12 @@ std::optional<sandbox::ZygoteSpec> Engine::snapshotZygote(const store::FunctionC
     return std::nullopt;
   }
   auto snapshot = std::make_shared<sandbox::SpawnSpec>(spec);
+  // The snapshot has no Runtime API (its forks get their own): a runtime that would talk to one
+  // anyway (a function that hands over to its own client at import) fails at once, which ends
+  // the snapshot, instead of reaching whatever listens at some address.
+  for (auto& var : snapshot->env) {
+    if (var.rfind("AWS_LAMBDA_RUNTIME_API=", 0) == 0) var = "AWS_LAMBDA_RUNTIME_API=";
+  }
   snapshot->env.push_back("_KINDLING_SNAPSHOT=1");
   snapshot->network_none = network_none;
   sandbox::ZygoteSpec from_snapshot;
