@@ -29,7 +29,8 @@
 //     by --cold-clients concurrent clients taking the next function; cold starts/s = invokes /
 //     wall time of the row; latency = client side, and Init Duration from the REPORT line of the
 //     X-Amz-Log-Result tail. Runtimes beyond provided (python/node/ruby hello examples, java
-//     hello if built) 1 client. RIE: one cold start = spawn `aws-lambda-rie <bootstrap>` on fresh
+//     hello if built) 1 client --runtime-samples times; Python also --cold-functions times with
+//     --cold-clients (its cold-start rate, issue 7). RIE: one cold start = spawn `aws-lambda-rie <bootstrap>` on fresh
 //     loopback ports, connect as soon as it listens (polled every 200 µs), first invoke
 //     answered: time from spawn to response (its init happens on the first invoke), 1 at a time
 //     and --cold-clients at once on distinct ports; processes are stopped after the row (not
@@ -1060,9 +1061,11 @@ bool runColdSection(const Options& opts, const std::string& run_id, Figures& fig
     runtimes.insert(runtimes.end(), opts.cold_runtimes.begin(), opts.cold_runtimes.end());
     for (const auto& runtime : runtimes) {
       const bool provided = runtime == "provided.al2023";
+      // Python also gets the parallel row: its cold-start rate is issue 7's density figure.
+      const bool rate = provided || runtime.rfind("python", 0) == 0;
       const std::string label = "kindling " + runtime;
       auto d = deployableFor(runtime, opts);
-      for (int clients : provided ? client_counts : std::vector<int>{1}) {
+      for (int clients : rate ? client_counts : std::vector<int>{1}) {
         if (!d) {
           ColdRow skipped;
           skipped.label = label;
@@ -1071,7 +1074,8 @@ bool runColdSection(const Options& opts, const std::string& run_id, Figures& fig
           record(std::move(skipped));
           continue;
         }
-        const size_t count = provided ? opts.cold_functions : opts.runtime_samples;
+        const size_t count = provided || (rate && clients > 1) ? opts.cold_functions
+                                                                : opts.runtime_samples;
         if (count == 0) continue;
         std::string tag;
         for (char ch : runtime) tag += std::isalnum(static_cast<unsigned char>(ch)) ? ch : '-';

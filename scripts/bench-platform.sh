@@ -30,13 +30,14 @@
 #   DAEMON_NOFILE      open-file hard limit of the daemons, as root (default: 65536; ~20 per
 #                      idle environment)
 #   PLATFORM_JSON      also keep every figure as JSON in this file
+#   FAST_START=on|off  the daemons' fast start (zygotes; default: the daemon's default)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 build="${BUILD_DIR:-build}"
 case "$build" in /*) ;; *) build="$repo/$build" ;; esac
-case "${1:-}" in -h|--help) sed -n '2,33p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,34p' "${BASH_SOURCE[0]}"; exit 0 ;; esac
 
 if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
   echo "== build ($build) =="
@@ -175,10 +176,13 @@ fi
 # The first also runs the memory section's python set (an idle environment holds ~20 of the
 # daemon's descriptors: 1,000 no-op ones leave too few for 100 more under a 20,000 limit).
 sections="${SECTIONS:-warm,cold,memory}"
-start_daemon bench --memory-budget-mb 0
+# FAST_START=on|off: the daemons' fast start (default: their own default, $KINDLING_FAST_START).
+fast=()
+[[ -n "${FAST_START:-}" ]] && fast=("KINDLING_FAST_START=$FAST_START")
+start_daemon bench "${fast[@]}" --memory-budget-mb 0
 args+=(--kindling "http://127.0.0.1:${daemon_port[bench]}" --kindling-daemon-pid "${daemon_pid[bench]}")
 if [[ "$sections" == *memory* ]]; then
-  start_daemon memory --memory-budget-mb 0
+  start_daemon memory "${fast[@]}" --memory-budget-mb 0
   args+=(--memory-kindling "http://127.0.0.1:${daemon_port[memory]}"
          --memory-daemon-pid "${daemon_pid[memory]}")
 fi

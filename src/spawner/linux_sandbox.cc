@@ -455,7 +455,7 @@ void LinuxSandbox::refillZygotes() {
                    std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                              started).count());
     }
-    while (true) {
+    for (size_t round = 0; round < options_.warm_zygote_stubs; ++round) {  // bounded: see refill()
       {
         std::lock_guard lock(pool_mu_);
         auto it = zygotes_.find(key);
@@ -476,10 +476,9 @@ void LinuxSandbox::refillZygotes() {
         break;
       }
       Zygote& z = it->second;
-      if (p && z.spec.snapshot) {
-        p->foreign = true;
-        snapshot_cv_.notify_all();  // prepareSnapshot() waits for its first stubs
-      }
+      if (p && z.spec.snapshot) p->foreign = true;
+      // prepareSnapshot() waits for a snapshot's first stubs, takeZygoteStub() for any.
+      if (p) snapshot_cv_.notify_all();
       if (!p) {
         breakZygote(z, p.error().message());
         break;
@@ -493,9 +492,12 @@ std::optional<LinuxSandbox::Prepared> LinuxSandbox::takeZygoteStub(
     const sandbox::ZygoteSpec& spec, std::string* why, uid_t snapshot_uid) {
   // A broken zygote is tried again after this long (it may have died with a transient error).
   constexpr auto kRetryBroken = std::chrono::seconds(10);
+  // No stub ready, but the zygote works: the refiller forks one within a few milliseconds,
+  // sooner than an exec'd start would run (bursts of cold starts outpace the warm stubs).
+  constexpr auto kStubWait = std::chrono::milliseconds(50);
   std::optional<Prepared> ready;
   {
-    std::lock_guard lock(pool_mu_);
+    std::unique_lock lock(pool_mu_);
     auto [it, inserted] = zygotes_.try_emplace(spec.key);
     Zygote& z = it->second;
     if (inserted) {
@@ -511,11 +513,23 @@ std::optional<LinuxSandbox::Prepared> LinuxSandbox::takeZygoteStub(
       *why = spec.snapshot ? "its snapshot is being taken" : "its zygote is starting";
     } else if (spec.snapshot && z.uid != snapshot_uid) {
       *why = "its snapshot was taken after the environment's Runtime API was set up";
-    } else if (z.stubs.empty()) {
-      *why = "no forked stub is ready (all taken; the refiller forks more)";
     } else {
-      ready = std::move(z.stubs.back());
-      z.stubs.pop_back();
+      if (z.stubs.empty()) {
+        pool_cv_.notify_one();
+        const std::string key = spec.key;
+        snapshot_cv_.wait_for(lock, kStubWait, [&] {
+          auto found = zygotes_.find(key);
+          return stopping_ || found == zygotes_.end() || !found->second.broken.empty() ||
+                 !found->second.stubs.empty();
+        });
+      }
+      auto found = zygotes_.find(spec.key);
+      if (found == zygotes_.end() || found->second.stubs.empty()) {
+        *why = "no forked stub is ready (all taken; the refiller forks more)";
+      } else {
+        ready = std::move(found->second.stubs.back());
+        found->second.stubs.pop_back();
+      }
     }
   }
   pool_cv_.notify_one();
@@ -577,7 +591,9 @@ Result<LinuxSandbox::Prepared> LinuxSandbox::prepare(uint32_t zygote) {
 
 void LinuxSandbox::refill() {
   if (!cgroups_) return;
-  while (true) {
+  // Bounded per round: under a burst of cold starts the pool drains as fast as it fills, and
+  // the refiller must still get to the zygotes (refillZygotes) in between.
+  for (size_t round = 0; round < options_.warm_stubs; ++round) {
     {
       std::lock_guard lock(pool_mu_);
       if (pool_.size() >= options_.warm_stubs) return;

@@ -119,7 +119,9 @@ class LinuxSandbox final : public sandbox::Sandbox {
   std::unique_ptr<SpawnerClient> spawner_;
   std::mutex pool_mu_;
   std::condition_variable pool_cv_;
-  std::condition_variable snapshot_cv_;  // a snapshot became ready or unusable
+  // A snapshot became ready or unusable, or a zygote got a stub (waited for by
+  // prepareSnapshot and takeZygoteStub).
+  std::condition_variable snapshot_cv_;
   std::vector<Prepared> pool_;  // guarded by pool_mu_
   std::map<std::string, Zygote> zygotes_;  // by ZygoteSpec::key; guarded by pool_mu_
   bool stopping_ = false;       // guarded by pool_mu_
