@@ -10,9 +10,11 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 #include "sandbox/mounts.h"
@@ -222,6 +224,25 @@ void isolateRestored(const SpawnRequest& r, int report_write, int stderr_write, 
     if (::unshare(CLONE_NEWNET) != 0) fail("network namespace", errno);
     isolateNetwork(report_write, fdpass);
   }
+}
+
+void execInit(int init_fd, pid_t runtime, const ChildPlan& plan, int status_write) {
+  if (init_fd >= 0) {
+    ::close(plan.report_write);
+    ::close(plan.stdout_write);
+    ::close(plan.stderr_write);
+    const int flags = ::fcntl(status_write, F_GETFD);
+    if (flags >= 0 && ::fcntl(status_write, F_SETFD, flags & ~FD_CLOEXEC) == 0) {
+      char fd_text[16], pid_text[16];
+      std::snprintf(fd_text, sizeof fd_text, "%d", status_write);
+      std::snprintf(pid_text, sizeof pid_text, "%d", static_cast<int>(runtime));
+      char name[] = "init";
+      char* argv[] = {name, fd_text, pid_text, nullptr};
+      char* envp[] = {nullptr};
+      ::syscall(SYS_execveat, init_fd, "", argv, envp, AT_EMPTY_PATH);
+    }
+  }
+  reapAsInit(runtime, plan, status_write);  // closing the pipes twice is harmless (EBADF)
 }
 
 void reapAsInit(pid_t runtime, const ChildPlan& plan, int status_write) {

@@ -65,6 +65,11 @@ void isolateRestored(const SpawnRequest& request, int report_write, int stderr_w
 // (which ends the namespace: the kernel kills whatever is left in it).
 [[noreturn]] void reapAsInit(pid_t runtime, const ChildPlan& plan, int status_write);
 
+// As reapAsInit, but exec'd as kindling-init (init_main.cc; `init_fd`: an O_PATH fd of it,
+// opened before pivot_root), so pid 1 holds none of its parent's memory. Falls back to
+// reapAsInit when the exec fails (init_fd < 0, ...).
+[[noreturn]] void execInit(int init_fd, pid_t runtime, const ChildPlan& plan, int status_write);
+
 // read/write exactly n bytes (EINTR retried); false on EOF or error.
 bool readFull(int fd, void* buf, size_t n);
 bool writeFull(int fd, const void* buf, size_t n);

@@ -439,6 +439,10 @@ void LinuxSandbox::refillZygotes() {
       request.argv = spec.argv;
       request.env = spec.env;
       request.env.push_back("KINDLING_ZYGOTE_LIB=" + options_.zygote_library.string());
+      // pid 1 of forked environments (kindling-init beside the library; absent: the stub
+      // stays init itself).
+      const auto init = options_.zygote_library.parent_path() / "kindling-init";
+      if (::access(init.c_str(), X_OK) == 0) request.env.push_back("KINDLING_INIT=" + init.string());
       auto z = spawner_->startZygote(request);
       std::lock_guard lock(pool_mu_);
       auto it = zygotes_.find(key);

@@ -25,6 +25,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
@@ -90,6 +91,12 @@ void stubMain(const PrepareRequest& prepare, const int* fds) {
   const auto& program = snapshot ? g_snapshot_seccomp : g_seccomp;
   const sandbox::SeccompProgram* seccomp = program ? &*program : nullptr;
   if (g_request->seccomp && !seccomp) childFail(report, Stage::Seccomp, EINVAL);
+  // kindling-init, reachable by fd once pivot_root has hidden the host (KINDLING_INIT: set by
+  // the daemon in the zygote's environment).
+  int init_fd = -1;
+  if (const char* init = ::getenv("KINDLING_INIT"); init != nullptr && *init != '\0') {
+    init_fd = ::open(init, O_PATH | O_CLOEXEC);
+  }
   if (g_request->isolate) isolate(*g_request, report, fds[kStderrWrite], fds[kFdpass]);
   // A snapshot keeps the fd-pass socket: the spawner sends its fork requests there.
   if (!snapshot) ::close(fds[kFdpass]);
@@ -104,9 +111,10 @@ void stubMain(const PrepareRequest& prepare, const int* fds) {
     if (runtime < 0) childFail(report, Stage::Clone, errno);
     if (runtime > 0) {
       if (snapshot) ::close(fds[kFdpass]);
-      reapAsInit(runtime, *plan, fds[kStatusWrite]);
+      execInit(init_fd, runtime, *plan, fds[kStatusWrite]);
     }
   }
+  if (init_fd >= 0) ::close(init_fd);
   ::close(fds[kStatusWrite]);
   ::prctl(PR_SET_NAME, comm);
   confine(*plan, /*reset_signals=*/false);
