@@ -8,7 +8,6 @@ package dev.kindling.lambda;
 
 import com.amazonaws.services.lambda.runtime.LambdaLogger;
 import com.amazonaws.services.lambda.runtime.LambdaRuntime;
-import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.lang.reflect.Field;
@@ -18,6 +17,10 @@ public final class Bootstrap {
 
   // Lambda-Runtime-Function-Error-Type of a handler's exception, as the official client sends.
   private static final String USER_ERROR_TYPE = "Runtime.UserException";
+
+  // KINDLING_JAVA_TRAINING=1: init only, then CdsTraining, then exit 0 (never calls /next).
+  private static final String TRAINING_ENV = "KINDLING_JAVA_TRAINING";
+  private static final String TRAINING_VALUE = "1";
 
   /** Growable response buffer whose bytes are posted without a copy. */
   private static final class Buffer extends ByteArrayOutputStream {
@@ -57,6 +60,13 @@ public final class Bootstrap {
       Thread.currentThread().setContextClassLoader(loader);
       String spec = args.length > 0 ? args[0] : System.getenv("_HANDLER");
       handler = Handler.load(spec, loader);
+      if (TRAINING_VALUE.equals(System.getenv(TRAINING_ENV))) {
+        // A training run for a per-function class-data archive (docs/runtimes.md, "Java
+        // cold start"): the function's init is done; the runtime's invocation paths are
+        // walked without the user's handler, and the JVM writes the archive as it exits.
+        CdsTraining.run();
+        System.exit(0);
+      }
     } catch (Handler.InitError e) {
       String json = e.getCause() != null ? withMessage(e) : ErrorReport.simple(e.errorType, e.getMessage());
       reportInitError(client, json, e.errorType);
@@ -91,7 +101,7 @@ public final class Bootstrap {
       out.reset();
       Throwable failure = null;
       try {
-        handler.invoke(new ByteArrayInputStream(next.body, 0, next.length), out, ctx);
+        handler.invoke(next.body, next.length, out, ctx);
       } catch (Throwable t) {
         failure = t;
       }
@@ -147,7 +157,7 @@ public final class Bootstrap {
 
   // LambdaRuntime.getLogger() is filled by the runtime (a private static field in
   // aws-lambda-java-core, set by reflection as AWS's runtime does).
-  private static void setRuntimeLogger(LambdaLogger logger) {
+  static void setRuntimeLogger(LambdaLogger logger) {
     try {
       Field f = LambdaRuntime.class.getDeclaredField("logger");
       f.setAccessible(true);

@@ -1,21 +1,25 @@
 // kindling's Java runtime: small JSON helpers. Events and results go through AWS's own
-// serialisation library (aws-lambda-java-serialization, shaded Jackson) so that POJOs, Maps,
-// dates and nulls come out exactly as on AWS; the runtime's own few JSON needs (error bodies,
-// the client-context/identity headers) are handled here.
+// serialisation library (aws-lambda-java-serialization, shaded Jackson) or PlainJson, which
+// gives the same bytes for plain values; the runtime's own few JSON needs (error bodies, the
+// client-context/identity headers) are handled here.
 // Threading: stateless, thread-safe.
 package dev.kindling.lambda;
 
 import com.amazonaws.services.lambda.runtime.serialization.factories.JacksonFactory;
+import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
 
 final class Json {
   private Json() {}
 
-  /** Parses a JSON object; null for null/empty/invalid input or a non-object. */
+  /** Parses a JSON object (PlainJson, else Jackson); null for null/empty/invalid input or a non-object. */
   @SuppressWarnings("unchecked")
   static Map<String, Object> parseObject(String json) {
     if (json == null || json.isEmpty()) return null;
+    byte[] bytes = json.getBytes(StandardCharsets.UTF_8);
+    Object plain = PlainJson.parse(bytes, 0, bytes.length, Map.class);
+    if (plain != PlainJson.FALLBACK) return (Map<String, Object>) plain;
     try {
       Object v = JacksonFactory.getInstance().getMapper().readValue(json, Object.class);
       return v instanceof Map ? (Map<String, Object>) v : null;

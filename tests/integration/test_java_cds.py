@@ -1,0 +1,127 @@
+"""kindling's Java runtime start-up paths (docs/runtimes.md, "Java cold start"):
+
+- the runtime's class-data-sharing archive (runtimes/java/build.sh) is mapped by the JVM of a
+  sandboxed environment: the function's JVM logs its class loading (-Xlog:class+load through
+  JAVA_TOOL_OPTIONS, to a file in its own /tmp) and a probe handler reads the log back; the
+  runtime's classes must say "source: shared objects file". CDS switches itself off silently
+  when the class path or the jars' times differ, so nothing else would notice;
+- the plain-JSON fast path (PlainJson.java) gives exactly what AWS's Jackson gives: a
+  differential check over random documents and values, on every JDK kindling hosts.
+Runtime ids whose JDK is missing skip with the daemon's reason."""
+
+import json
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+import kindling_harness as kh
+from test_java import OUT, built  # noqa: F401  (the module fixture builds runtime + examples)
+
+RUNTIMES = ["java17", "java25"]
+RUNTIME_DIR = Path("/opt/kindling/sdk/java")
+JDKS = {"java17": "/usr/lib/jvm/java-17-openjdk-amd64/bin/java",
+        "java25": "/usr/lib/jvm/temurin-25-jdk-amd64/bin/java"}
+CLASS_LOG = "/tmp/kindling-class-load.log"
+
+PROBE_JAVA = r'''
+package cds;
+
+import com.amazonaws.services.lambda.runtime.Context;
+import com.amazonaws.services.lambda.runtime.RequestHandler;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** Returns where each class of kindling's runtime (and this one) was loaded from. */
+public class Probe implements RequestHandler<Map<String, Object>, Map<String, Object>> {
+  @Override
+  public Map<String, Object> handleRequest(Map<String, Object> event, Context context) {
+    Map<String, Object> sources = new LinkedHashMap<>();
+    int total = 0, shared = 0;
+    try {
+      for (String line : Files.readAllLines(Path.of((String) event.get("log")))) {
+        int tag = line.indexOf("] ", line.indexOf("class,load"));
+        int src = line.indexOf(" source: ");
+        if (tag < 0 || src < 0) continue;
+        ++total;
+        String source = line.substring(src + 9);
+        if (source.startsWith("shared objects file")) ++shared;
+        String name = line.substring(tag + 2, src);
+        if (name.startsWith("dev.kindling.lambda.") || name.startsWith("cds.")) {
+          sources.put(name, source);
+        }
+      }
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException(e);
+    }
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("total", total);
+    out.put("shared", shared);
+    out.put("sources", sources);
+    return out;
+  }
+}
+'''
+
+
+def _probe_zip(tmp_path):
+    with zipfile.ZipFile(OUT / "hello.zip") as zf:
+        zf.extract("lib/aws-lambda-java-core-1.4.0.jar", tmp_path)
+    src = tmp_path / "src" / "cds" / "Probe.java"
+    src.parent.mkdir(parents=True)
+    src.write_text(PROBE_JAVA)
+    classes = tmp_path / "classes"
+    subprocess.run(["javac", "--release", "17", "-d", str(classes), "-cp",
+                    str(tmp_path / "lib" / "aws-lambda-java-core-1.4.0.jar"), str(src)],
+                   check=True)
+    files = {str(p.relative_to(classes)): p.read_bytes() for p in classes.rglob("*.class")}
+    files["lib/aws-lambda-java-core-1.4.0.jar"] = (
+        tmp_path / "lib" / "aws-lambda-java-core-1.4.0.jar").read_bytes()
+    return kh.make_zip(files)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_runtime_archive_is_mapped_in_the_sandbox(daemon, fname, runtime, tmp_path):
+    try:
+        daemon.deploy(fname, _probe_zip(tmp_path), runtime=runtime, handler="cds.Probe",
+                      memory=256, timeout=30,
+                      env={"JAVA_TOOL_OPTIONS": f"-Xlog:class+load=info:file={CLASS_LOG}"})
+    except ClientError as e:
+        if "not available on this kindling host" in e.response["Error"]["Message"]:
+            pytest.skip(f"{runtime} is not installed here: {e.response['Error']['Message']}")
+        raise
+    r = daemon.invoke(fname, {"log": CLASS_LOG}, tail=True)
+    assert r["function_error"] is None, (r["payload"], r["log"])
+    body = json.loads(r["payload"])
+    sources = body["sources"]
+    # The runtime's classes come from the archive: mapped, not parsed from the jar.
+    for cls in ("Bootstrap", "Handler", "PlainJson", "RuntimeApiClient", "InvocationContext"):
+        name = "dev.kindling.lambda." + cls
+        assert name in sources, (name, sources)
+        assert sources[name].startswith("shared objects file"), (name, sources[name], r["log"])
+    # The function's own class is read from /var/task (no per-function archive yet).
+    assert sources["cds.Probe"].startswith("file:/var/task"), sources
+    # Nearly everything the JVM loaded came from the JDK's or the runtime's archive.
+    assert body["shared"] >= 0.9 * body["total"], body
+    assert "Init Duration" in kh.report_line(r["log"])
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_plain_json_matches_jackson(runtime, tmp_path):
+    java = Path(JDKS[runtime])
+    if not java.exists():
+        pytest.skip(f"{runtime}: no JDK at {java}")
+    cp = f"{RUNTIME_DIR / 'kindling-java-runtime.jar'}:{RUNTIME_DIR / 'lib'}/*"
+    subprocess.run(["javac", "--release", "17", "-d", str(tmp_path), "-cp", cp,
+                    str(kh.REPO / "tests/integration/java/PlainJsonCheck.java")], check=True)
+    for seed in (1, 2, 3):
+        proc = subprocess.run([str(java), f"-Dseed={seed}", "-cp", f"{tmp_path}:{cp}",
+                               "dev.kindling.lambda.PlainJsonCheck", "20000"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                              timeout=300)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        assert proc.stdout.startswith("ok "), proc.stdout
