@@ -325,7 +325,14 @@ class MountPlan::Builder {
                "make " + bind.inside + " read-only (ro,nosuid,nodev, recursive)");
     }
 
-    if (!tmp_device_.empty()) {
+    if (spec.tmp_mount_fd >= 0) {
+      Step s;
+      s.op = Op::MoveMount;
+      s.fd = spec.tmp_mount_fd;
+      s.target = at("/tmp");
+      s.label = "move the prepared /tmp volume (ext4, rw,nosuid,nodev) onto /tmp";
+      steps_.push_back(std::move(s));
+    } else if (!tmp_device_.empty()) {
       mountStep(tmp_device_, at("/tmp"), "ext4", MS_NOSUID | MS_NODEV, {},
                 "mount " + tmp_device_ + " (ext4) on /tmp (rw,nosuid,nodev)");
     } else if (!tmp_source.empty()) {
@@ -442,6 +449,11 @@ int MountPlan::run(const Step& step) noexcept {
       return ::syscall(SYS_pivot_root, ".", ".") == 0 ? 0 : errno;
     case Op::DetachOldRoot:
       return ::umount2(".", MNT_DETACH) == 0 ? 0 : errno;
+    case Op::MoveMount:
+      return ::syscall(SYS_move_mount, step.fd, "", AT_FDCWD, step.target.c_str(),
+                       MOVE_MOUNT_F_EMPTY_PATH) == 0
+                 ? 0
+                 : errno;
   }
   return EINVAL;
 }

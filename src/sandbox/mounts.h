@@ -56,6 +56,9 @@ struct RootfsSpec {
   // rw,nosuid,nodev on /tmp: disk-backed and size-limited, outside the memory limit as on
   // Lambda. Takes precedence over tmp_dir.
   std::filesystem::path tmp_device;
+  // Or that volume already mounted, detached (fsmount; its fd, owned by the caller): moved onto
+  // /tmp, so the cold start does not pay the ext4 mount. Takes precedence over tmp_device.
+  int tmp_mount_fd = -1;
   // Other read-only binds, host path -> path inside (e.g. /opt/kindling -> /opt/kindling). A
   // source may be a directory or a file.
   std::vector<std::pair<std::filesystem::path, std::filesystem::path>> extra_read_only;
@@ -109,6 +112,7 @@ class MountPlan {
     Chdir,           // chdir(target)
     PivotRoot,       // pivot_root(".", ".") from the new root
     DetachOldRoot,   // umount2(".", MNT_DETACH)
+    MoveMount,       // move_mount(fd, "", AT_FDCWD, target, MOVE_MOUNT_F_EMPTY_PATH)
   };
 
   struct Step {
@@ -117,6 +121,7 @@ class MountPlan {
     uint32_t mode = 0;        // Mkdir/Touch mode
     dev_t dev = 0;            // CheckNamespace
     ino_t ino = 0;            // CheckNamespace
+    int fd = -1;              // MoveMount: a detached mount
     std::string source;       // Mount source / Symlink text
     std::string target;       // host path operated on (under staging before the pivot)
     std::string fstype;       // Mount filesystem type, empty for none

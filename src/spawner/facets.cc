@@ -160,6 +160,15 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpa
   spec.opt_dir = r.opt_dir;
   spec.tmp_dir = r.tmp_dir;
   spec.tmp_device = r.tmp_device;
+  // The volume the spawner mounted when it prepared this stub (else the device is mounted
+  // here, as it is when that message does not arrive).
+  Message premounted;
+  if (r.tmp_premounted) {
+    if (auto m = receiveMessage(fdpass, 16); m && m->data == "T" && m->fds.size() == 1) {
+      premounted = std::move(*m);
+      spec.tmp_mount_fd = premounted.fds[0].get();
+    }
+  }
   for (size_t i = 0; i < r.ro_sources.size(); ++i) {
     spec.extra_read_only.emplace_back(r.ro_sources[i], r.ro_targets[i]);
   }

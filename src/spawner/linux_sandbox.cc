@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <optional>
 
 #include <spdlog/spdlog.h>
@@ -203,6 +204,12 @@ LinuxSandbox::LinuxSandbox(std::unique_ptr<SpawnerClient> spawner,
   refill();
   if (cgroups_) {
     refiller_ = std::thread([this] {
+      // Below the cold starts it works for: a stub taken wakes the refiller at once, and its
+      // work (cgroup set-up, mkfs.ext4 of the next /tmp volume, which inherits this priority)
+      // must not take a core from the environment that is starting.
+      if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10) != 0) {
+        spdlog::debug("sandbox: refiller priority: {}", std::strerror(errno));
+      }
       std::unique_lock lock(pool_mu_);
       while (!stopping_) {
         auto wanted = [this] { return stopping_ || needsRefill(); };
@@ -588,6 +595,7 @@ Result<LinuxSandbox::Prepared> LinuxSandbox::prepare(uint32_t zygote) {
   }
   auto volume = volumeFor(kDefaultEphemeralMb);
   if (!volume) return tl::unexpected(std::move(volume.error()));
+  if (*volume) request.tmp_device = (*volume)->device;
   auto stub = spawner_->prepareStub(request);
   if (!stub) return tl::unexpected(std::move(stub.error()));
   return Prepared{std::move(*created), stub->stub, stub->pid, std::move(*volume)};

@@ -83,7 +83,8 @@ std::string encodeRequest(const SpawnRequest& r) {
   putList(out, r.cgroup_procs);
   putU32(out, r.nofile);
   putU32(out, (r.seccomp ? 1u : 0u) | (r.drop_capabilities ? 2u : 0u) | (r.isolate ? 4u : 0u) |
-                 (r.network_none ? 8u : 0u) | (r.snapshot ? 16u : 0u));
+                 (r.network_none ? 8u : 0u) | (r.snapshot ? 16u : 0u) |
+                 (r.tmp_premounted ? 32u : 0u));
   putU32(out, r.uid);
   putU32(out, r.gid);
   for (const std::string* s : {&r.hostname, &r.staging, &r.task_root, &r.runtime_dir,
@@ -110,6 +111,7 @@ Result<SpawnRequest> decodeRequest(std::string_view data) {
   r.isolate = flags & 4u;
   r.network_none = flags & 8u;
   r.snapshot = flags & 16u;
+  r.tmp_premounted = flags & 32u;
   r.uid = in.u32();
   r.gid = in.u32();
   for (std::string* s : {&r.hostname, &r.staging, &r.task_root, &r.runtime_dir, &r.lang_dir,
@@ -130,6 +132,7 @@ std::string encodePrepare(const PrepareRequest& r) {
   putList(out, r.cgroup_procs);
   putU32(out, r.new_pid_namespace ? 1u : 0u);
   putU32(out, r.zygote);
+  putString(out, r.tmp_device);
   return out;
 }
 
@@ -139,6 +142,7 @@ Result<PrepareRequest> decodePrepare(std::string_view data) {
   r.cgroup_procs = in.list();
   r.new_pid_namespace = in.u32() != 0;
   r.zygote = in.u32();
+  r.tmp_device = in.str();
   if (!in.ok || !in.data.empty()) return makeError(ErrorCode::Internal, "spawner: malformed prepare");
   return r;
 }

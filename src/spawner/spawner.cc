@@ -102,9 +102,11 @@ struct Stub {
   int fdpass = -1;  // the stub sends a none-mode Runtime API listener here
   int exit_status = -1;  // the runtime's wait status (PID-namespace stubs)
   bool from_snapshot = false;  // forked from a function-level snapshot: gets its /tmp on fdpass
+  int tmp_mount = -1;          // PrepareRequest::tmp_device, mounted detached (or -1)
+  std::string tmp_device;
   void close() {
-    for (int* fd :
-         {&plan_write, &stdout_read, &stderr_read, &report_read, &fdpass, &exit_status}) {
+    for (int* fd : {&plan_write, &stdout_read, &stderr_read, &report_read, &fdpass, &exit_status,
+                    &tmp_mount}) {
       if (*fd >= 0) ::close(*fd);
       *fd = -1;
     }
@@ -277,8 +279,18 @@ class Spawner {
     const uint32_t id = next_stub_++;
     auto zygote = zygotes_.find(request->zygote);
     const bool from_snapshot = zygote != zygotes_.end() && zygote->second.snapshot;
-    stubs_[id] = Stub{static_cast<pid_t>(pid), plan[1], out[0], err[0], report[0], pass[0],
-                      status[0], from_snapshot};
+    Stub stub{static_cast<pid_t>(pid), plan[1], out[0], err[0], report[0], pass[0],
+              status[0], from_snapshot, -1, {}};
+    if (!request->tmp_device.empty()) {
+      SpawnRequest volume;
+      volume.tmp_device = request->tmp_device;
+      const int mnt = tmpMount(volume);
+      if (mnt >= 0) {
+        stub.tmp_mount = mnt;
+        stub.tmp_device = request->tmp_device;
+      }  // else the stub mounts the device itself when it gets it
+    }
+    stubs_[id] = std::move(stub);
     PrepareReply r{id, static_cast<int32_t>(pid), 0, threads};
     (void)sendMessage(sock_, std::string_view(reinterpret_cast<const char*>(&r), sizeof r), {});
   }
@@ -451,9 +463,28 @@ class Spawner {
     if (it == stubs_.end()) return reply(sock_, SpawnReply{-1, Stage::Protocol, ENOENT}, {});
     Stub stub = it->second;
     stubs_.erase(it);
+    // The volume mounted at prepare time, if the request kept it.
+    int prepared = -1;
+    if (stub.tmp_mount >= 0 && request.tmp_device == stub.tmp_device) {
+      prepared = stub.tmp_mount;
+      stub.tmp_mount = -1;
+    }
+    SpawnRequest premounted;
+    const SpawnRequest* plan_request = &request;
+    if (prepared >= 0 && !stub.from_snapshot) {
+      premounted = request;
+      premounted.tmp_premounted = true;
+      plan_request = &premounted;
+      if (!sendMessage(stub.fdpass, "T", {prepared})) {
+        ::close(prepared);  // the stub mounts the device itself
+        premounted.tmp_premounted = false;
+      } else {
+        ::close(prepared);
+      }
+    }
     if (stub.from_snapshot) {
       // Its /tmp first: the stub takes it off fdpass once it has read its request.
-      const int mnt = tmpMount(request);
+      const int mnt = prepared >= 0 ? prepared : tmpMount(request);
       Status sent = mnt >= 0 ? sendMessage(stub.fdpass, "T", {mnt}) : sendMessage(stub.fdpass, "-", {});
       if (mnt >= 0) ::close(mnt);
       if (mnt < 0 && mnt != -ENOENT) sent = tl::unexpected(Error{ErrorCode::Io, -mnt, "tmp mount"});
@@ -464,7 +495,7 @@ class Spawner {
         return reply(sock_, SpawnReply{stub.pid, Stage::Mounts, e}, {});
       }
     }
-    const std::string data = encodeRequest(request);
+    const std::string data = encodeRequest(*plan_request);
     const uint32_t len = static_cast<uint32_t>(data.size());
     if (!writeFull(stub.plan_write, &len, sizeof len) ||
         !writeFull(stub.plan_write, data.data(), data.size())) {

@@ -45,6 +45,7 @@ TEST(SpawnerProtocol, SnapshotFlagRoundTripsBesideTheOthers) {
   auto decoded = decodeRequest(encodeRequest(r));
   ASSERT_TRUE(decoded.has_value());
   EXPECT_TRUE(decoded->snapshot);
+  EXPECT_FALSE(decoded->tmp_premounted);
   EXPECT_TRUE(decoded->network_none);
   EXPECT_TRUE(decoded->seccomp);
   EXPECT_FALSE(decoded->isolate);
@@ -105,10 +106,13 @@ TEST(SpawnerProtocol, MalformedRequestsAreRejected) {
 }
 
 TEST(SpawnerProtocol, PrepareRoundTrips) {
-  PrepareRequest p{{"/a/cgroup.procs", "/b/cgroup.procs"}};
+  PrepareRequest p;
+  p.cgroup_procs = {"/a/cgroup.procs", "/b/cgroup.procs"};
+  p.tmp_device = "/dev/loop7";
   auto decoded = decodePrepare(encodePrepare(p));
   ASSERT_TRUE(decoded.has_value());
   EXPECT_EQ(decoded->cgroup_procs, p.cgroup_procs);
+  EXPECT_EQ(decoded->tmp_device, "/dev/loop7");
   EXPECT_FALSE(decodePrepare("\x05").has_value());
 }
 
@@ -122,8 +126,9 @@ TEST(SpawnerProtocol, PrepareCarriesTheZygoteAndPidNamespace) {
   EXPECT_EQ(decoded->zygote, 7u);
   EXPECT_TRUE(decoded->cgroup_procs.empty());
   // The zygote's copy of this encoding (runtimes/python/zygote.py passes it through to
-  // libkindling_zygote.so) is 12 bytes without cgroups: no field may be dropped silently.
-  EXPECT_EQ(encodePrepare(PrepareRequest{}).size(), 12u);
+  // libkindling_zygote.so) is 16 bytes without cgroups and /tmp device: no field may be
+  // dropped silently.
+  EXPECT_EQ(encodePrepare(PrepareRequest{}).size(), 16u);
   const std::string good = encodePrepare(p);
   EXPECT_FALSE(decodePrepare(good.substr(0, good.size() - 4)).has_value());
 }
