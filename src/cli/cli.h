@@ -20,8 +20,9 @@ struct ServeOptions {
   int async_max_in_flight = 16;      // Event invocations running at once
   int account_concurrency = 1000;    // Lambda's account concurrency limit
   int64_t memory_budget_mb = -1;     // host memory for environments; -1 = 80% of RAM, 0 = none
-  // "on": Python environments fork from runtime zygotes; "" (not given): $KINDLING_FAST_START
-  // (on|1), else off.
+  // "on": Python and Ruby environments fork from runtime zygotes, SnapStart versions from their
+  // function snapshots; "off": every runtime is exec'd; "" (not given): $KINDLING_FAST_START
+  // (on|1|off|0), else on.
   std::string fast_start;
 };
 

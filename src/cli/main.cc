@@ -33,11 +33,12 @@ kindling::Result<DaemonOptions> toDaemonOptions(const kindling::cli::ServeOption
   options.async_max_in_flight = serve.async_max_in_flight;
   options.account_concurrency = serve.account_concurrency;
   options.memory_budget_mb = serve.memory_budget_mb;
-  // The flag, else KINDLING_FAST_START=on|1 (runs a whole test suite with it on), else off.
+  // The flag, else KINDLING_FAST_START=on|1|off|0 (a whole test suite runs with it off), else
+  // on.
   const char* fast_env = std::getenv("KINDLING_FAST_START");
-  const std::string fast = !serve.fast_start.empty() ? serve.fast_start
-                           : fast_env               ? std::string(fast_env)
-                                                    : std::string("off");
+  const std::string fast = !serve.fast_start.empty()      ? serve.fast_start
+                           : fast_env != nullptr && *fast_env ? std::string(fast_env)
+                                                              : std::string("on");
   options.fast_start = fast == "on" || fast == "1";
   if (const char* mode = std::getenv("KINDLING_SANDBOX"); mode && *mode) options.sandbox = mode;
   return options;

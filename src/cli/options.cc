@@ -70,9 +70,10 @@ ParseOutcome parseCommandLine(int argc, const char* const* argv, std::ostream& o
       ->capture_default_str()
       ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40));
   serve->add_option("--fast-start", opts.serve.fast_start,
-                    "on: start Python environments by forking a pre-initialised interpreter "
-                    "(a runtime zygote); off: exec every runtime (per function: tag "
-                    "kindling:fast-start=false; default: $KINDLING_FAST_START, else off)")
+                    "on: start Python and Ruby environments by forking a pre-initialised "
+                    "interpreter (a runtime zygote; SnapStart versions: their function "
+                    "snapshot); off: exec every runtime (per function: tag "
+                    "kindling:fast-start=false; default: $KINDLING_FAST_START, else on)")
       ->check(CLI::IsMember({"on", "off"}));
 
   CLI::App* deploy =
