@@ -136,6 +136,7 @@ struct Options {
   // 3
   size_t memory_functions = 1000;
   size_t memory_python_functions = 100;
+  std::string memory_python_runtime = "python3.11";  // runtime of that set
   int memory_clients = 8;
   double settle_s = 2.5;
   std::string json_out;
@@ -1498,7 +1499,7 @@ bool kindlingMemory(const Options& opts, const std::string& run_id, Figures& fig
   }
   std::set<std::string> before;
   for (const auto& e : scanEnvironments(py_daemon).envs) before.insert(e.key);
-  auto py = deployableFor("python3.11", opts);
+  auto py = deployableFor(opts.memory_python_runtime, opts);
   const auto py_names = functionNames("kdp-mempy-" + run_id + "-", opts.memory_python_functions);
   Status pst = py ? createFunctions(py_endpoint, *py, 128, py_names, 4)
                   : Status(tl::unexpected(py.error()));
@@ -1515,8 +1516,8 @@ bool kindlingMemory(const Options& opts, const std::string& run_id, Figures& fig
     if (!before.count(e.key)) fresh.push_back(std::move(e));
   }
   const EnvStats py_stats = envStats(fresh);
-  printEnvRow(py_daemon == daemon ? "kindling python3.11 hello"
-                                  : "kindling python3.11 hello (daemon 1)",
+  const std::string py_label = "kindling " + opts.memory_python_runtime + " hello";
+  printEnvRow(py_daemon == daemon ? py_label : py_label + " (daemon 1)",
               py_stats);
   if (!pst) {
     fmt::print("  python set: {}\n", pst.error().message());
@@ -1795,6 +1796,8 @@ int main(int argc, char** argv) {
   scalar("--memory-functions", opts.memory_functions, "no-op functions of the memory section");
   scalar("--memory-python-functions", opts.memory_python_functions,
          "python hello functions of the memory section (0 = none)");
+  scalar("--memory-python-runtime", opts.memory_python_runtime,
+         "runtime of those functions (python3.11, python3.12, ...)");
   scalar("--memory-clients", opts.memory_clients, "clients invoking the memory section's sets");
   scalar("--settle-s", opts.settle_s, "seconds between the last invoke and a memory reading");
   scalar("--json-out", opts.json_out, "also write every figure as JSON to this file");

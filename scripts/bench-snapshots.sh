@@ -74,4 +74,19 @@ echo "== bare starts and cold-start rates (kindling-platform-bench, cold section
   --built-examples-dir "$KINDLING_EXAMPLES_OUT" --cold-runtimes python3.11 \
   --cold-functions 200 --cold-clients 8 --runtime-samples 20 --floor-samples 20 \
   --jvm-samples 10 "${java_hello[@]}" 2>&1 | sed -n '/== 2/,/^$/p' | tee "$out/platform-cold.txt"
+echo "== bare node of each Node toolchain (fork+exec+wait, 20 samples after one warm-up) =="
+for node in /opt/kindling/toolchains/node*/bin/node; do
+  [[ -x "$node" ]] || continue
+  /usr/bin/python3 - "$node" <<'EOF' | tee -a "$out/platform-cold.txt"
+import statistics, subprocess, sys, time
+node = sys.argv[1]
+ts = []
+for _ in range(21):
+    t = time.perf_counter()
+    subprocess.run([node, "-e", "0"], check=True)
+    ts.append((time.perf_counter() - t) * 1000)
+ts = ts[1:]
+print(f"  {node} -e 0: p50 {statistics.median(ts):.1f} ms, min {min(ts):.1f} ms")
+EOF
+done
 echo "results: $out"

@@ -429,7 +429,15 @@ void LinuxSandbox::refillZygotes() {
         continue;
       }
       if (!*ready) {
-        z.retry_at = std::chrono::steady_clock::now() + kSnapshotPoll;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - z.started_at > options_.snapshot_init_timeout) {
+          // An init that never ends (a loop, a hang on the network) must not hold a process
+          // and a core for good: the version's environments start normally and time out there.
+          breakZygote(z, "its init did not finish within " +
+                             std::to_string(options_.snapshot_init_timeout.count()) + " s");
+          continue;
+        }
+        z.retry_at = now + kSnapshotPoll;
         continue;
       }
       if (!z.ready) {

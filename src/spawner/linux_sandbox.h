@@ -41,6 +41,9 @@ struct LinuxSandboxOptions {
   bool fast_start = false;
   std::filesystem::path zygote_library;
   size_t warm_zygote_stubs = 4;  // forked stubs kept ready per zygote
+  // A function snapshot whose init has not finished by then is given up (SnapStart's init
+  // bound, as the engine's for snapshot-less SnapStart environments).
+  std::chrono::seconds snapshot_init_timeout{130};
 };
 
 class LinuxSandbox final : public sandbox::Sandbox {
