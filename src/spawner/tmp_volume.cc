@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstring>
+#include <mutex>
 
 extern char** environ;
 
@@ -41,6 +43,54 @@ Status format(const std::string& image) {
   return {};
 }
 
+// Copies the data extents of `from` (a sparse file) into `to` (same size, all holes), leaving
+// the holes: a fresh 512 MB ext4 image holds ~0.3 MB of data, copied in ~0.5 ms.
+Status copySparse(int from, int to, off_t size) {
+  off_t offset = 0;
+  while (offset < size) {
+    const off_t data = ::lseek(from, offset, SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) return {};  // only a hole is left
+      return errnoError("lseek(SEEK_DATA)");
+    }
+    const off_t hole = ::lseek(from, data, SEEK_HOLE);
+    if (hole < 0) return errnoError("lseek(SEEK_HOLE)");
+    off_t in = data, out = data;
+    while (in < hole) {
+      const ssize_t n = ::copy_file_range(from, &in, to, &out, static_cast<size_t>(hole - in), 0);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return errnoError("copy_file_range");
+    }
+    offset = hole;
+  }
+  return {};
+}
+
+// A formatted image of size_mb in dir, made once (mkfs.ext4 costs ~25 ms; a copy of its few
+// data blocks ~0.5 ms) and reused by every volume of that size. Thread-safe.
+Result<std::string> templateImage(const std::filesystem::path& dir, int size_mb) {
+  static std::mutex mu;
+  std::lock_guard lock(mu);
+  const std::string path = (dir / ("template-" + std::to_string(size_mb) + "mb.img")).string();
+  if (::access(path.c_str(), R_OK) == 0) return path;
+  const std::string staging = path + ".new-" + std::to_string(::getpid());
+  sys::UniqueFd file(::open(staging.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!file) return errnoError("open(" + staging + ")");
+  if (::ftruncate(file.get(), static_cast<off_t>(size_mb) << 20) != 0) {
+    ::unlink(staging.c_str());
+    return errnoError("ftruncate(" + staging + ")");
+  }
+  if (auto st = format(staging); !st) {
+    ::unlink(staging.c_str());
+    return tl::unexpected(std::move(st.error()));
+  }
+  if (::rename(staging.c_str(), path.c_str()) != 0) {
+    ::unlink(staging.c_str());
+    return errnoError("rename(" + staging + ")");
+  }
+  return path;
+}
+
 }  // namespace
 
 Result<TmpVolume> makeTmpVolume(const std::filesystem::path& dir, int size_mb) {
@@ -58,7 +108,13 @@ Result<TmpVolume> makeTmpVolume(const std::filesystem::path& dir, int size_mb) {
   if (::ftruncate(file.get(), static_cast<off_t>(size_mb) << 20) != 0) {
     return errnoError("ftruncate(" + image + ")");
   }
-  KD_TRY_STATUS(format(image));
+  // A copy of the size's template (formatted once), else mkfs.ext4 of this image.
+  bool copied = false;
+  if (auto tmpl = templateImage(dir, size_mb)) {
+    sys::UniqueFd from(::open(tmpl->c_str(), O_RDONLY | O_CLOEXEC));
+    copied = from && copySparse(from.get(), file.get(), static_cast<off_t>(size_mb) << 20);
+  }
+  if (!copied) KD_TRY_STATUS(format(image));
 
   sys::UniqueFd control(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));
   if (!control) return errnoError("open(/dev/loop-control)");

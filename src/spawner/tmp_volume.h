@@ -20,7 +20,8 @@ struct TmpVolume {
   sys::UniqueFd loop_fd;    // keeps the device attached until the environment has mounted it
 };
 
-// Creates an image of size_mb under dir, formats it and attaches it. Thread-safe.
+// Creates an image of size_mb under dir, formatted (a sparse copy of a template formatted once
+// per size, else mkfs.ext4), and attaches it. Thread-safe.
 Result<TmpVolume> makeTmpVolume(const std::filesystem::path& dir, int size_mb);
 
 }  // namespace kindling::spawner
