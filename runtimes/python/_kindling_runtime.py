@@ -675,14 +675,18 @@ def main(argv):
     _setup_sys_path(task_root)
     _setup_logging()
 
+    error = None
     try:
         handler = _load_handler(handler_name)
     except FaultError as e:
         error = _make_error(e.message, e.error_type, e.trace, None)
-        return _fail_init(client, error) if client is not None else _log_error(error) or 1
     except Exception as e:  # noqa: BLE001 - any exception at import time is an init error
         error = _error_from_exception(e, None)
-        return _fail_init(client, error) if client is not None else _log_error(error) or 1
+    if error is not None:
+        if client is None:  # a snapshot: its log only
+            _log_error(error)
+            return 1
+        return _fail_init(client, error)
     if snapshot:
         status = _before_snapshot(None)
         if status is not None:

@@ -54,20 +54,29 @@ def _serve():
     if err != 0:
         sys.stderr.write("kindling zygote: seccomp program: %s\n" % os.strerror(err))
         return None
-    api = ctypes.pythonapi
     # Everything imported so far moves to the collector's permanent generation: collections in
     # the forks never walk (and so never copy) the zygote's pages.
     gc.freeze()
-    control = socket.socket(fileno=_CONTROL_FD)
+    _fork_on_request(lib, _CONTROL_FD, lib.kd_zygote_fork, lambda n: n == 6)
+    return _become_environment(lib)
+
+
+def _fork_on_request(lib, control_fd, fork, fds_ok):
+    """Says "R" on the control socket, then answers each fork request ('P' + prepare message +
+    the stub's fds, `fds_ok(count)`) with `fork` (kd_zygote_fork or kd_snapshot_fork) and a
+    spawner/protocol.h ZygoteReply. Returns only in a forked child (fork hooks run, the control
+    socket left to the stub, which closed it); exits when the spawner closes the socket."""
+    api = ctypes.pythonapi
+    control = socket.socket(fileno=control_fd)
     control.send(b"R")
     while True:
         try:
-            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 8)
+            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 16)
         except InterruptedError:
             continue
         if not message:
             os._exit(0)
-        if message[:1] != b"P" or len(fds) != 6:
+        if message[:1] != b"P" or not fds_ok(len(fds)):
             for fd in fds:
                 os.close(fd)
             control.send(_REPLY.pack(-1, 22, 0))  # EINVAL
@@ -77,11 +86,11 @@ def _serve():
         array = (ctypes.c_int * len(fds))(*fds)
         # As os.fork() does: the import lock and fork hooks around the clone.
         api.PyOS_BeforeFork()
-        pid = lib.kd_zygote_fork(body, len(body), array, len(fds))
+        pid = fork(body, len(body), array, len(fds))
         if pid == 0:
             api.PyOS_AfterFork_Child()
-            control.detach()  # the stub closed fd 3; nothing must close it again
-            return _become_environment(lib)
+            control.detach()  # the stub closed it; nothing must close it again
+            return
         api.PyOS_AfterFork_Parent()
         for fd in fds:
             os.close(fd)
@@ -105,46 +114,20 @@ def _serve_snapshot():
     lib.kd_snapshot_fork.restype = ctypes.c_long
     lib.kd_snapshot_fork.argtypes = (ctypes.c_char_p, ctypes.c_size_t,
                                      ctypes.POINTER(ctypes.c_int), ctypes.c_int)
-    api = ctypes.pythonapi
     # What the function's init allocated joins the permanent generation: the forks' collections
     # never touch (and copy) those pages.
     gc.collect()
     gc.freeze()
-    control = socket.socket(fileno=fd)
-    control.send(b"R")
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(control, 1 << 16, 16)
-        except InterruptedError:
-            continue
-        if not message:
-            os._exit(0)
-        if message[:1] != b"P" or len(fds) < 6:
-            for fd in fds:
-                os.close(fd)
-            control.send(_REPLY.pack(-1, 22, 0))  # EINVAL
-            continue
-        threads = lib.kd_zygote_threads()
-        body = message[1:]
-        array = (ctypes.c_int * len(fds))(*fds)
-        api.PyOS_BeforeFork()
-        pid = lib.kd_snapshot_fork(body, len(body), array, len(fds))
-        if pid == 0:
-            api.PyOS_AfterFork_Child()
-            control.detach()  # closed by the stub already
-            _take_environment(lib)
-            return True
-        api.PyOS_AfterFork_Parent()
-        for fd in fds:
-            os.close(fd)
-        if pid < 0:
-            control.send(_REPLY.pack(-1, -pid, threads))
-        else:
-            control.send(_REPLY.pack(pid, 0, threads))
+    # The six fds of a stub, then its cgroup.procs files.
+    _fork_on_request(lib, fd, lib.kd_snapshot_fork, lambda n: n >= 6)
+    _take_environment(lib)
+    return True
 
 
 def _take_environment(lib):
-    """os.environ becomes the forked environment's, wholesale; `random` is reseeded."""
+    """os.environ becomes the forked environment's, wholesale (plus LC_CTYPE where the
+    interpreter's C-locale coercion would have added it, PEP 538); `random` is reseeded, so no
+    fork shares the zygote's random state (os.urandom and uuid4 read the kernel's)."""
     env = {}
     for entry in _fields(lib, 0):
         key, _, value = entry.partition("=")
@@ -210,10 +193,6 @@ def _become_environment(lib):
     rest = [remap(p) for p in sys.path[1:]]
     sys.path[:] = python_path + [p for p in rest if p not in python_path]
     sys.path_importer_cache.clear()
-    # Uniqueness: the zygote's random state must not be shared by its forks (os.urandom and
-    # uuid4 read the kernel's; PyOS_AfterFork_Child reseeded `random` already, once more here
-    # in case a hook was removed).
-    random.seed()
     sys.argv[:] = [os.path.join(runtime_dir, "bootstrap.py")]
     return sys.argv
 

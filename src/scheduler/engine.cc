@@ -339,6 +339,12 @@ void Engine::topUpProvisioned(const std::shared_ptr<Pool>& pool) {
   for (int i = 0; i < missing; ++i) startEnvironment(pool, std::nullopt);
 }
 
+bool Engine::networkNone(const store::FunctionConfig& config) const {
+  auto network = config.tags.find("kindling:network");
+  return network != config.tags.end() && network->second == "none" &&
+         sandbox_.supportsNetworkNone();
+}
+
 bool Engine::fastStartFor(const store::FunctionConfig& config, bool log) const {
   if (!options_.fast_start) return false;
   auto tag = config.tags.find("kindling:fast-start");
@@ -396,10 +402,7 @@ bool Engine::prepareSnapshot(const FunctionTarget& target, std::chrono::millisec
   ctx.initialization_type = "snap-start";
   auto spec = catalog_.launch(*config, ctx);
   if (!spec) return false;
-  auto network = config->tags.find("kindling:network");
-  const bool network_none = network != config->tags.end() && network->second == "none" &&
-                            sandbox_.supportsNetworkNone();
-  auto from_snapshot = snapshotZygote(*config, *spec, network_none);
+  auto from_snapshot = snapshotZygote(*config, *spec, networkNone(*config));
   if (!from_snapshot) return false;
   return sandbox_.prepareSnapshot(*from_snapshot, wait);
 }
@@ -579,8 +582,9 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
   } release_uid{sandbox_, uid, &uid_handed_over};
   decltype(http::ServerOptions::accept_filter) filter;
   // An environment forked from a function snapshot runs as the snapshot's uid (set below,
-  // before the spawn, so before its runtime can connect).
-  auto snapshot_uid = std::make_shared<std::atomic<uid_t>>(0);
+  // before the spawn, so before its runtime can connect). SnapStart versions only.
+  const bool snap_start = store::snapStartOn(*config);
+  auto snapshot_uid = snap_start ? std::make_shared<std::atomic<uid_t>>(0) : nullptr;
   if (uid != 0) {
     filter = [uid, snapshot_uid, &sandbox = sandbox_](const boost::asio::ip::tcp::endpoint& peer,
                                                        const boost::asio::ip::tcp::endpoint& local) {
@@ -590,16 +594,14 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
                      peer_uid.error().message());
         return false;
       }
-      const uid_t forked_as = snapshot_uid->load(std::memory_order_acquire);
+      const uid_t forked_as = snapshot_uid ? snapshot_uid->load(std::memory_order_acquire) : 0;
       return *peer_uid == uid || (forked_as != 0 && *peer_uid == forked_as) ||
              !sandbox.isSandboxUid(*peer_uid);
     };
   }
   // Network mode `none`: the environment gets its own network namespace and the Runtime API
   // listens inside it (the sandbox hands the socket over after the spawn).
-  auto network = config->tags.find("kindling:network");
-  const bool network_none = network != config->tags.end() && network->second == "none" &&
-                            sandbox_.supportsNetworkNone();
+  const bool network_none = networkNone(*config);
   if (!network_none) {
     auto rapi = runtime_api::RuntimeApiServer::start(io_, options_.runtime_api_host, env,
                                                      std::move(filter));
@@ -634,7 +636,6 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
   if (provisioned) ctx.initialization_type = "provisioned-concurrency";
   // SnapStart versions go through the snap-start flow (restore endpoints, Restore Duration);
   // AWS does not combine SnapStart with provisioned concurrency, SnapStart wins here.
-  const bool snap_start = store::snapStartOn(*config);
   if (snap_start) ctx.initialization_type = "snap-start";
   auto spec = catalog_.launch(*config, ctx);
   if (!spec) return fail("Runtime.InvalidRuntime", spec.error().message());

@@ -102,6 +102,8 @@ class Engine {
   // Whether environments of `config` start fast (daemon flag, tag, interpreter variables);
   // `log`: say why not. Thread-safe.
   bool fastStartFor(const store::FunctionConfig& config, bool log) const;
+  // The function's tag kindling:network=none, where the sandbox supports it. Thread-safe.
+  bool networkNone(const store::FunctionConfig& config) const;
   // The function snapshot environments of a SnapStart version fork from, or nullopt.
   static std::optional<sandbox::ZygoteSpec> snapshotZygote(const store::FunctionConfig& config,
                                                            const sandbox::SpawnSpec& spec,

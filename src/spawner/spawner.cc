@@ -219,7 +219,7 @@ class Spawner {
     if (message[0] == kSpawnMessage) {
       auto request = decodeRequest(body);
       if (!request) return reply(sock_, SpawnReply{-1, Stage::Protocol, EINVAL}, {});
-      if (request->stub != 0) return launchStub(*request);
+      if (request->stub != 0) return launchStub(std::move(*request));
       return spawnDirect(std::string(body));
     }
     reply(sock_, SpawnReply{-1, Stage::Protocol, EINVAL}, {});
@@ -458,44 +458,34 @@ class Spawner {
     childFail(report, Stage::Exec, errno);
   }
 
-  void launchStub(const SpawnRequest& request) {
+  void launchStub(SpawnRequest request) {
     auto it = stubs_.find(request.stub);
     if (it == stubs_.end()) return reply(sock_, SpawnReply{-1, Stage::Protocol, ENOENT}, {});
     Stub stub = it->second;
     stubs_.erase(it);
-    // The volume mounted at prepare time, if the request kept it.
-    int prepared = -1;
+    // Its /tmp first, on fdpass (the stub takes it once it has read its request): the volume
+    // mounted at prepare time if the request kept it. A stub forked from a snapshot always
+    // gets one ("-": none, a tmpfs then); another stub mounts the device itself without it.
+    int mnt = -ENOENT;
     if (stub.tmp_mount >= 0 && request.tmp_device == stub.tmp_device) {
-      prepared = stub.tmp_mount;
+      mnt = stub.tmp_mount;
       stub.tmp_mount = -1;
+    } else if (stub.from_snapshot) {
+      mnt = tmpMount(request);
     }
-    SpawnRequest premounted;
-    const SpawnRequest* plan_request = &request;
-    if (prepared >= 0 && !stub.from_snapshot) {
-      premounted = request;
-      premounted.tmp_premounted = true;
-      plan_request = &premounted;
-      if (!sendMessage(stub.fdpass, "T", {prepared})) {
-        ::close(prepared);  // the stub mounts the device itself
-        premounted.tmp_premounted = false;
-      } else {
-        ::close(prepared);
-      }
-    }
-    if (stub.from_snapshot) {
-      // Its /tmp first: the stub takes it off fdpass once it has read its request.
-      const int mnt = prepared >= 0 ? prepared : tmpMount(request);
+    if (mnt >= 0 || stub.from_snapshot) {
       Status sent = mnt >= 0 ? sendMessage(stub.fdpass, "T", {mnt}) : sendMessage(stub.fdpass, "-", {});
       if (mnt >= 0) ::close(mnt);
       if (mnt < 0 && mnt != -ENOENT) sent = tl::unexpected(Error{ErrorCode::Io, -mnt, "tmp mount"});
-      if (!sent) {
+      request.tmp_premounted = sent && mnt >= 0 && !stub.from_snapshot;
+      if (!sent && stub.from_snapshot) {
         const int e = sent.error().sys_errno ? sent.error().sys_errno : EIO;
         ::kill(stub.pid, SIGKILL);
         stub.close();
         return reply(sock_, SpawnReply{stub.pid, Stage::Mounts, e}, {});
       }
     }
-    const std::string data = encodeRequest(*plan_request);
+    const std::string data = encodeRequest(request);
     const uint32_t len = static_cast<uint32_t>(data.size());
     if (!writeFull(stub.plan_write, &len, sizeof len) ||
         !writeFull(stub.plan_write, data.data(), data.size())) {

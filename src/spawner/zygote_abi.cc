@@ -62,48 +62,81 @@ void closeAllBut(std::vector<int> keep) {
   ::syscall(SYS_close_range, next, ~0U, 0);
 }
 
-// The stub, a raw clone of the zygote: it never returns into the interpreter itself; only the
-// runtime it forks does (returns normally). The zygote is single-threaded, so the stub may
-// allocate.
-void stubMain(const PrepareRequest& prepare, const int* fds) {
-  const int report = fds[kReportWrite];
+// A stub's first steps (both kinds): dies with its parent, leaves the zygote's process group,
+// keeps only its six fds, and takes the name "kindling-stub" (the interpreter's is kept in
+// `comm` for the runtime).
+void enterStub(const int* fds, char (&comm)[16]) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   ::setpgid(0, 0);  // out of the zygote's process group
-  closeAllBut({fds[kPlanRead], fds[kStdoutWrite], fds[kStderrWrite], report, fds[kFdpass],
-               fds[kStatusWrite]});
-  char comm[16] = {};
-  ::prctl(PR_GET_NAME, comm);  // the interpreter's, given back to the runtime below
+  closeAllBut({fds[kPlanRead], fds[kStdoutWrite], fds[kStderrWrite], fds[kReportWrite],
+               fds[kFdpass], fds[kStatusWrite]});
+  ::prctl(PR_GET_NAME, comm);
   ::prctl(PR_SET_NAME, "kindling-stub");
-  for (const auto& procs : prepare.cgroup_procs) {
-    const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || ::write(fd, "0", 1) != 1) childFail(report, Stage::Cgroup, errno);
-    ::close(fd);
-  }
+}
+
+// Waits for the stub's SpawnRequest on its plan pipe and keeps it in g_request (it lives as
+// long as the runtime). EOF (the spawner dropped the stub): exits quietly.
+SpawnRequest& readRequest(const int* fds) {
   uint32_t len = 0;
   if (!readFull(fds[kPlanRead], &len, sizeof len) || len > kMaxRequestBytes) ::_exit(0);
   std::string data(len, '\0');
   if (!readFull(fds[kPlanRead], data.data(), len)) ::_exit(0);
   ::close(fds[kPlanRead]);
   auto request = decodeRequest(data);
-  if (!request) childFail(report, Stage::Protocol, EINVAL);
-  g_request = new SpawnRequest(std::move(*request));  // lives as long as the runtime
-  const bool snapshot = g_request->snapshot;
+  if (!request) childFail(fds[kReportWrite], Stage::Protocol, EINVAL);
+  g_request = new SpawnRequest(std::move(*request));
+  return *g_request;
+}
+
+// The runtime's plan: the request's facets with the stub's pipes (lives as long as the runtime).
+ChildPlan* planWithPipes(SpawnRequest& request, const sandbox::SeccompProgram* seccomp,
+                         const int* fds) {
+  auto* plan = new ChildPlan(planFor(request, seccomp));
+  plan->stdout_write = fds[kStdoutWrite];
+  plan->stderr_write = fds[kStderrWrite];
+  plan->report_write = fds[kReportWrite];
+  return plan;
+}
+
+// In the forked runtime, last: facets 1-9, then nothing of the stub's plumbing stays but fds
+// 0-2; EOF on the report pipe tells the spawner the environment is ready (an exec'd runtime's
+// CLOEXEC does the same).
+void becomeRuntime(const ChildPlan& plan, const int* fds, const char* comm) {
+  ::close(fds[kStatusWrite]);
+  ::prctl(PR_SET_NAME, comm);
+  confine(plan, /*reset_signals=*/false);
+  if (plan.stdout_write > 2) ::close(plan.stdout_write);
+  if (plan.stderr_write > 2) ::close(plan.stderr_write);
+  ::close(plan.report_write);
+}
+
+// The stub, a raw clone of the zygote: it never returns into the interpreter itself; only the
+// runtime it forks does (returns normally). The zygote is single-threaded, so the stub may
+// allocate.
+void stubMain(const PrepareRequest& prepare, const int* fds) {
+  const int report = fds[kReportWrite];
+  char comm[16] = {};
+  enterStub(fds, comm);
+  for (const auto& procs : prepare.cgroup_procs) {
+    const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, "0", 1) != 1) childFail(report, Stage::Cgroup, errno);
+    ::close(fd);
+  }
+  SpawnRequest& request = readRequest(fds);
+  const bool snapshot = request.snapshot;
   const auto& program = snapshot ? g_snapshot_seccomp : g_seccomp;
   const sandbox::SeccompProgram* seccomp = program ? &*program : nullptr;
-  if (g_request->seccomp && !seccomp) childFail(report, Stage::Seccomp, EINVAL);
+  if (request.seccomp && !seccomp) childFail(report, Stage::Seccomp, EINVAL);
   // kindling-init, reachable by fd once pivot_root has hidden the host (KINDLING_INIT: set by
   // the daemon in the zygote's environment).
   int init_fd = -1;
   if (const char* init = ::getenv("KINDLING_INIT"); init != nullptr && *init != '\0') {
     init_fd = ::open(init, O_PATH | O_CLOEXEC);
   }
-  if (g_request->isolate) isolate(*g_request, report, fds[kStderrWrite], fds[kFdpass]);
+  if (request.isolate) isolate(request, report, fds[kStderrWrite], fds[kFdpass]);
   // A snapshot keeps the fd-pass socket: the spawner sends its fork requests there.
   if (!snapshot) ::close(fds[kFdpass]);
-  auto* plan = new ChildPlan(planFor(*g_request, seccomp));
-  plan->stdout_write = fds[kStdoutWrite];
-  plan->stderr_write = fds[kStderrWrite];
-  plan->report_write = report;
+  const ChildPlan* plan = planWithPipes(request, seccomp, fds);
   if (prepare.new_pid_namespace) {
     // glibc's fork (not a raw clone): the runtime returns into the interpreter with a
     // consistent libc (thread id cache, atfork handlers).
@@ -115,16 +148,8 @@ void stubMain(const PrepareRequest& prepare, const int* fds) {
     }
   }
   if (init_fd >= 0) ::close(init_fd);
-  ::close(fds[kStatusWrite]);
-  ::prctl(PR_SET_NAME, comm);
-  confine(*plan, /*reset_signals=*/false);
   if (snapshot) g_control_fd = fds[kFdpass];
-  // Nothing of the stub's plumbing stays in the runtime but fds 0-2.
-  if (plan->stdout_write > 2) ::close(plan->stdout_write);
-  if (plan->stderr_write > 2) ::close(plan->stderr_write);
-  // EOF on the report pipe tells the spawner the environment is ready (an exec'd runtime's
-  // CLOEXEC does the same).
-  ::close(report);
+  becomeRuntime(*plan, fds, comm);
 }
 
 // Writes `text` to a /proc/self file; false on failure (errno set).
@@ -148,13 +173,8 @@ bool writeProcSelf(const char* file, const char* text, size_t len) {
 // interpreter. The environment keeps the snapshot's uid: see docs/design.md.
 void restoredStubMain(const int* fds, uid_t uid, gid_t gid) {
   const int report = fds[kReportWrite];
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  ::setpgid(0, 0);
-  closeAllBut({fds[kPlanRead], fds[kStdoutWrite], fds[kStderrWrite], report, fds[kFdpass],
-               fds[kStatusWrite]});
   char comm[16] = {};
-  ::prctl(PR_GET_NAME, comm);
-  ::prctl(PR_SET_NAME, "kindling-stub");
+  enterStub(fds, comm);
   // The snapshot changed uid once (dropToUser), which made it non-dumpable: its /proc/self
   // files then belong to root and the maps cannot be written. Dumpable only while writing them.
   ::prctl(PR_SET_DUMPABLE, 1);
@@ -169,34 +189,19 @@ void restoredStubMain(const int* fds, uid_t uid, gid_t gid) {
     childFail(report, Stage::User, errno);
   }
   ::prctl(PR_SET_DUMPABLE, 0);
-  uint32_t len = 0;
-  if (!readFull(fds[kPlanRead], &len, sizeof len) || len > kMaxRequestBytes) ::_exit(0);
-  std::string data(len, '\0');
-  if (!readFull(fds[kPlanRead], data.data(), len)) ::_exit(0);
-  ::close(fds[kPlanRead]);
-  auto request = decodeRequest(data);
-  if (!request) childFail(report, Stage::Protocol, EINVAL);
-  g_request = new SpawnRequest(std::move(*request));  // lives as long as the runtime
+  SpawnRequest& request = readRequest(fds);
   g_control_fd = -1;
   const sandbox::SeccompProgram* seccomp = g_seccomp ? &*g_seccomp : nullptr;
-  if (g_request->seccomp && !seccomp) childFail(report, Stage::Seccomp, EINVAL);
-  isolateRestored(*g_request, report, fds[kStderrWrite], fds[kFdpass]);
+  if (request.seccomp && !seccomp) childFail(report, Stage::Seccomp, EINVAL);
+  isolateRestored(request, report, fds[kStderrWrite], fds[kFdpass]);
   ::close(fds[kFdpass]);
-  auto* plan = new ChildPlan(planFor(*g_request, seccomp));
+  ChildPlan* plan = planWithPipes(request, seccomp, fds);
   plan->uid = 0;  // stays the snapshot's uid (mapped onto itself)
   plan->gid = 0;
-  plan->stdout_write = fds[kStdoutWrite];
-  plan->stderr_write = fds[kStderrWrite];
-  plan->report_write = report;
   const pid_t runtime = ::fork();
   if (runtime < 0) childFail(report, Stage::Clone, errno);
   if (runtime > 0) reapAsInit(runtime, *plan, fds[kStatusWrite]);
-  ::close(fds[kStatusWrite]);
-  ::prctl(PR_SET_NAME, comm);
-  confine(*plan, /*reset_signals=*/false);
-  if (plan->stdout_write > 2) ::close(plan->stdout_write);
-  if (plan->stderr_write > 2) ::close(plan->stderr_write);
-  ::close(report);
+  becomeRuntime(*plan, fds, comm);
 }
 
 }  // namespace
