@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import examples as ex
+import fast_start as fs
 import kindling_harness as kh
 import test_examples as te
 
@@ -124,42 +125,25 @@ def _zygote_ready(daemon, runtime, timeout=60):
     name = f"warm-{runtime.replace('.', '-')}"
     daemon.deploy(name, kh.make_zip({"probe.py": PROBE}), runtime=runtime, handler="probe.handler")
     daemon.invoke(name, {})
-    deadline = time.time() + timeout
-    pattern = re.compile(rf"fast start: zygote {re.escape(runtime)}:\S+ ready")
-    while time.time() < deadline:
-        if pattern.search(daemon.log_path.read_text()):
-            time.sleep(0.5)  # its first stubs are forked right after
-            return
-        time.sleep(0.1)
-    pytest.fail(f"zygote for {runtime} never became ready:\n" + daemon.log_path.read_text()[-3000:])
+    fs.wait_for_zygote(daemon, runtime, timeout)
+
+
+def _warm_zygotes(daemon):
+    for runtime in RUNTIMES:
+        try:
+            _zygote_ready(daemon, runtime)
+        except Exception as e:  # noqa: BLE001
+            if "not available on this kindling host" in str(e):
+                continue
+            raise
 
 
 @pytest.fixture(scope="module")
 def fast(tmp_path_factory):
-    if not kh.BIN.exists():
-        pytest.fail(f"kindling binary not built: {kh.BIN}")
-    d = kh.Daemon(tmp_path_factory.mktemp("fast") / "data",
-                  extra_args=["--fast-start", "on"]).start()
-    try:
-        log = d.log_path.read_text()
-        if "sandbox: spawner pid" not in log or "fast start: on" not in log:
-            pytest.skip("fast start needs the Linux sandbox with isolation (root, cgroups): "
-                        + "\n".join(l for l in log.splitlines() if "sandbox" in l or "fast" in l))
-        for runtime in RUNTIMES:
-            try:
-                _zygote_ready(d, runtime)
-            except Exception as e:  # noqa: BLE001
-                if "not available on this kindling host" in str(e):
-                    continue
-                raise
-        yield d
-    finally:
-        rc = d.stop()
-    assert rc == 0, f"daemon exited with {rc}: " + d.log_path.read_text()[-3000:]
+    yield from fs.fast_daemon(tmp_path_factory, "fast", warm=_warm_zygotes)
 
 
-def _fallbacks(daemon):
-    return daemon.log_path.read_text().count("falls back to a normal cold start")
+_fallbacks = fs.fallbacks
 
 
 def _probe(daemon, name, runtime, event, memory=128, timeout=10, tags=None, tail=False):

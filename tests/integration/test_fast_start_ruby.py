@@ -20,6 +20,7 @@ import time
 
 import pytest
 
+import fast_start as fs
 import kindling_harness as kh
 import test_ruby as tr
 
@@ -163,39 +164,15 @@ def _zygote_ready(daemon, timeout=60):
     until it has forked stubs, so the following cold starts are forked."""
     _deploy(daemon, "warm-ruby", {"probe.rb": PROBE})
     daemon.invoke("warm-ruby", {})
-    deadline = time.time() + timeout
-    pattern = re.compile(rf"fast start: zygote {re.escape(RUNTIME)}:\S+ ready")
-    while time.time() < deadline:
-        log = daemon.log_path.read_text()
-        if pattern.search(log):
-            time.sleep(0.5)  # its first stubs are forked right after
-            return
-        if re.search(rf"zygote {re.escape(RUNTIME)}:\S+ \(pid -?\d+\) unusable", log):
-            break
-        time.sleep(0.1)
-    pytest.fail("the ruby3.1 zygote never became ready:\n" + daemon.log_path.read_text()[-3000:])
+    fs.wait_for_zygote(daemon, RUNTIME, timeout)
 
 
 @pytest.fixture(scope="module")
 def fast(tmp_path_factory):
-    if not kh.BIN.exists():
-        pytest.fail(f"kindling binary not built: {kh.BIN}")
-    d = kh.Daemon(tmp_path_factory.mktemp("fast-ruby") / "data",
-                  extra_args=["--fast-start", "on"]).start()
-    try:
-        log = d.log_path.read_text()
-        if "sandbox: spawner pid" not in log or "fast start: on" not in log:
-            pytest.skip("fast start needs the Linux sandbox with isolation (root, cgroups): "
-                        + "\n".join(l for l in log.splitlines() if "sandbox" in l or "fast" in l))
-        _zygote_ready(d)
-        yield d
-    finally:
-        rc = d.stop()
-    assert rc == 0, f"daemon exited with {rc}: " + d.log_path.read_text()[-3000:]
+    yield from fs.fast_daemon(tmp_path_factory, "fast-ruby", warm=_zygote_ready)
 
 
-def _fallbacks(daemon):
-    return daemon.log_path.read_text().count("falls back to a normal cold start")
+_fallbacks = fs.fallbacks
 
 
 def _probe(daemon, name, event, memory=128, timeout=10, tags=None, env=None, tail=False):

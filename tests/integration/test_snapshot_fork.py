@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+import fast_start as fs
 import kindling_harness as kh
 
 RUNTIME = "python3.12"
@@ -79,18 +80,7 @@ def handler(event, context):
 
 @pytest.fixture(scope="module")
 def fast(tmp_path_factory):
-    if not kh.BIN.exists():
-        pytest.fail(f"kindling binary not built: {kh.BIN}")
-    d = kh.Daemon(tmp_path_factory.mktemp("snap") / "data",
-                  extra_args=["--fast-start", "on"]).start()
-    try:
-        log = d.log_path.read_text()
-        if "sandbox: spawner pid" not in log or "fast start: on" not in log:
-            pytest.skip("function snapshots need the Linux sandbox with isolation (root, cgroups)")
-        yield d
-    finally:
-        rc = d.stop()
-    assert rc == 0, f"daemon exited with {rc}: " + d.log_path.read_text()[-3000:]
+    yield from fs.fast_daemon(tmp_path_factory, "snap", needs="function snapshots")
 
 
 def _publish(d, name, env=None, memory=128):
