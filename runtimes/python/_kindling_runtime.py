@@ -268,8 +268,8 @@ def _write_stdout(text):
 
 
 def _setup_logging():
-    """Root logger -> stdout in AWS's text format; level stays WARNING like on AWS unless
-    AWS_LAMBDA_LOG_LEVEL says otherwise."""
+    """Root logger -> stdout in AWS's text format; its level stays WARNING like on AWS unless
+    AWS_LAMBDA_LOG_LEVEL says otherwise (_apply_log_level)."""
     import logging
 
     fmt = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s"
@@ -299,6 +299,13 @@ def _setup_logging():
     for old in list(root.handlers):
         root.removeHandler(old)
     root.addHandler(handler)
+
+
+def _apply_log_level():
+    """The root logger's level from AWS_LAMBDA_LOG_LEVEL (the environment's)."""
+    import logging
+
+    root = logging.getLogger()
     level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
     if level in ("TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR", "FATAL", "CRITICAL"):
         root.setLevel({"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level))
@@ -649,6 +656,23 @@ def _install_quit_builtins():
         builtins.quit = _exit
 
 
+_PROCESS_PREPARED = False
+
+
+def prepare_process():
+    """The set-up that depends on nothing of the environment: write-through stdio, exit() and
+    quit(), the root logger's handler. kindling's zygote (zygote.py) runs it once before it
+    forks, so forked environments start with it done and share its pages instead of building
+    (and dirtying) their own copy; main() runs it in an exec'd runtime."""
+    global _PROCESS_PREPARED
+    if _PROCESS_PREPARED:
+        return
+    _make_unbuffered_stdio()
+    _install_quit_builtins()
+    _setup_logging()
+    _PROCESS_PREPARED = True
+
+
 # Set by kindling's zygote (zygote.py) in the runtimes it forks: serves fork requests in a
 # function snapshot once its init is done, returns True in each forked environment (its
 # os.environ already that environment's), False where this process is no snapshot.
@@ -657,8 +681,7 @@ snapshot_server = None
 
 def main(argv):
     """Runs the runtime; returns the process exit status (only on init failure or API loss)."""
-    _make_unbuffered_stdio()
-    _install_quit_builtins()
+    prepare_process()
     # A function snapshot (docs/design.md, "Function snapshots"): init, before-snapshot hooks,
     # then forks; it has no Runtime API of its own (an init error only goes to its log: the
     # daemon then starts this version's environments normally, which report it).
@@ -673,7 +696,7 @@ def main(argv):
     task_root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
     handler_name = argv[1] if len(argv) > 1 and argv[1] else os.environ.get("_HANDLER", "")
     _setup_sys_path(task_root)
-    _setup_logging()
+    _apply_log_level()
 
     error = None
     try:

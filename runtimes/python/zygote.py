@@ -29,7 +29,7 @@ import _kindling_runtime
 import importlib  # noqa: F401  (_load_handler)
 import io  # noqa: F401  (_make_unbuffered_stdio)
 import logging  # noqa: F401  (_setup_logging)
-import random
+import random  # noqa: F401  (its at-fork hook reseeds every fork: _take_environment)
 import traceback  # noqa: F401  (error reports)
 import encodings.idna  # noqa: F401  (socket.create_connection encodes the host name)
 
@@ -54,6 +54,8 @@ def _serve():
     if err != 0:
         sys.stderr.write("kindling zygote: seccomp program: %s\n" % os.strerror(err))
         return None
+    # The runtime's set-up that is the same in every environment (stdio, logging), done once.
+    _kindling_runtime.prepare_process()
     # Everything imported so far moves to the collector's permanent generation: collections in
     # the forks never walk (and so never copy) the zygote's pages.
     gc.freeze()
@@ -126,8 +128,10 @@ def _serve_snapshot():
 
 def _take_environment(lib):
     """os.environ becomes the forked environment's, wholesale (plus LC_CTYPE where the
-    interpreter's C-locale coercion would have added it, PEP 538); `random` is reseeded, so no
-    fork shares the zygote's random state (os.urandom and uuid4 read the kernel's)."""
+    interpreter's C-locale coercion would have added it, PEP 538). `random` was reseeded by
+    its own at-fork hook (os.register_at_fork(after_in_child=...), run by PyOS_AfterFork_Child
+    in _fork_on_request), so no fork shares the zygote's random state; os.urandom and uuid4
+    read the kernel's."""
     env = {}
     for entry in _fields(lib, 0):
         key, _, value = entry.partition("=")
@@ -138,7 +142,6 @@ def _take_environment(lib):
         env["LC_CTYPE"] = coerced
     os.environ.clear()
     os.environ.update(env)
-    random.seed()
     return env
 
 

@@ -83,7 +83,21 @@ int capset(const __user_cap_data_struct (&data)[_LINUX_CAPABILITY_U32S_3]) noexc
 
 }  // namespace
 
-int dropCapabilities() noexcept {
+int dropBoundingSet() noexcept {
+  // Walk capabilities until the kernel says the number is unknown (it knows cap_last_cap);
+  // drop only those still in the bounding set.
+  for (unsigned long cap = 0;; ++cap) {
+    int present = ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+    if (present < 0) {
+      if (errno == EINVAL) break;
+      return errno;
+    }
+    if (present == 1 && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return errno;
+  }
+  return 0;
+}
+
+int dropCapabilities(bool bounding_dropped) noexcept {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
   if (::syscall(SYS_capget, &header, data) != 0) return errno;
@@ -94,15 +108,8 @@ int dropCapabilities() noexcept {
     word.inheritable = 0;
   }
   if (int err = capset(data); err != 0) return err;
-  // Walk capabilities until the kernel says the number is unknown (it knows cap_last_cap);
-  // drop only those still in the bounding set.
-  for (unsigned long cap = 0;; ++cap) {
-    int present = ::prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
-    if (present < 0) {
-      if (errno == EINVAL) break;
-      return errno;
-    }
-    if (present == 1 && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) return errno;
+  if (!bounding_dropped) {
+    if (int err = dropBoundingSet(); err != 0) return err;
   }
   // Ambient capabilities exist since Linux 4.3; EINVAL before that means there are none.
   if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {

@@ -60,10 +60,17 @@ int applyRlimits(const RlimitPlan& plan) noexcept;
 int dropToUser(uid_t uid, gid_t gid) noexcept;
 
 // Empties every capability set: raises the permitted set to effective (for CAP_SETPCAP), drops
-// the bounding set cap by cap, clears the ambient set, then capset(all zero). Needs CAP_SETPCAP
-// in the permitted set (EPERM otherwise); works before exec as root or after dropToUser().
-// Async-signal-safe, no allocation.
-int dropCapabilities() noexcept;
+// the bounding set cap by cap (unless `bounding_dropped`: dropBoundingSet() ran already),
+// clears the ambient set, then capset(all zero). Needs CAP_SETPCAP in the permitted set (EPERM
+// otherwise); works before exec as root or after dropToUser(). Async-signal-safe, no
+// allocation.
+int dropCapabilities(bool bounding_dropped = false) noexcept;
+
+// Empties the bounding set (two prctl calls per capability the kernel knows, ~80). It only
+// limits what an execve can grant, not what the process holds, so a stub does it while it waits
+// for its request, off the cold-start path (mounts and setresuid still work afterwards). Needs
+// CAP_SETPCAP in the effective set. Async-signal-safe, no allocation.
+int dropBoundingSet() noexcept;
 
 // prctl(PR_SET_NO_NEW_PRIVS, 1): execve can no longer grant privileges (setuid bits and file
 // capabilities are ignored). Irreversible. Async-signal-safe.

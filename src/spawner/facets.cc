@@ -86,7 +86,7 @@ void confine(const ChildPlan& plan, bool reset_signals) {
   }
   // 7. No capabilities (bounding, ambient, effective/permitted/inheritable).
   if (plan.drop_capabilities) {
-    if (int err = sandbox::dropCapabilities(); err != 0) {
+    if (int err = sandbox::dropCapabilities(plan.bounding_dropped); err != 0) {
       childFail(report, Stage::Capabilities, err);
     }
   }

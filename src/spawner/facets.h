@@ -28,6 +28,7 @@ struct ChildPlan {
   uid_t uid = 0;  // 0: keep uid 0
   gid_t gid = 0;
   bool drop_capabilities = true;
+  bool bounding_dropped = false;  // the stub emptied the bounding set while it waited
   const sandbox::SeccompProgram* seccomp = nullptr;  // null: no filter
   int stdout_write = -1;
   int stderr_write = -1;

@@ -218,6 +218,10 @@ LinuxSandbox::LinuxSandbox(std::unique_ptr<SpawnerClient> spawner,
           pool_cv_.wait_for(lock, kSnapshotPoll, wanted);
         } else {
           pool_cv_.wait(lock, wanted);
+          if (!stopping_ && !refillUrgent()) {
+            pool_cv_.wait_for(lock, kRefillSettle,
+                              [this] { return stopping_ || refillUrgent() || snapshotPending(); });
+          }
         }
         if (stopping_) break;
         lock.unlock();
@@ -264,6 +268,15 @@ bool LinuxSandbox::needsRefill() const {
     if (!z.broken.empty() || z.starting) continue;
     if (z.spec.snapshot && now < z.retry_at) continue;
     if (z.id == 0 || z.stubs.size() < options_.warm_zygote_stubs) return true;
+  }
+  return false;
+}
+
+bool LinuxSandbox::refillUrgent() const {
+  if (pool_.empty()) return true;
+  for (const auto& [key, z] : zygotes_) {
+    if (!z.broken.empty() || z.starting) continue;
+    if (z.id == 0 || (z.stubs.empty() && (!z.spec.snapshot || z.ready))) return true;
   }
   return false;
 }
@@ -597,6 +610,7 @@ Result<LinuxSandbox::Prepared> LinuxSandbox::prepare(uint32_t zygote) {
   if (!created) return tl::unexpected(std::move(created.error()).wrap("cgroup"));
   PrepareRequest request;
   request.new_pid_namespace = isolate_;
+  request.drop_bounding_set = options_.drop_capabilities;
   request.zygote = zygote;
   for (const auto& dir : (*created)->directories()) {
     request.cgroup_procs.push_back((dir / "cgroup.procs").string());

@@ -111,6 +111,13 @@ class LinuxSandbox final : public sandbox::Sandbox {
   void refillZygotes();
   // True when the refiller has something to do. Call with pool_mu_ held.
   bool needsRefill() const;
+  // True when a pool the refiller tops up is empty (a cold start would wait for it or exec):
+  // then it refills at once; otherwise it lets kRefillSettle pass first. Call with pool_mu_ held.
+  bool refillUrgent() const;
+  // How long a refill waits after a stub was taken while others are still ready: the refill's
+  // work (a cgroup, a /tmp volume, a fork of the zygote) then runs after the cold start that
+  // took the stub instead of beside it, on hosts with few cores.
+  static constexpr std::chrono::milliseconds kRefillSettle{25};
   // Marks a zygote unusable (logged once), reaps it and its stubs. Call with pool_mu_ held.
   void breakZygote(Zygote& zygote, const std::string& why);
   // Takes a forked stub for `spec`, or says why there is none (the caller falls back).

@@ -130,7 +130,7 @@ Result<SpawnRequest> decodeRequest(std::string_view data) {
 std::string encodePrepare(const PrepareRequest& r) {
   std::string out;
   putList(out, r.cgroup_procs);
-  putU32(out, r.new_pid_namespace ? 1u : 0u);
+  putU32(out, (r.new_pid_namespace ? 1u : 0u) | (r.drop_bounding_set ? 2u : 0u));
   putU32(out, r.zygote);
   putString(out, r.tmp_device);
   return out;
@@ -140,7 +140,9 @@ Result<PrepareRequest> decodePrepare(std::string_view data) {
   Reader in{data};
   PrepareRequest r;
   r.cgroup_procs = in.list();
-  r.new_pid_namespace = in.u32() != 0;
+  const uint32_t flags = in.u32();
+  r.new_pid_namespace = flags & 1u;
+  r.drop_bounding_set = flags & 2u;
   r.zygote = in.u32();
   r.tmp_device = in.str();
   if (!in.ok || !in.data.empty()) return makeError(ErrorCode::Internal, "spawner: malformed prepare");

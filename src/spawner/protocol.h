@@ -88,6 +88,9 @@ struct PrepareRequest {
   // spawner mounts it now, detached (fsmount), and hands the mount to the stub if its
   // SpawnRequest names the same device (the ext4 mount, 1-2 ms, leaves the cold path).
   std::string tmp_device;
+  // The stub empties its capability bounding set while it waits for its request (about 80
+  // prctl calls off the cold-start path): set when every environment drops its capabilities.
+  bool drop_bounding_set = false;
 };
 // A zygote id handed out for a function-level snapshot (SpawnRequest::snapshot) is answered
 // like a runtime zygote's, with two differences: the forwarded prepare message also carries

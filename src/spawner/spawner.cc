@@ -65,15 +65,15 @@ bool makePipe(int fds[2], bool nonblocking_read) {
 }
 
 [[noreturn]] void stubMain(int plan_read, int stdout_write, int stderr_write, int report_write,
-                           int fdpass, int status_write, bool pid_namespace,
-                           const std::vector<std::string>& cgroup_procs,
+                           int fdpass, int status_write, const PrepareRequest& prepare,
                            const sandbox::SeccompProgram* seccomp) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  for (const auto& procs : cgroup_procs) {
+  for (const auto& procs : prepare.cgroup_procs) {
     const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0 || ::write(fd, "0", 1) != 1) childFail(report_write, Stage::Cgroup, errno);
     ::close(fd);
   }
+  const bool bounding_dropped = prepare.drop_bounding_set && sandbox::dropBoundingSet() == 0;
   uint32_t len = 0;
   if (!readFull(plan_read, &len, sizeof len) || len > kMaxRequestBytes) ::_exit(0);
   std::string data(len, '\0');
@@ -88,7 +88,8 @@ bool makePipe(int fds[2], bool nonblocking_read) {
   plan.stdout_write = stdout_write;
   plan.stderr_write = stderr_write;
   plan.report_write = report_write;
-  if (pid_namespace) initMain(plan, status_write);
+  plan.bounding_dropped = bounding_dropped;
+  if (prepare.new_pid_namespace) initMain(plan, status_write);
   ::close(status_write);
   childMain(plan);
 }
@@ -264,8 +265,7 @@ class Spawner {
       if (pid == 0) {
         ::close(pass[0]);
         ::close(status[0]);
-        stubMain(plan[0], out[1], err[1], report[1], pass[1], status[1],
-                 request->new_pid_namespace, request->cgroup_procs, seccomp_);
+        stubMain(plan[0], out[1], err[1], report[1], pass[1], status[1], *request, seccomp_);
       }
       clone_errno = errno;
     }

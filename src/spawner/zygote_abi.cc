@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "sandbox/privileges.h"
 #include "spawner/facets.h"
 
 #define KD_EXPORT extern "C" __attribute__((visibility("default")))
@@ -122,6 +123,7 @@ void stubMain(const PrepareRequest& prepare, const int* fds) {
     if (fd < 0 || ::write(fd, "0", 1) != 1) childFail(report, Stage::Cgroup, errno);
     ::close(fd);
   }
+  const bool bounding_dropped = prepare.drop_bounding_set && sandbox::dropBoundingSet() == 0;
   SpawnRequest& request = readRequest(fds);
   const bool snapshot = request.snapshot;
   const auto& program = snapshot ? g_snapshot_seccomp : g_seccomp;
@@ -136,7 +138,8 @@ void stubMain(const PrepareRequest& prepare, const int* fds) {
   if (request.isolate) isolate(request, report, fds[kStderrWrite], fds[kFdpass]);
   // A snapshot keeps the fd-pass socket: the spawner sends its fork requests there.
   if (!snapshot) ::close(fds[kFdpass]);
-  const ChildPlan* plan = planWithPipes(request, seccomp, fds);
+  ChildPlan* plan = planWithPipes(request, seccomp, fds);
+  plan->bounding_dropped = bounding_dropped;
   if (prepare.new_pid_namespace) {
     // glibc's fork (not a raw clone): the runtime returns into the interpreter with a
     // consistent libc (thread id cache, atfork handlers).
@@ -171,7 +174,7 @@ bool writeProcSelf(const char* file, const char* text, size_t len) {
 // runtime as stubMain does; the runtime drops the user namespace's capabilities and installs the
 // environment's seccomp filter (on top of the snapshot's) before it returns into the
 // interpreter. The environment keeps the snapshot's uid: see docs/design.md.
-void restoredStubMain(const int* fds, uid_t uid, gid_t gid) {
+void restoredStubMain(const int* fds, uid_t uid, gid_t gid, bool drop_bounding_set) {
   const int report = fds[kReportWrite];
   char comm[16] = {};
   enterStub(fds, comm);
@@ -189,6 +192,8 @@ void restoredStubMain(const int* fds, uid_t uid, gid_t gid) {
     childFail(report, Stage::User, errno);
   }
   ::prctl(PR_SET_DUMPABLE, 0);
+  // The new user namespace gave this process a full bounding set again.
+  const bool bounding_dropped = drop_bounding_set && sandbox::dropBoundingSet() == 0;
   SpawnRequest& request = readRequest(fds);
   g_control_fd = -1;
   const sandbox::SeccompProgram* seccomp = g_seccomp ? &*g_seccomp : nullptr;
@@ -196,6 +201,7 @@ void restoredStubMain(const int* fds, uid_t uid, gid_t gid) {
   isolateRestored(request, report, fds[kStderrWrite], fds[kFdpass]);
   ::close(fds[kFdpass]);
   ChildPlan* plan = planWithPipes(request, seccomp, fds);
+  plan->bounding_dropped = bounding_dropped;
   plan->uid = 0;  // stays the snapshot's uid (mapped onto itself)
   plan->gid = 0;
   const pid_t runtime = ::fork();
@@ -281,7 +287,8 @@ KD_EXPORT int kd_snapshot_control(void) { return g_control_fd; }
 // one thread). Must be called while the caller is single-threaded.
 KD_EXPORT long kd_snapshot_fork(const char* prepare, size_t len, const int* fds, int nfds) {
   if (nfds < kStubFds || fds == nullptr || g_control_fd < 0) return -EINVAL;
-  if (!decodePrepare(std::string_view(prepare, len))) return -EINVAL;
+  auto request = decodePrepare(std::string_view(prepare, len));
+  if (!request) return -EINVAL;
   if (kd_zygote_threads() != 1) return -EBUSY;
   const uid_t uid = ::geteuid();
   const gid_t gid = ::getegid();
@@ -290,7 +297,7 @@ KD_EXPORT long kd_snapshot_fork(const char* prepare, size_t len, const int* fds,
   const long pid = ::syscall(SYS_clone, flags, nullptr, nullptr, nullptr, nullptr);
   if (pid < 0) return -errno;
   if (pid == 0) {
-    restoredStubMain(fds, uid, gid);
+    restoredStubMain(fds, uid, gid, request->drop_bounding_set);
     return 0;
   }
   char text[24];

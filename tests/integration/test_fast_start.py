@@ -226,6 +226,39 @@ def test_forked_environment_looks_like_an_execed_one(fast, fname, runtime):
     assert body["prefix"] == slow["prefix"]
 
 
+LOGGER = r'''
+import logging, sys
+def handler(event, context):
+    logging.getLogger().info("info-line %s", context.aws_request_id)
+    logging.warning("warning-line\nsecond")
+    print("print-line")
+    return {"forked": getattr(sys.modules.get("__main__"), "__file__", "").endswith("zygote.py"),
+            "level": logging.getLogger().level}
+'''
+
+
+@pytest.mark.parametrize("level,info_shown", [(None, False), ("INFO", True)])
+def test_forked_environment_logs_as_an_execed_one(fast, fname, level, info_shown):
+    """The zygote sets the runtime's stdio and log handler up before it forks; the level is
+    still the environment's own (AWS_LAMBDA_LOG_LEVEL) and the records keep AWS's format."""
+    env = {"AWS_LAMBDA_LOG_LEVEL": level} if level else None
+    logs = {}
+    for mode, tags in (("fast", None), ("exec", {"kindling:fast-start": "false"})):
+        name = f"{fname}-{mode}"
+        fast.deploy(name, kh.make_zip({"logger.py": LOGGER}), runtime="python3.11",
+                    handler="logger.handler", env=env, tags=tags)
+        r = fast.invoke(name, {}, tail=True)
+        body = json.loads(r["payload"])
+        assert body["forked"] is (mode == "fast"), body
+        rid = r["headers"]["x-amzn-requestid"]
+        lines = [l for l in r["log"].split("\n") if "-line" in l]
+        assert any(re.fullmatch(r"\[WARNING\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t" + rid +
+                                r"\twarning-line\rsecond", l) for l in lines), lines
+        assert ("print-line" in lines) and (any("info-line " + rid in l for l in lines) is info_shown), lines
+        logs[mode] = [re.sub(r"\t[^\t]*Z\t[0-9a-f-]+\t", "\t", l).replace(rid, "") for l in lines]
+    assert logs["fast"] == logs["exec"]
+
+
 # ----------------------------------------------------------------------------- uniqueness
 
 

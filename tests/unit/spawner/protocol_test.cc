@@ -123,8 +123,15 @@ TEST(SpawnerProtocol, PrepareCarriesTheZygoteAndPidNamespace) {
   auto decoded = decodePrepare(encodePrepare(p));
   ASSERT_TRUE(decoded.has_value());
   EXPECT_TRUE(decoded->new_pid_namespace);
+  EXPECT_FALSE(decoded->drop_bounding_set);
   EXPECT_EQ(decoded->zygote, 7u);
   EXPECT_TRUE(decoded->cgroup_procs.empty());
+  p.new_pid_namespace = false;
+  p.drop_bounding_set = true;
+  decoded = decodePrepare(encodePrepare(p));
+  ASSERT_TRUE(decoded.has_value());
+  EXPECT_FALSE(decoded->new_pid_namespace);
+  EXPECT_TRUE(decoded->drop_bounding_set);
   // The zygote's copy of this encoding (runtimes/python/zygote.py passes it through to
   // libkindling_zygote.so) is 16 bytes without cgroups and /tmp device: no field may be
   // dropped silently.
