@@ -54,8 +54,13 @@ def _serve():
     if err != 0:
         sys.stderr.write("kindling zygote: seccomp program: %s\n" % os.strerror(err))
         return None
-    # The runtime's set-up that is the same in every environment (stdio, logging), done once.
+    # The runtime's set-up that is the same in every environment (stdio, logging), done once,
+    # and its invocation path run a few times (warm_up: no user code).
     _kindling_runtime.prepare_process()
+    try:
+        _kindling_runtime.warm_up()
+    except Exception as e:  # noqa: BLE001 - an optimisation: forks work without it
+        sys.stderr.write("kindling zygote: warm-up: %r\n" % (e,))
     # Everything imported so far moves to the collector's permanent generation: collections in
     # the forks never walk (and so never copy) the zygote's pages.
     gc.freeze()

@@ -56,7 +56,10 @@ Status ApiService::loadFunctions() {
       spdlog::warn("pruning merged layer trees: {}", st.error().message());
     }
   }
-  for (const auto& entry : loaded) applyProvisioned(*entry);
+  for (const auto& entry : loaded) {
+    applyProvisioned(*entry);
+    deps_.engine.prewarm(entry->latest);  // one zygote per runtime in use, started now
+  }
   return {};
 }
 
@@ -143,6 +146,8 @@ Status ApiService::refresh(const std::string& name) {
     cache_[name] = *fresh;
   }
   applyProvisioned(**fresh);
+  // Its runtime's zygote starts now, not at its first cold start (fast start).
+  deps_.engine.prewarm((*fresh)->latest);
   return {};
 }
 

@@ -125,6 +125,10 @@ class Sandbox {
   virtual bool prepareSnapshot(const ZygoteSpec& /*spec*/, std::chrono::milliseconds /*wait*/) {
     return false;
   }
+  // Starts the runtime zygote `spec` names (not a snapshot) in the background unless it exists,
+  // so the first cold start of a function is already forked. Default: no zygotes.
+  // Thread-safe; does not block.
+  virtual void prewarmZygote(const ZygoteSpec& /*spec*/) {}
 };
 
 // Plain child processes in their own process group: no isolation (engine-core issue).

@@ -407,6 +407,21 @@ bool Engine::prepareSnapshot(const FunctionTarget& target, std::chrono::millisec
   return sandbox_.prepareSnapshot(*from_snapshot, wait);
 }
 
+void Engine::prewarm(const FunctionTarget& target) {
+  const auto& config = target.config;
+  if (!config || !sandbox_.isolatesFilesystem() || !fastStartFor(*config, /*log=*/false)) return;
+  LaunchContext ctx;
+  ctx.code_dir = target.code_dir;
+  ctx.opt_dir = target.opt_dir;
+  ctx.runtime_api_port = sandbox::kNoneModeRuntimeApiPort;  // any: only the zygote is used
+  ctx.runtime_api_host = options_.runtime_api_host;
+  ctx.region = options_.region;
+  ctx.isolated = true;
+  ctx.fast_start = true;
+  auto spec = catalog_.launch(*config, ctx);
+  if (spec && spec->zygote && !spec->zygote->snapshot) sandbox_.prewarmZygote(*spec->zygote);
+}
+
 void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
                               std::optional<InvokeRequest> request) {
   const auto& config = pool->config;

@@ -74,6 +74,10 @@ class Engine {
   // when it is ready; false when none is taken (fast start off, not Python, its init failed:
   // environments then start normally and report the error). Thread-safe; blocks.
   bool prepareSnapshot(const FunctionTarget& target, std::chrono::milliseconds wait);
+  // After a function is created, changed or loaded: with fast start on for it, starts its
+  // runtime's zygote now (the sandbox does it in the background), so its first cold start is
+  // forked instead of exec'd while the zygote starts. Thread-safe; does not block.
+  void prewarm(const FunctionTarget& target);
   // Keeps `count` pre-initialised environments for a published version (provisioned
   // concurrency; AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency), never reaped by the
   // keep-alive and replaced when they die; 0 removes them. Thread-safe.

@@ -273,10 +273,14 @@ bool LinuxSandbox::needsRefill() const {
 }
 
 bool LinuxSandbox::refillUrgent() const {
-  if (pool_.empty()) return true;
+  // One stub taken is a lone cold start; two or more, a burst, which the refill must keep up
+  // with (a cold start finding none waits for the next, then execs).
+  if (pool_.size() + 1 < options_.warm_stubs) return true;
   for (const auto& [key, z] : zygotes_) {
     if (!z.broken.empty() || z.starting) continue;
-    if (z.id == 0 || (z.stubs.empty() && (!z.spec.snapshot || z.ready))) return true;
+    if (z.id == 0) return true;
+    if (z.spec.snapshot && !z.ready) continue;
+    if (z.stubs.size() + 1 < options_.warm_zygote_stubs) return true;
   }
   return false;
 }
@@ -518,6 +522,18 @@ void LinuxSandbox::refillZygotes() {
       z.stubs.push_back(std::move(*p));
     }
   }
+}
+
+void LinuxSandbox::prewarmZygote(const sandbox::ZygoteSpec& spec) {
+  if (!options_.fast_start || !isolate_ || spec.snapshot) return;
+  {
+    std::lock_guard lock(pool_mu_);
+    if (stopping_) return;
+    auto [it, inserted] = zygotes_.try_emplace(spec.key);
+    if (!inserted) return;
+    it->second.spec = spec;
+  }
+  pool_cv_.notify_one();  // the refiller starts it and forks its first stubs
 }
 
 std::optional<LinuxSandbox::Prepared> LinuxSandbox::takeZygoteStub(

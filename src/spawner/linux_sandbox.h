@@ -62,6 +62,7 @@ class LinuxSandbox final : public sandbox::Sandbox {
   bool isSandboxUid(uid_t uid) const override;
   uid_t snapshotUid(const std::string& key) override;
   bool prepareSnapshot(const sandbox::ZygoteSpec& spec, std::chrono::milliseconds wait) override;
+  void prewarmZygote(const sandbox::ZygoteSpec& spec) override;
 
  private:
   struct Prepared {
@@ -111,8 +112,9 @@ class LinuxSandbox final : public sandbox::Sandbox {
   void refillZygotes();
   // True when the refiller has something to do. Call with pool_mu_ held.
   bool needsRefill() const;
-  // True when a pool the refiller tops up is empty (a cold start would wait for it or exec):
-  // then it refills at once; otherwise it lets kRefillSettle pass first. Call with pool_mu_ held.
+  // True when a pool the refiller tops up lacks more than one stub (a burst: cold starts would
+  // soon wait for stubs or exec): then it refills at once; otherwise (one cold start took one)
+  // it lets kRefillSettle pass first. Call with pool_mu_ held.
   bool refillUrgent() const;
   // How long a refill waits after a stub was taken while others are still ready: the refill's
   // work (a cgroup, a /tmp volume, a fork of the zygote) then runs after the cold start that

@@ -445,6 +445,30 @@ def test_fast_start_off_execs_every_runtime(tmp_path, fname):
         assert d.stop() == 0
 
 
+def test_create_function_starts_the_zygote_and_the_first_cold_start_is_forked(tmp_path, fname):
+    """CreateFunction starts the runtime's zygote (Engine::prewarm), so a function's very first
+    cold start is forked instead of exec'd while its zygote starts; a restarted daemon does the
+    same for the functions it loads."""
+    d = kh.Daemon(tmp_path / "data", extra_args=["--fast-start", "on"]).start()
+    try:
+        log = d.log_path.read_text()
+        if "sandbox: spawner pid" not in log or "fast start: on" not in log:
+            pytest.skip("fast start needs the Linux sandbox with isolation here")
+        d.deploy(fname, kh.make_zip({"probe.py": PROBE}), runtime="python3.11",
+                 handler="probe.handler")
+        fs.wait_for_zygote(d, "python3.11", timeout=60)  # no invoke yet
+        body = json.loads(d.invoke(fname, {})["payload"])
+        assert body["forked"] is True, d.log_path.read_text()[-2000:]
+        assert "its zygote is starting" not in d.log_path.read_text()
+    finally:
+        assert d.stop() == 0
+    d = kh.Daemon(tmp_path / "data", extra_args=["--fast-start", "on"]).start()
+    try:
+        fs.wait_for_zygote(d, "python3.11", timeout=60)
+    finally:
+        assert d.stop() == 0
+
+
 def test_zygote_refuses_to_fork_with_other_threads():
     """The /proc/self/task check of libkindling_zygote.so, in this (test) process: with a
     second thread running, kd_zygote_fork answers -EBUSY before cloning anything."""

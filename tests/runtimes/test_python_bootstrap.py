@@ -268,3 +268,35 @@ def test_example_hello(python, api, tmp_path, processes):
     start(python, api, root, "app.handler", processes)
     rid = api.add_event({"name": "Ann"})
     assert api.wait_outcome(rid).json() == {"message": "Hello, Ann!", "request_id": rid}
+
+
+WARM_UP_PROBE = r'''
+import json, os, socket, sys, threading
+sys.path.insert(0, sys.argv[1])
+import _kindling_runtime as rt
+def refuse(*a, **k):
+    raise AssertionError("warm_up connected to %r" % (a,))
+socket.create_connection = refuse
+fds = sorted(os.listdir("/proc/self/fd"))
+env = dict(os.environ)
+rt.warm_up(rounds=4)
+print(json.dumps({"fds_same": sorted(os.listdir("/proc/self/fd")) == fds,
+                  "env_same": dict(os.environ) == env,
+                  "threads": threading.active_count(),
+                  "request_id": rt._State.request_id}))
+'''
+
+
+def test_zygote_warm_up_leaves_nothing_behind(python, tmp_path):
+    """warm_up() (run by the zygote before it forks) exercises the invocation path against
+    canned answers only: no connection, no fd, thread or variable left."""
+    require(python, "this Python")
+    import json
+    import subprocess
+    probe = tmp_path / "probe.py"
+    probe.write_text(WARM_UP_PROBE)
+    out = subprocess.run(python_argv(python)[:1] + [str(probe), str(PY_RUNTIME_DIR)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result == {"fds_same": True, "env_same": True, "threads": 1, "request_id": ""}
