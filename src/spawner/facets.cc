@@ -45,12 +45,36 @@ void childFail(int report_fd, Stage stage, int err) {
   ::_exit(127);
 }
 
+namespace {
+
+// settleSignalDispositions(): the signals the process ignores (-1: not settled, reset all).
+int g_ignored_signals[NSIG];
+int g_ignored_count = -1;
+
+}  // namespace
+
+void settleSignalDispositions() {
+  int count = 0;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction current {};
+    if (::sigaction(sig, nullptr, &current) != 0) continue;  // EINVAL: SIGKILL, SIGSTOP, ...
+    if (current.sa_handler == SIG_IGN) {
+      g_ignored_signals[count++] = sig;
+    } else if (current.sa_handler != SIG_DFL) {
+      ::signal(sig, SIG_DFL);
+    }
+  }
+  g_ignored_count = count;
+}
+
 void confine(const ChildPlan& plan, bool reset_signals) {
   const int report = plan.report_write;
   sigset_t none;
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (reset_signals) {
+  if (reset_signals && g_ignored_count >= 0) {
+    for (int i = 0; i < g_ignored_count; ++i) ::signal(g_ignored_signals[i], SIG_DFL);
+  } else if (reset_signals) {
     for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
   }
   // 1. Own process group (the engine kills the whole group); dies with its parent.

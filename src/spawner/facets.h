@@ -41,6 +41,12 @@ ChildPlan planFor(SpawnRequest& request, const sandbox::SeccompProgram* seccomp)
 // Writes {stage, err} to report_fd and _exit(127)s.
 [[noreturn]] void childFail(int report_fd, Stage stage, int err);
 
+// Once, in a single-threaded process whose children exec (the spawner), before it forks any:
+// caught signals go back to SIG_DFL in it and the ignored ones are remembered, so that
+// confine(reset_signals) resets only those in each child (an exec keeps ignored dispositions
+// and resets caught ones itself) instead of calling signal() for all 64. Not thread-safe.
+void settleSignalDispositions();
+
 // Facets 1-9 of an environment process (process group + parent-death signal, cgroups, stdio,
 // working directory, rlimits, uid, capabilities, no_new_privs, seccomp), in that order. With
 // reset_signals every disposition goes back to SIG_DFL (an exec follows); without, the

@@ -576,6 +576,9 @@ void Spawner::handleDirect(int sock, const std::string& data,
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != daemon) ::_exit(0);
   ::prctl(PR_SET_NAME, "kindling-spawn");
+  // The daemon's handlers mean nothing here; SIGPIPE stays ignored (a stub that died must not
+  // kill the spawner when it writes to its pipe) and is reset in each environment.
+  settleSignalDispositions();
   // Built once: installing it in each child is then one syscall with no allocation.
   auto program = sandbox::SeccompProgram::build();
   const int seccomp_error = program ? 0 : (program.error().sys_errno ? program.error().sys_errno : EINVAL);

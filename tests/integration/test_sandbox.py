@@ -308,3 +308,14 @@ def test_environment_has_its_own_pid_namespace(sandboxed, fname):
     # Its init (pid 1, root) is invisible like every process of another uid.
     init = _run(sandboxed, fname + "-init", "read:/proc/1/status")
     assert "content" not in init and init["errno"] == 2
+
+
+def test_environment_starts_with_default_signal_dispositions(sandboxed, fname):
+    """The runtime is exec'd with no signal ignored or blocked (the daemon ignores SIGPIPE;
+    the spawner resets what it ignores in each environment, nothing else is inherited)."""
+    env = _run(sandboxed, fname + "-env", "print_env")
+    assert env["KINDLING_PAYLOAD_SIGPIPE_AT_START"] == "default"
+    status = _run(sandboxed, fname, "read:/proc/self/status")["content"]
+    # The payload ignores SIGPIPE itself once it has recorded the above; nothing else.
+    assert re.search(r"^SigIgn:\s+0+1000$", status, re.M), status
+    assert re.search(r"^SigBlk:\s+0+$", status, re.M), status

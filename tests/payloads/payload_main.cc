@@ -95,6 +95,13 @@ void logError(std::string_view message) {
 }
 
 int run() {
+  // What the process was started with, before the line below changes it (printenv shows it:
+  // the sandbox tests check that no ignored disposition is inherited).
+  struct sigaction at_start {};
+  if (::sigaction(SIGPIPE, nullptr, &at_start) == 0) {
+    ::setenv("KINDLING_PAYLOAD_SIGPIPE_AT_START",
+             at_start.sa_handler == SIG_IGN ? "ignored" : "default", 1);
+  }
   // Peer closes surface as EPIPE (sockets use MSG_NOSIGNAL; this also covers stdout pipes).
   ::signal(SIGPIPE, SIG_IGN);
   const char* api_address = std::getenv("AWS_LAMBDA_RUNTIME_API");
