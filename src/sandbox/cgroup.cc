@@ -487,54 +487,103 @@ Status Cgroup::makeDir(const fs::path& path) {
 }
 
 Status Cgroup::writeLimits(const CgroupLimits& limits) {
-  const Number memory = formatNumber(int64_t{limits.memory_mb} << 20);
+  const int64_t memory_bytes = int64_t{limits.memory_mb} << 20;
+  const int64_t quota_us =
+      limits.unthrottled_cpu ? -1 : cpuQuotaMicros(limits.memory_mb, shared_->host_cores);
+  const Number memory = formatNumber(memory_bytes);
   const Number pids = formatNumber(limits.pids_max);
-  memory_mb_ = limits.memory_mb;
-  const Number quota = formatNumber(limits.unthrottled_cpu
-                                        ? -1
-                                        : cpuQuotaMicros(limits.memory_mb, shared_->host_cores));
+  const Number quota = formatNumber(quota_us);
   const Number period = formatNumber(kCpuPeriodMicros);
+  std::lock_guard lock(limits_mu_);
+  memory_mb_ = limits.memory_mb;
+  Written& w = written_;
+  auto changed = [](const std::optional<int64_t>& last, int64_t value) {
+    return !last || *last != value;
+  };
+  // A value is remembered only once written: a failure leaves it unknown (written next time).
   if (shared_->layout.v2) {
     const Dir& d = dirs_[0];
-    KD_TRY_STATUS(writeFileAt(d.fd.get(), d.path, "memory.max", memory.view()));
-    // No swap, as on Lambda; the file is absent without swap accounting.
-    KD_TRY_STATUS(writeFileAt(d.fd.get(), d.path, "memory.swap.max", "0", true));
-    // An OOM kills the whole environment at once, not one process of it.
-    KD_TRY_STATUS(writeFileAt(d.fd.get(), d.path, "memory.oom.group", "1", true));
-    std::string cpu_max(limits.unthrottled_cpu ? std::string_view("max") : quota.view());
-    cpu_max += ' ';
-    cpu_max += period.view();
-    KD_TRY_STATUS(writeFileAt(d.fd.get(), d.path, "cpu.max", cpu_max));
-    KD_TRY_STATUS(writeFileAt(d.fd.get(), d.path, "pids.max", pids.view()));
+    if (changed(w.memory_bytes, memory_bytes)) {
+      w.memory_bytes.reset();
+      KD_TRY_STATUS(writeFileAt(d.fd.get(), d.path, "memory.max", memory.view()));
+      w.memory_bytes = memory_bytes;
+    }
+    if (!w.constants) {
+      // No swap, as on Lambda; the file is absent without swap accounting.
+      KD_TRY_STATUS(writeFileAt(d.fd.get(), d.path, "memory.swap.max", "0", true));
+      // An OOM kills the whole environment at once, not one process of it.
+      KD_TRY_STATUS(writeFileAt(d.fd.get(), d.path, "memory.oom.group", "1", true));
+      w.constants = true;
+    }
+    if (changed(w.cpu_quota, quota_us) || changed(w.cpu_period, kCpuPeriodMicros)) {
+      w.cpu_quota.reset();
+      std::string cpu_max(limits.unthrottled_cpu ? std::string_view("max") : quota.view());
+      cpu_max += ' ';
+      cpu_max += period.view();
+      KD_TRY_STATUS(writeFileAt(d.fd.get(), d.path, "cpu.max", cpu_max));
+      w.cpu_quota = quota_us;
+      w.cpu_period = kCpuPeriodMicros;
+    }
+    if (changed(w.pids, limits.pids_max)) {
+      w.pids.reset();
+      KD_TRY_STATUS(writeFileAt(d.fd.get(), d.path, "pids.max", pids.view()));
+      w.pids = limits.pids_max;
+    }
     return {};
   }
   const Dir& m = dirs_[kMemory];
-  // memsw may never be below memory.limit_in_bytes: lift it first (a group taken from a pool may
-  // grow), then set memory, then memsw.
-  KD_TRY_STATUS(writeFileAt(m.fd.get(), m.path, "memory.memsw.limit_in_bytes", "-1", true));
-  KD_TRY_STATUS(writeFileAt(m.fd.get(), m.path, "memory.limit_in_bytes", memory.view()));
-  KD_TRY_STATUS(writeFileAt(m.fd.get(), m.path, "memory.memsw.limit_in_bytes", memory.view(), true));
+  if (changed(w.memory_bytes, memory_bytes)) {
+    w.memory_bytes.reset();
+    // memsw may never be below memory.limit_in_bytes: lift it first (a group taken from a pool
+    // may grow), then set memory, then memsw.
+    KD_TRY_STATUS(writeFileAt(m.fd.get(), m.path, "memory.memsw.limit_in_bytes", "-1", true));
+    KD_TRY_STATUS(writeFileAt(m.fd.get(), m.path, "memory.limit_in_bytes", memory.view()));
+    KD_TRY_STATUS(
+        writeFileAt(m.fd.get(), m.path, "memory.memsw.limit_in_bytes", memory.view(), true));
+    w.memory_bytes = memory_bytes;
+  }
   const Dir& c = dirs_[kCpu];
-  KD_TRY_STATUS(writeFileAt(c.fd.get(), c.path, "cpu.cfs_period_us", period.view()));
-  KD_TRY_STATUS(writeFileAt(c.fd.get(), c.path, "cpu.cfs_quota_us", quota.view()));
+  if (changed(w.cpu_period, kCpuPeriodMicros)) {
+    w.cpu_period.reset();
+    KD_TRY_STATUS(writeFileAt(c.fd.get(), c.path, "cpu.cfs_period_us", period.view()));
+    w.cpu_period = kCpuPeriodMicros;
+  }
+  if (changed(w.cpu_quota, quota_us)) {
+    w.cpu_quota.reset();
+    KD_TRY_STATUS(writeFileAt(c.fd.get(), c.path, "cpu.cfs_quota_us", quota.view()));
+    w.cpu_quota = quota_us;
+  }
   const Dir& p = dirs_[kPids];
-  KD_TRY_STATUS(writeFileAt(p.fd.get(), p.path, "pids.max", pids.view()));
+  if (changed(w.pids, limits.pids_max)) {
+    w.pids.reset();
+    KD_TRY_STATUS(writeFileAt(p.fd.get(), p.path, "pids.max", pids.view()));
+    w.pids = limits.pids_max;
+  }
   return {};
 }
 
 int64_t Cgroup::proportionalCpuQuota() const {
+  std::lock_guard lock(limits_mu_);
   return cpuQuotaMicros(memory_mb_, shared_->host_cores);
 }
 
 Status Cgroup::setCpuQuota(int64_t quota_us) {
-  const Number quota = formatNumber(quota_us < 0 ? -1 : quota_us);
+  const int64_t value = quota_us < 0 ? -1 : quota_us;
+  const Number quota = formatNumber(value);
+  std::lock_guard lock(limits_mu_);
+  written_.cpu_quota.reset();
   if (shared_->layout.v2) {
-    std::string cpu_max(quota_us < 0 ? std::string_view("max") : quota.view());
+    std::string cpu_max(value < 0 ? std::string_view("max") : quota.view());
     cpu_max += ' ';
     cpu_max += formatNumber(kCpuPeriodMicros).view();
-    return writeFileAt(dirs_[0].fd.get(), dirs_[0].path, "cpu.max", cpu_max);
+    KD_TRY_STATUS(writeFileAt(dirs_[0].fd.get(), dirs_[0].path, "cpu.max", cpu_max));
+    written_.cpu_period = kCpuPeriodMicros;
+  } else {
+    KD_TRY_STATUS(
+        writeFileAt(dirs_[kCpu].fd.get(), dirs_[kCpu].path, "cpu.cfs_quota_us", quota.view()));
   }
-  return writeFileAt(dirs_[kCpu].fd.get(), dirs_[kCpu].path, "cpu.cfs_quota_us", quota.view());
+  written_.cpu_quota = value;
+  return {};
 }
 
 Status Cgroup::checkHotFiles() {

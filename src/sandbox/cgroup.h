@@ -25,6 +25,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -149,6 +150,15 @@ class Cgroup {
   const char* peak_name_ = "";
   bool can_freeze_ = false;  // the freezer file exists (v1 freezer.state, v2 cgroup.freeze)
   mutable std::mutex mu_;
+  // The limit values last written (writeLimits, setCpuQuota), so that a group taken from a pool
+  // at a cold start only writes what differs from its prepared limits (each write is an
+  // open + write + close of a cgroupfs file on the cold-start path). Guarded by limits_mu_.
+  struct Written {
+    std::optional<int64_t> memory_bytes, cpu_quota, cpu_period, pids;
+    bool constants = false;  // v2 memory.swap.max and memory.oom.group
+  };
+  Written written_;
+  mutable std::mutex limits_mu_;  // also guards memory_mb_
 };
 
 // Creates and cleans up kindling's groups under one parent group. Thread-safe.

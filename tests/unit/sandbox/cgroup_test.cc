@@ -237,6 +237,41 @@ TEST(CgroupV1, WritesExactLimits) {
   }
 }
 
+// A group taken from a pool gets its function's limits: only the values that differ from what
+// was last written are written again (each is a cgroupfs open + write + close at a cold start).
+TEST(CgroupV1, SetLimitsRewritesOnlyWhatChanged) {
+  FakeCgroupFs fake(false);
+  auto manager = CgroupManager::open(fake.roots(), "kd");
+  ASSERT_TRUE(manager) << manager.error().message();
+  CgroupLimits prepared{128, 1024};
+  prepared.unthrottled_cpu = true;
+  auto group = (*manager)->create("env-pool", prepared);
+  ASSERT_TRUE(group) << group.error().message();
+  const fs::path mem = fake.root() / "memory" / "kd/env-pool";
+  const fs::path cpu = fake.root() / "cpu" / "kd/env-pool";
+  const fs::path pids = fake.root() / "pids" / "kd/env-pool";
+  EXPECT_EQ(trimmed(cpu / "cpu.cfs_quota_us"), "-1");
+  // Marks: a file rewritten by setLimits loses its mark.
+  for (const fs::path& f : {cpu / "cpu.cfs_period_us", cpu / "cpu.cfs_quota_us",
+                            pids / "pids.max", mem / "memory.limit_in_bytes"}) {
+    writeText(f, "mark\n");
+  }
+  CgroupLimits function{1769, 1024};
+  function.unthrottled_cpu = true;
+  ASSERT_TRUE((*group)->setLimits(function));
+  EXPECT_EQ(trimmed(mem / "memory.limit_in_bytes"), "1854930944");   // changed: written
+  EXPECT_EQ(trimmed(mem / "memory.memsw.limit_in_bytes"), "1854930944");
+  EXPECT_EQ(trimmed(cpu / "cpu.cfs_period_us"), "mark");             // same: left alone
+  EXPECT_EQ(trimmed(cpu / "cpu.cfs_quota_us"), "mark");
+  EXPECT_EQ(trimmed(pids / "pids.max"), "mark");
+  // setCpuQuota is remembered too; the proportional quota then differs and is written.
+  ASSERT_TRUE((*group)->setCpuQuota((*group)->proportionalCpuQuota()));
+  EXPECT_EQ(trimmed(cpu / "cpu.cfs_quota_us"), "100000");
+  writeText(cpu / "cpu.cfs_quota_us", "mark\n");
+  ASSERT_TRUE((*group)->setLimits(function));  // unthrottled again: -1 differs from 100000
+  EXPECT_EQ(trimmed(cpu / "cpu.cfs_quota_us"), "-1");
+}
+
 TEST(CgroupV1, WithoutSwapAccountingSkipsMemsw) {
   FakeCgroupFs fake(false);
   fake.omit = {"memory.memsw.limit_in_bytes"};
