@@ -237,6 +237,15 @@ void ApiService::publishVersion(const std::shared_ptr<Ctx>& ctx, const std::stri
     if (!version) return sendError(ctx, version.error());
     if (auto st = refresh(name); !st) return sendError(ctx, st.error());
     spdlog::info("PublishVersion {}:{}", name, version->version);
+    // Java: the version's own class-data archive is trained in the background (the version is
+    // Active at once; its cold starts use the archive once it exists; docs/runtimes.md).
+    if (version->runtime.rfind("java", 0) == 0) {
+      if (auto fresh = entry(name)) {
+        if (const auto* target = versionTarget(*fresh, version->version)) {
+          deps_.engine.trainJavaArchive(*target);
+        }
+      }
+    }
     if (store::snapStartOn(*version)) {
       // SnapStart: the snapshot is taken now, as on AWS (with fast start; docs/design.md,
       // "Function snapshots"). AWS answers at once with State Pending; kindling answers once

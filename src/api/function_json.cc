@@ -103,6 +103,10 @@ Result<std::map<std::string, std::string>> parseTags(const json& tags) {
     if (k == "kindling:fast-start" && v != "true" && v != "false") {
       return tl::unexpected(invalid("Tag kindling:fast-start must be 'true' or 'false', got '" + v + "'"));
     }
+    if (k == "kindling:java-archive" && v != "auto" && v != "always" && v != "never") {
+      return tl::unexpected(
+          invalid("Tag kindling:java-archive must be 'auto', 'always' or 'never', got '" + v + "'"));
+    }
   }
   return out;
 }

@@ -128,6 +128,7 @@ class MountPlan::Builder {
       KD_TRY_STATUS(checkNotReserved(*target, "rootfs extra_read_only"));
       KD_TRY_STATUS(addReadOnly(source, *target, "rootfs extra_read_only", false));
     }
+    if (!spec.read_write.first.empty()) KD_TRY_STATUS(addReadWrite(spec.read_write));
     std::string tmp_source;
     if (!spec.tmp_device.empty()) {
       auto dev = normalAbsolute(spec.tmp_device, "rootfs tmp_device");
@@ -267,6 +268,26 @@ class MountPlan::Builder {
     return {};
   }
 
+  // The one writable bind: a host directory, placed like an extra read-only bind.
+  Status addReadWrite(const std::pair<fs::path, fs::path>& bind) {
+    constexpr std::string_view kWhat = "rootfs read_write";
+    auto target = normalAbsolute(bind.second, kWhat);
+    if (!target) return tl::unexpected(std::move(target.error()));
+    if (*target == "/") return invalid("rootfs read_write: cannot bind over \"/\"");
+    KD_TRY_STATUS(checkNotReserved(*target, kWhat));
+    auto src = normalAbsolute(bind.first, kWhat);
+    if (!src) return tl::unexpected(std::move(src.error()));
+    auto st = statSource(*src, kWhat);
+    if (!st) return tl::unexpected(std::move(st.error()));
+    if (!S_ISDIR(st->st_mode)) {
+      return invalid("rootfs read_write: \"" + *src + "\" is not a directory", ENOTDIR);
+    }
+    KD_TRY_STATUS(claim(*target, kWhat));
+    addDirWithParents(*target);
+    read_write_ = Bind{std::move(*src), std::move(*target)};
+    return {};
+  }
+
   std::string at(std::string_view inside) const { return staging_ + std::string(inside); }
 
   void push(Step step) { steps_.push_back(std::move(step)); }
@@ -323,6 +344,14 @@ class MountPlan::Builder {
                 "bind " + bind.source + " -> " + bind.inside + " (ro)");
       pathStep(Op::ReadOnlyTree, at(bind.inside), 0,
                "make " + bind.inside + " read-only (ro,nosuid,nodev, recursive)");
+    }
+
+    if (!read_write_.source.empty()) {
+      const std::string& inside = read_write_.inside;
+      mountStep(read_write_.source, at(inside), {}, MS_BIND, {},
+                "bind " + read_write_.source + " -> " + inside + " (rw)");
+      mountStep({}, at(inside), {}, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, {},
+                "remount " + inside + " rw,nosuid,nodev");
     }
 
     if (spec.tmp_mount_fd >= 0) {
@@ -386,6 +415,7 @@ class MountPlan::Builder {
   std::vector<std::string> files_;    // inside files to create (mount points of file binds)
   std::vector<std::pair<std::string, std::string>> symlinks_;  // {text, inside}
   std::vector<Bind> binds_;
+  Bind read_write_;                   // RootfsSpec::read_write (empty source: none)
   std::vector<std::string> devices_;  // host device paths, bound at the same path
   std::vector<Step> steps_;
 };

@@ -62,6 +62,9 @@ struct RootfsSpec {
   // Other read-only binds, host path -> path inside (e.g. /opt/kindling -> /opt/kindling). A
   // source may be a directory or a file.
   std::vector<std::pair<std::filesystem::path, std::filesystem::path>> extra_read_only;
+  // One writable bind, host directory -> path inside (rw,nosuid,nodev, not recursive); empty
+  // first member: none. Same placement rules as extra_read_only.
+  std::pair<std::filesystem::path, std::filesystem::path> read_write;
   // System directories bound read-only at the same path when they exist on the host
   // (symlinks such as /bin -> usr/bin on merged-/usr hosts are recreated as symlinks):
   std::vector<std::filesystem::path> system_dirs = {"/usr", "/lib",  "/lib64", "/lib32",

@@ -28,6 +28,10 @@ struct FilesystemView {
   std::filesystem::path lang_dir;     // -> /var/lang (may be empty)
   std::filesystem::path opt_dir;      // -> /opt: the function's merged layers (may be empty)
   std::vector<std::pair<std::filesystem::path, std::filesystem::path>> extra_read_only;
+  // One optional writable bind, host directory -> absolute path inside (rw,nosuid,nodev; the
+  // directory must already be writable by the environment's uid), e.g. the directory a Java
+  // training run writes its class-data archive into. Empty first member: none.
+  std::pair<std::filesystem::path, std::filesystem::path> read_write;
 };
 
 // A runtime zygote (fast start): an interpreter started once per runtime that has imported

@@ -143,6 +143,9 @@ Engine::Engine(asio::io_context& io, sandbox::Sandbox& sandbox, observe::LogStor
       clock_(clock),
       timers_(timers),
       options_(std::move(options)) {
+  if (!options_.java_cache_dir.empty() && sandbox_.isolatesFilesystem()) {
+    java_trainer_ = std::make_unique<JavaTrainer>(sandbox_, JavaCache(options_.java_cache_dir));
+  }
   scheduleReaper();
 }
 
@@ -422,6 +425,38 @@ void Engine::prewarm(const FunctionTarget& target) {
   if (spec && spec->zygote && !spec->zygote->snapshot) sandbox_.prewarmZygote(*spec->zygote);
 }
 
+namespace {
+
+// A training run is bounded like an init that may take its time: max(60 s, the timeout).
+std::chrono::milliseconds javaTrainingLimit(const store::FunctionConfig& config) {
+  return std::max<std::chrono::milliseconds>(std::chrono::seconds(60),
+                                             std::chrono::seconds(config.timeout_s));
+}
+
+}  // namespace
+
+bool Engine::trainJavaArchive(const FunctionTarget& target) {
+  const auto& config = target.config;
+  if (!java_trainer_ || !config || config->version == "$LATEST" ||
+      config->runtime.rfind("java", 0) != 0 || !fastStartFor(*config, /*log=*/false)) {
+    return false;
+  }
+  LaunchContext ctx;
+  ctx.code_dir = target.code_dir;
+  ctx.opt_dir = target.opt_dir;
+  ctx.runtime_api_host = options_.runtime_api_host;
+  ctx.log_stream_name = observe::makeLogStreamName(clock_.epochMillis(), config->version);
+  ctx.region = options_.region;
+  ctx.isolated = true;
+  ctx.fast_start = true;
+  if (store::snapStartOn(*config)) ctx.initialization_type = "snap-start";
+  auto spec = catalog_.launch(*config, ctx);
+  if (!spec || !JavaCache::isJavaLaunch(*spec)) return false;
+  spec->network_none = networkNone(*config);
+  java_trainer_->start(*config, *spec, javaTrainingLimit(*config));
+  return true;
+}
+
 void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
                               std::optional<InvokeRequest> request) {
   const auto& config = pool->config;
@@ -654,6 +689,22 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
   if (snap_start) ctx.initialization_type = "snap-start";
   auto spec = catalog_.launch(*config, ctx);
   if (!spec) return fail("Runtime.InvalidRuntime", spec.error().message());
+  // A published Java version's own archive, when its key matches this command line exactly
+  // (java_cache.h); otherwise the command line stays as launch() made it.
+  if (java_trainer_ && ctx.fast_start && ctx.isolated && config->version != "$LATEST" &&
+      config->runtime.rfind("java", 0) == 0) {
+    if (auto archive = java_trainer_->cache().find(*config, *spec, true)) {
+      const auto kind = archive->extension() == javaArchiveExtension(JavaArchiveKind::AotCache)
+                            ? JavaArchiveKind::AotCache
+                            : JavaArchiveKind::DynamicArchive;
+      JavaCache::useArchive(*spec, *archive, kind, true);
+    } else {
+      // None yet, or stale (the JDK or the runtime changed since, or the daemon stopped during
+      // its training): trained again in the background; this start keeps the runtime archive.
+      spec->network_none = network_none;
+      java_trainer_->start(*config, *spec, javaTrainingLimit(*config));
+    }
+  }
   if (snap_start) {
     if (auto from_snapshot = snapshotZygote(*config, *spec, network_none)) {
       spec->snapshot_uid = sandbox_.snapshotUid(from_snapshot->key);
@@ -944,9 +995,21 @@ void Engine::removeFunction(const std::string& name) {
   }
   for (auto& pool : removed) removePool(pool);
   metrics_.removeFunction(name);
+  if (java_trainer_) {
+    java_trainer_->cancel(name);
+    if (auto st = java_trainer_->cache().removeFunction(name); !st) {
+      spdlog::warn("java archives of {}: {}", name, st.error().message());
+    }
+  }
 }
 
 void Engine::removeVersion(const std::string& name, const std::string& version) {
+  if (java_trainer_) {
+    java_trainer_->cancel(name, version);
+    if (auto st = java_trainer_->cache().removeVersion(name, version); !st) {
+      spdlog::warn("java archives of {}:{}: {}", name, version, st.error().message());
+    }
+  }
   std::shared_ptr<Pool> pool;
   {
     std::lock_guard lock(mu_);
@@ -961,6 +1024,7 @@ void Engine::removeVersion(const std::string& name, const std::string& version) 
 void Engine::shutdown() {
   if (stopping_.exchange(true)) return;
   if (reaper_) timers_.cancel(reaper_);
+  if (java_trainer_) java_trainer_->shutdown();
   std::vector<std::shared_ptr<Pool>> all;
   {
     std::lock_guard lock(mu_);

@@ -24,6 +24,7 @@
 #include "sandbox/sandbox.h"
 #include "scheduler/environment.h"
 #include "scheduler/invocation.h"
+#include "scheduler/java_training.h"
 #include "scheduler/runtime_catalog.h"
 #include "scheduler/timers.h"
 
@@ -48,6 +49,9 @@ struct EngineOptions {
   // descriptors (maxEnvironmentsForFileLimit). Past it, idle environments are evicted (LRU),
   // then invocations that need a new environment are throttled (429), as for memory.
   int64_t max_environments = 0;
+  // Per-function Java archives (java_cache.h): <data dir>/java-cache, "" = none. Used with fast
+  // start on and an isolating sandbox only.
+  std::filesystem::path java_cache_dir;
 };
 
 // File descriptors the daemon budgets per environment. Idle, one holds 6 (cgroup v1, isolated,
@@ -78,6 +82,10 @@ class Engine {
   // runtime's zygote now (the sandbox does it in the background), so its first cold start is
   // forked instead of exec'd while the zygote starts. Thread-safe; does not block.
   void prewarm(const FunctionTarget& target);
+  // At PublishVersion of a Java version, with fast start on: starts the training run of its
+  // per-function archive in the background (java_training.h) and returns at once; false when
+  // none is started (not Java, fast start off, no archive directory, not isolated). Thread-safe.
+  bool trainJavaArchive(const FunctionTarget& target);
   // Keeps `count` pre-initialised environments for a published version (provisioned
   // concurrency; AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency), never reaped by the
   // keep-alive and replaced when they die; 0 removes them. Thread-safe.
@@ -154,6 +162,9 @@ class Engine {
 
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<Pool>, std::less<>> pools_;  // guarded by mu_
+  // Per-function Java archives; null without options_.java_cache_dir or an isolating sandbox.
+  // Thread-safe itself; destroyed (its runs stopped) before the sandbox it spawns in.
+  std::unique_ptr<JavaTrainer> java_trainer_;
 };
 
 }  // namespace kindling::scheduler

@@ -196,6 +196,7 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpa
   for (size_t i = 0; i < r.ro_sources.size(); ++i) {
     spec.extra_read_only.emplace_back(r.ro_sources[i], r.ro_targets[i]);
   }
+  if (!r.rw_source.empty()) spec.read_write = {r.rw_source, r.rw_target};
   // Built before unshare: the plan records the current mount namespace and refuses to run in it.
   auto plan = sandbox::MountPlan::build(spec);
   if (!plan) {

@@ -808,6 +808,8 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawnImpl(
       request.ro_sources.push_back(source.string());
       request.ro_targets.push_back(target.string());
     }
+    request.rw_source = spec.view.read_write.first.string();
+    request.rw_target = spec.view.read_write.second.string();
   }
   auto spawned = spawner_->spawn(request);
   if (!spawned && forked && !snapshot) {

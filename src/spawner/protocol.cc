@@ -93,6 +93,8 @@ std::string encodeRequest(const SpawnRequest& r) {
   }
   putList(out, r.ro_sources);
   putList(out, r.ro_targets);
+  putString(out, r.rw_source);
+  putString(out, r.rw_target);
   return out;
 }
 
@@ -121,6 +123,8 @@ Result<SpawnRequest> decodeRequest(std::string_view data) {
   r.ro_sources = in.list();
   r.ro_targets = in.list();
   if (r.ro_sources.size() != r.ro_targets.size()) in.ok = false;
+  r.rw_source = in.str();
+  r.rw_target = in.str();
   if (!in.ok || !in.data.empty() || r.argv.empty()) {
     return makeError(ErrorCode::Internal, "spawner: malformed request");
   }

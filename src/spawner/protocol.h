@@ -47,6 +47,7 @@ struct SpawnRequest {
   std::string tmp_device;                 // ext4 block device for /tmp (preferred to tmp_dir)
   std::string opt_dir;                    // host dir of the merged layers (/opt), may be empty
   std::vector<std::string> ro_sources, ro_targets;        // extra read-only binds
+  std::string rw_source, rw_target;       // one writable bind (FilesystemView::read_write)
 };
 
 // Where a failed spawn stopped (the child's facet steps, in order).

@@ -103,7 +103,8 @@ def test_runtime_archive_is_mapped_in_the_sandbox(daemon, fname, runtime, tmp_pa
         name = "dev.kindling.lambda." + cls
         assert name in sources, (name, sources)
         assert sources[name].startswith("shared objects file"), (name, sources[name], r["log"])
-    # The function's own class is read from /var/task (no per-function archive yet).
+    # The function's own class is read from /var/task ($LATEST: per-function archives are
+    # for published versions, test_java_archive.py).
     assert sources["cds.Probe"].startswith("file:/var/task"), sources
     # Nearly everything the JVM loaded came from the JDK's or the runtime's archive.
     assert body["shared"] >= 0.9 * body["total"], body

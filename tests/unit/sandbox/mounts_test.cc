@@ -191,6 +191,33 @@ TEST_F(MountsTest, BuildBindsLayersAtOpt) {
   EXPECT_FALSE(MountPlan::build(s));
 }
 
+TEST_F(MountsTest, BuildBindsOneWritableDirectory) {
+  fs::create_directory(base_ / "scratch");
+  RootfsSpec s = spec();
+  s.read_write = {base_ / "scratch", "/var/kindling-cache"};
+  auto plan = MountPlan::build(s);
+  ASSERT_TRUE(plan) << plan.error().message();
+  std::string all;
+  for (int i = 0; i < plan->stepCount(); ++i) all += plan->describe(i) + "\n";
+  EXPECT_TRUE(contains(all, "bind " + (base_ / "scratch").string() + " -> /var/kindling-cache (rw)"))
+      << all;
+  EXPECT_TRUE(contains(all, "remount /var/kindling-cache rw,nosuid,nodev")) << all;
+  EXPECT_FALSE(contains(all, "make /var/kindling-cache read-only")) << all;
+  // The same placement rules as the read-only binds, and a directory only.
+  for (const auto& [source, target] :
+       std::vector<std::pair<fs::path, fs::path>>{{base_ / "scratch", "/var/task/cache"},
+                                                  {base_ / "scratch", "/"},
+                                                  {base_ / "scratch", "/opt/kindling"},
+                                                  {base_ / "scratch", "relative"},
+                                                  {base_ / "task" / "file", "/var/cache"},
+                                                  {base_ / "missing", "/var/cache"}}) {
+    s.read_write = {source, target};
+    auto bad = MountPlan::build(s);
+    ASSERT_FALSE(bad) << source << " -> " << target;
+    EXPECT_EQ(bad.error().code, ErrorCode::InvalidArgument) << source << " -> " << target;
+  }
+}
+
 TEST_F(MountsTest, BuildSkipsAbsentSystemDirsAndDescribesSteps) {
   RootfsSpec s = spec();
   s.system_dirs.push_back("/no-such-system-dir");
