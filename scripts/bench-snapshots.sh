@@ -3,7 +3,8 @@
 # daemons, fast start off ("before") and on ("after"); `kindling bench` of hello and heavy-init
 # for every runtime at one memory size against each, SnapStart cells (`--snapstart`: restores
 # from the version's snapshot) against the second, and the bare starts of each runtime
-# (python3 -c pass, ruby -e 0, node -e 0, a JVM Hello, exec of /bin/true) plus the cold-start
+# (python3 -c pass, ruby -e 0, node -e 0, a JVM Hello, exec of /bin/true, and each native
+# hello's own bootstrap to its first /next: scripts/lib/bare_bootstrap.py) plus the cold-start
 # rates from kindling-platform-bench's cold section, in the same minutes. Prints figures only.
 #
 # Usage: scripts/bench-snapshots.sh [OUT_DIR]
@@ -89,4 +90,13 @@ ts = ts[1:]
 print(f"  {node} -e 0: p50 {statistics.median(ts):.1f} ms, min {min(ts):.1f} ms")
 EOF
 done
+echo "== bare start of each native hello's own bootstrap (spawn -> its first GET /next, no kindling) =="
+native=()
+for lang in go rust cpp; do
+  [[ -f "$KINDLING_EXAMPLES_OUT/$lang/hello.zip" ]] && native+=("$lang=$KINDLING_EXAMPLES_OUT/$lang/hello.zip")
+done
+if ((${#native[@]})); then
+  /usr/bin/python3 "$repo/scripts/lib/bare_bootstrap.py" --samples 20 "${native[@]}" \
+    | tee -a "$out/platform-cold.txt"
+fi
 echo "results: $out"
