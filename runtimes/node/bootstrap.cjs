@@ -20,15 +20,18 @@
 //   flag: any V8 flag changes V8's flag hash, which makes V8 reject the code cache Node ships
 //   for its built-in modules, and every built-in is then compiled from source (measured ~8 ms
 //   per cold start, docs/runtimes.md). The global gc() turns the flag on at its first call.
-// - One keep-alive HTTP connection (http.Agent keepAlive, maxSockets 1); an idle keep-alive
-//   socket is unref'd by Node, so it never holds the event loop open.
+// - One keep-alive HTTP/1.1 connection to the Runtime API, spoken over node:net by a small
+//   client of its own (RuntimeClient): loading node:http (parser, agent, message classes) cost
+//   ~3.5 ms of a Node 24 cold start, measured against a bare `node -e 0` (docs/runtimes.md).
+//   The socket is unref'd while idle, so it never holds the event loop open (as Node's
+//   keep-alive agent does).
 //
 // Launch: node [--expose-gc] [heap flags] <LAMBDA_RUNTIME_DIR>/bootstrap.cjs [handler]
 //         (default $_HANDLER; KINDLING_NODE_ESM_HOOK=0: the engine made the SDK resolvable)
 // Threading: Node's single event loop; nothing here is shared with worker threads.
 'use strict';
 
-const http = require('node:http');
+const net = require('node:net');
 const fs = require('node:fs');
 const path = require('node:path');
 const util = require('node:util');
@@ -117,6 +120,60 @@ function patchConsole() {
 
 // ------------------------------------------------------------------------------ Runtime API client
 
+// A response head and body parsed from `buf`: null while incomplete; throws on a malformed one.
+// {status, headers (lower-case names), body: Buffer, close (the server ends the connection),
+// untilClose (no length: the body is whatever comes until the server closes)}.
+function parseResponse(buf, closed) {
+  const end = buf.indexOf('\r\n\r\n');
+  if (end < 0) {
+    if (buf.length > 65536) throw new Error('Runtime API response head too large');
+    return null;
+  }
+  const lines = buf.toString('latin1', 0, end).split('\r\n');
+  const m = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0]);
+  if (!m) throw new Error(`bad status line ${JSON.stringify(lines[0].slice(0, 100))}`);
+  const status = Number(m[2]);
+  const headers = {};
+  for (let i = 1; i < lines.length; i++) {
+    const colon = lines[i].indexOf(':');
+    if (colon <= 0) continue;
+    const name = lines[i].slice(0, colon).trim().toLowerCase();
+    const value = lines[i].slice(colon + 1).trim();
+    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+  }
+  const close = m[1] === '0' || (headers.connection || '').toLowerCase() === 'close';
+  let rest = buf.subarray(end + 4);
+  if (/chunked/i.test(headers['transfer-encoding'] || '')) {
+    const chunks = [];
+    for (;;) {
+      const eol = rest.indexOf('\r\n');
+      if (eol < 0) return null;
+      const size = Number.parseInt(rest.toString('latin1', 0, eol).split(';')[0].trim(), 16);
+      if (!Number.isInteger(size) || size < 0) throw new Error('bad chunk size');
+      if (size === 0) {
+        // The last chunk, then trailer lines (ignored) up to an empty line.
+        const trailers = rest.subarray(eol + 2);
+        const complete = trailers.indexOf('\r\n') === 0 || trailers.indexOf('\r\n\r\n') >= 0;
+        return complete ? { status, headers, body: Buffer.concat(chunks), close } : null;
+      }
+      if (rest.length < eol + 2 + size + 2) return null;
+      chunks.push(rest.subarray(eol + 2, eol + 2 + size));
+      rest = rest.subarray(eol + 2 + size + 2);
+    }
+  }
+  if ('content-length' in headers) {
+    const length = Number.parseInt(headers['content-length'], 10);
+    if (!Number.isInteger(length) || length < 0) throw new Error('bad Content-Length');
+    if (rest.length < length) return null;
+    return { status, headers, body: Buffer.from(rest.subarray(0, length)), close };
+  }
+  if (status === 204 || status === 304 || (status >= 100 && status < 200)) {
+    return { status, headers, body: Buffer.alloc(0), close };
+  }
+  // No length: the body ends when the server closes the connection.
+  return closed ? { status, headers, body: Buffer.from(rest), close: true } : null;
+}
+
 class RuntimeClient {
   constructor(endpoint) {
     const colon = endpoint.lastIndexOf(':');
@@ -125,30 +182,99 @@ class RuntimeClient {
     if (!Number.isInteger(this.port)) {
       throw new Error(`bad AWS_LAMBDA_RUNTIME_API '${endpoint}' (want host:port)`);
     }
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     this.userAgent = `kindling-node/${process.versions.node}`;
+    this.socket = null;
   }
 
-  // Resolves {status, headers, body: Buffer}; rejects on a transport failure.
-  request(method, urlPath, body, headers) {
+  connect() {
     return new Promise((resolve, reject) => {
-      const allHeaders = { 'User-Agent': this.userAgent, ...headers };
-      if (body !== undefined) allHeaders['Content-Length'] = Buffer.byteLength(body);
-      const req = http.request({
-        host: this.host, port: this.port, method, path: urlPath, agent: this.agent,
-        headers: allHeaders,
-      }, (res) => {
-        const chunks = [];
-        res.on('data', (chunk) => chunks.push(chunk));
-        res.on('end', () => resolve({
-          status: res.statusCode, headers: res.headers,
-          body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks),
-        }));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.setNoDelay(true);
-      req.end(body);
+      const socket = net.connect({ host: this.host, port: this.port });
+      socket.setNoDelay(true);
+      // An idle connection the server closes must neither crash the process (an 'error'
+      // without a listener throws) nor be reused.
+      socket.on('error', () => {});
+      socket.on('close', () => { if (this.socket === socket) this.socket = null; });
+      const onError = (e) => { socket.destroy(); reject(e); };
+      socket.once('error', onError);
+      socket.once('connect', () => { socket.removeListener('error', onError); resolve(socket); });
+    });
+  }
+
+  drop() {
+    if (this.socket !== null) {
+      this.socket.destroy();
+      this.socket = null;
+    }
+  }
+
+  // Resolves {status, headers, body: Buffer}; rejects on a transport failure. A kept-alive
+  // connection the server closed fails on first use: retried once on a fresh connection.
+  async request(method, urlPath, body, headers) {
+    let head = `${method} ${urlPath} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n` +
+      `User-Agent: ${this.userAgent}\r\n`;
+    for (const [name, value] of Object.entries(headers || {})) head += `${name}: ${value}\r\n`;
+    const payload = body === undefined ? undefined : Buffer.from(body);
+    if (payload !== undefined) head += `Content-Length: ${payload.length}\r\n`;
+    head += '\r\n';
+    const data = payload === undefined ? Buffer.from(head, 'latin1')
+      : Buffer.concat([Buffer.from(head, 'latin1'), payload]);
+    for (let attempt = 0; ; attempt++) {
+      const reused = this.socket !== null;
+      if (!reused) this.socket = await this.connect();
+      try {
+        return await this.exchange(this.socket, data);
+      } catch (e) {
+        this.drop();
+        if (!reused || attempt > 0 || !e.retryable) throw e;
+      }
+    }
+  }
+
+  exchange(socket, data) {
+    return new Promise((resolve, reject) => {
+      let buf = null;
+      const done = () => {
+        socket.removeListener('data', onData);
+        socket.removeListener('error', onError);
+        socket.removeListener('close', onClose);
+      };
+      const fail = (message, retryable) => {
+        done();
+        const e = new Error(message);
+        e.retryable = retryable && buf === null;  // nothing of a response arrived yet
+        reject(e);
+      };
+      const finish = (parsed) => {
+        done();
+        if (parsed.close) this.drop(); else socket.unref();
+        resolve({ status: parsed.status, headers: parsed.headers, body: parsed.body });
+      };
+      const onData = (chunk) => {
+        buf = buf === null ? chunk : Buffer.concat([buf, chunk]);
+        let parsed;
+        try {
+          parsed = parseResponse(buf, false);
+        } catch (e) {
+          done();
+          this.drop();
+          reject(e);
+          return;
+        }
+        if (parsed !== null) finish(parsed);
+      };
+      const onError = (e) => fail(e.message, true);
+      const onClose = () => {
+        let parsed = null;
+        try {
+          parsed = buf === null ? null : parseResponse(buf, true);
+        } catch (e) { /* reported below */ }
+        if (parsed !== null) finish(parsed); else fail('connection closed before the response', true);
+      };
+      socket.on('data', onData);
+      socket.on('error', onError);
+      socket.on('close', onClose);
+      socket.ref();
+      socket.write(data);
     });
   }
 

@@ -55,6 +55,9 @@ class _Shared:
     next_calls: int = 0
     closed: bool = False
     connections: int = 0
+    # How responses are framed: "length" (Content-Length, keep-alive), "chunked"
+    # (Transfer-Encoding: chunked) or "close" (Connection: close after each response).
+    response_style: str = "length"
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -95,13 +98,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return rec
 
     def _send(self, status, body=b"", headers=None):
+        style = self.server.shared.response_style
         self.send_response(status)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
+        if style == "chunked":
+            self.send_header("Transfer-Encoding", "chunked")
+        else:
+            self.send_header("Content-Length", str(len(body)))
+        if style == "close":
+            self.send_header("Connection", "close")
+            self.close_connection = True
         try:
             self.end_headers()
-            if body:
+            if style == "chunked":
+                half = len(body) // 2
+                for part in (body[:half], body[half:]):
+                    if part:
+                        self.wfile.write(b"%x;ext=1\r\n%s\r\n" % (len(part), part))
+                self.wfile.write(b"0\r\nX-Trailer: t\r\n\r\n")
+            elif body:
                 self.wfile.write(body)
         except OSError:  # the runtime went away (killed by a test): nothing to answer
             self.close_connection = True
@@ -170,6 +186,12 @@ class FakeRuntimeApi:
         self.endpoint = "127.0.0.1:%d" % self.port
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+
+    def set_response_style(self, style):
+        """"length" (default), "chunked" or "close": see _Shared.response_style."""
+        assert style in ("length", "chunked", "close"), style
+        with self._shared.cond:
+            self._shared.response_style = style
 
     def close(self):
         """Releases blocked /next calls with a 500 and stops the server."""

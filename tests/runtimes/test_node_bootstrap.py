@@ -95,6 +95,27 @@ def test_context_fields_and_keep_alive(node, api, task_dir, processes):
     assert len({r.connection_id for r in api.requests}) == 1, "one keep-alive connection"
 
 
+@pytest.mark.parametrize("style", ["chunked", "close"])
+def test_runtime_api_framing_chunked_and_connection_close(node, api, task_dir, processes, style):
+    """The bootstrap's own HTTP/1.1 client (node:net, not node:http): chunked responses (with
+    chunk extensions and trailers) and a server that closes the connection after each
+    response (it reconnects for the next request)."""
+    api.set_response_style(style)
+    root = task_dir({"index.js": "exports.handler = async (e) => ({ got: e, big: 'x'.repeat(70000) });"})
+    proc = start(node, api, root, "index.handler", processes)
+    for i in range(3):
+        rid = api.add_event({"i": i, "pad": "p" * (i * 40000)})
+        out = api.wait_outcome(rid)
+        assert out.kind == "response", proc.output()
+        body = out.json()
+        assert body["got"] == {"i": i, "pad": "p" * (i * 40000)} and len(body["big"]) == 70000
+    connections = {r.connection_id for r in api.requests}
+    if style == "close":
+        assert len(connections) >= 6, "a new connection per request"
+    else:
+        assert len(connections) == 1, "one keep-alive connection"
+
+
 MODULE_LAYOUTS = {
     "cjs_js": ({"index.js": "exports.handler = async () => 'cjs';"}, "index.handler", "cjs"),
     "cjs_cjs": ({"index.cjs": "module.exports.handler = async () => 'cjs2';"}, "index.handler", "cjs2"),

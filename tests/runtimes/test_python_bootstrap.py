@@ -300,3 +300,20 @@ def test_zygote_warm_up_leaves_nothing_behind(python, tmp_path):
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result == {"fds_same": True, "env_same": True, "threads": 1, "request_id": ""}
+
+
+@pytest.mark.parametrize("style", ["chunked", "close"])
+def test_runtime_api_framing_chunked_and_connection_close(python, api, task_dir, processes, style):
+    """The runtime's own HTTP/1.1 client: chunked responses (extensions, trailers) and a server
+    that closes the connection after each response (it reconnects)."""
+    api.set_response_style(style)
+    root = task_dir({"app.py": "def handler(e, c):\n    return {'got': e, 'big': 'x' * 70000}\n"})
+    proc = start(python, api, root, "app.handler", processes)
+    for i in range(3):
+        rid = api.add_event({"i": i, "pad": "p" * (i * 40000)})
+        out = api.wait_outcome(rid)
+        assert out.kind == "response", proc.output()
+        body = out.json()
+        assert body["got"] == {"i": i, "pad": "p" * (i * 40000)} and len(body["big"]) == 70000
+    connections = {r.connection_id for r in api.requests}
+    assert len(connections) >= 6 if style == "close" else len(connections) == 1
