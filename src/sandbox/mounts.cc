@@ -86,6 +86,9 @@ Result<struct stat> statSource(const std::string& path, std::string_view what) {
 // Collects mount points and steps while validating the spec.
 class MountPlan::Builder {
  public:
+  enum class Phase { All, Base, Function };
+  explicit Builder(Phase phase = Phase::All) : phase_(phase) {}
+
   Status run(const RootfsSpec& spec) {
     auto staging = normalAbsolute(spec.staging, "rootfs staging");
     if (!staging) return tl::unexpected(std::move(staging.error()));
@@ -110,6 +113,30 @@ class MountPlan::Builder {
 
     // Sources, in bind order: system directories, then the Lambda paths, then extras.
     for (const auto& dir : spec.system_dirs) KD_TRY_STATUS(addSystemDir(dir));
+    for (const Device& device : kDevices) {
+      const std::string host = std::string("/dev/") + device.name;
+      struct stat st {};
+      const int err = ::stat(host.c_str(), &st) == 0 ? (S_ISCHR(st.st_mode) ? 0 : ENODEV) : errno;
+      if (err == 0) {
+        devices_.push_back(host);
+      } else if (device.required) {
+        return invalid(
+            "rootfs /dev: host device \"" + host + "\" missing or not a character device", err);
+      }
+    }
+    // The skeleton: the fixed Lambda directories (mount points' parents are added with them).
+    for (std::string_view dir :
+         {"/var/task", "/var/runtime", "/var/lang", "/tmp", "/opt", "/proc", "/dev"}) {
+      addDirWithParents(std::string(dir));
+    }
+    // What every environment's root shares (buildBase); the rest depends on the function.
+    base_dirs_ = dirs_;
+    base_files_ = files_.size();
+    base_binds_ = binds_.size();
+    if (phase_ == Phase::Base) {
+      emitBase(spec);
+      return {};
+    }
     if (spec.task_root.empty()) return invalid("rootfs task_root: empty path");
     KD_TRY_STATUS(addReadOnly(spec.task_root, "/var/task", "rootfs task_root", true));
     if (!spec.runtime_dir.empty()) {
@@ -149,29 +176,17 @@ class MountPlan::Builder {
       }
       tmp_source = std::move(*tmp);
     }
-    for (const Device& device : kDevices) {
-      const std::string host = std::string("/dev/") + device.name;
-      struct stat st {};
-      const int err = ::stat(host.c_str(), &st) == 0 ? (S_ISCHR(st.st_mode) ? 0 : ENODEV) : errno;
-      if (err == 0) {
-        devices_.push_back(host);
-      } else if (device.required) {
-        return invalid(
-            "rootfs /dev: host device \"" + host + "\" missing or not a character device", err);
-      }
+    if (phase_ == Phase::Function) {
+      emitFunction(spec, tmp_source);
+    } else {
+      emitSteps(spec, tmp_source);
     }
-
-    // The skeleton: every mount point's parents plus the fixed Lambda directories.
-    for (std::string_view dir :
-         {"/var/task", "/var/runtime", "/var/lang", "/tmp", "/opt", "/proc", "/dev"}) {
-      addDirWithParents(std::string(dir));
-    }
-
-    emitSteps(spec, tmp_source);
     return {};
   }
 
   std::vector<Step> takeSteps() { return std::move(steps_); }
+  // buildFunction: the namespace check comes from the base plan (built before the unshare).
+  void useNamespaceCheck(const Step& check) { base_check_ = check; }
 
  private:
   struct Bind {
@@ -317,6 +332,40 @@ class MountPlan::Builder {
   }
 
   void emitSteps(const RootfsSpec& spec, const std::string& tmp_source) {
+    emitRootStart();
+    // std::set orders every parent before its children.
+    for (const auto& dir : dirs_) pathStep(Op::Mkdir, at(dir), 0755, "mkdir " + dir);
+    emitFilesAndSymlinks(0, true);
+    emitBinds(0);
+    emitReadWrite();
+    emitTmp(spec, tmp_source);
+    emitDevAndProc(spec);
+    emitRootEnd();
+  }
+
+  // buildBase: the tmpfs root, the skeleton, the system directories, /dev and /proc.
+  void emitBase(const RootfsSpec& spec) {
+    emitRootStart();
+    for (const auto& dir : dirs_) pathStep(Op::Mkdir, at(dir), 0755, "mkdir " + dir);
+    emitFilesAndSymlinks(0, true);
+    emitBinds(0);
+    emitDevAndProc(spec);
+  }
+
+  // buildFunction: what the base lacks, on top of it in the same namespace, then the pivot.
+  void emitFunction(const RootfsSpec& spec, const std::string& tmp_source) {
+    push(base_check_);
+    for (const auto& dir : dirs_) {
+      if (!base_dirs_.count(dir)) pathStep(Op::Mkdir, at(dir), 0755, "mkdir " + dir);
+    }
+    emitFilesAndSymlinks(base_files_, false);
+    emitBinds(base_binds_);
+    emitReadWrite();
+    emitTmp(spec, tmp_source);
+    emitRootEnd();
+  }
+
+  void emitRootStart() {
     // Refuse to run in the namespace we were built in: making "/" private there would change
     // the host's mount propagation.
     Step check;
@@ -329,31 +378,38 @@ class MountPlan::Builder {
     mountStep({}, "/", {}, MS_REC | MS_PRIVATE, {}, "make / private (MS_REC|MS_PRIVATE)");
     mountStep("tmpfs", staging_, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, kRootTmpfsData,
               "tmpfs on " + staging_ + " (new root, " + kRootTmpfsData + ")");
+  }
 
-    // std::set orders every parent before its children.
-    for (const auto& dir : dirs_) pathStep(Op::Mkdir, at(dir), 0755, "mkdir " + dir);
-    for (const auto& file : files_) {
-      pathStep(Op::Touch, at(file), 0644, "create mount point " + file);
+  void emitFilesAndSymlinks(size_t first_file, bool symlinks) {
+    for (size_t i = first_file; i < files_.size(); ++i) {
+      pathStep(Op::Touch, at(files_[i]), 0644, "create mount point " + files_[i]);
     }
+    if (!symlinks) return;  // they come from system directories: the base's
     for (const auto& [text, inside] : symlinks_) {
       pathStep(Op::Symlink, at(inside), 0, "symlink " + inside + " -> " + text, text);
     }
+  }
 
-    for (const auto& bind : binds_) {
+  void emitBinds(size_t first) {
+    for (size_t i = first; i < binds_.size(); ++i) {
+      const Bind& bind = binds_[i];
       mountStep(bind.source, at(bind.inside), {}, MS_BIND | MS_REC, {},
                 "bind " + bind.source + " -> " + bind.inside + " (ro)");
       pathStep(Op::ReadOnlyTree, at(bind.inside), 0,
                "make " + bind.inside + " read-only (ro,nosuid,nodev, recursive)");
     }
+  }
 
-    if (!read_write_.source.empty()) {
-      const std::string& inside = read_write_.inside;
-      mountStep(read_write_.source, at(inside), {}, MS_BIND, {},
-                "bind " + read_write_.source + " -> " + inside + " (rw)");
-      mountStep({}, at(inside), {}, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, {},
-                "remount " + inside + " rw,nosuid,nodev");
-    }
+  void emitReadWrite() {
+    if (read_write_.source.empty()) return;
+    const std::string& inside = read_write_.inside;
+    mountStep(read_write_.source, at(inside), {}, MS_BIND, {},
+              "bind " + read_write_.source + " -> " + inside + " (rw)");
+    mountStep({}, at(inside), {}, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, {},
+              "remount " + inside + " rw,nosuid,nodev");
+  }
 
+  void emitTmp(const RootfsSpec& spec, const std::string& tmp_source) {
     if (spec.tmp_mount_fd >= 0) {
       Step s;
       s.op = Op::MoveMount;
@@ -373,7 +429,9 @@ class MountPlan::Builder {
       mountStep("tmpfs", at("/tmp"), "tmpfs", MS_NOSUID | MS_NODEV, data,
                 "tmpfs on /tmp (" + data + ")");
     }
+  }
 
+  void emitDevAndProc(const RootfsSpec& spec) {
     // /dev: the tmpfs itself is nodev; the device binds are mounts of their own and keep the
     // host devtmpfs' flags.
     mountStep("tmpfs", at("/dev"), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, kDevTmpfsData,
@@ -392,14 +450,15 @@ class MountPlan::Builder {
     mountStep({}, at("/dev"), {},
               MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, {},
               "remount /dev read-only");
-
     if (spec.mount_proc) {
       mountStep("proc", at("/proc"), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, "hidepid=invisible",
                 "mount proc on /proc (hidepid=invisible)");
     }
+  }
+
+  void emitRootEnd() {
     mountStep({}, staging_, {}, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
               {}, "remount the new root read-only");
-
     pathStep(Op::Chdir, staging_, 0, "chdir " + staging_);
     pathStep(Op::PivotRoot, ".", 0, "pivot_root(\".\", \".\") into " + staging_);
     pathStep(Op::DetachOldRoot, ".", 0, "umount2(old root, MNT_DETACH)");
@@ -416,6 +475,11 @@ class MountPlan::Builder {
   std::vector<std::pair<std::string, std::string>> symlinks_;  // {text, inside}
   std::vector<Bind> binds_;
   Bind read_write_;                   // RootfsSpec::read_write (empty source: none)
+  Phase phase_;
+  std::set<std::string> base_dirs_;   // dirs_ of the base (system dirs and the skeleton)
+  size_t base_files_ = 0;             // files_ / binds_ of the base: a prefix of each
+  size_t base_binds_ = 0;
+  Step base_check_;                   // buildFunction: the base plan's namespace check
   std::vector<std::string> devices_;  // host device paths, bound at the same path
   std::vector<Step> steps_;
 };
@@ -430,6 +494,35 @@ Result<MountPlan> MountPlan::build(const RootfsSpec& spec) {
   } catch (const std::exception& e) {
     // std::filesystem and allocation failures.
     return makeError(ErrorCode::Internal, std::string("rootfs plan: ") + e.what());
+  }
+}
+
+Result<MountPlan> MountPlan::buildBase(const RootfsSpec& spec) {
+  try {
+    Builder builder(Builder::Phase::Base);
+    KD_TRY_STATUS(builder.run(spec));
+    MountPlan plan;
+    plan.steps_ = builder.takeSteps();
+    plan.base_ = true;
+    return plan;
+  } catch (const std::exception& e) {
+    return makeError(ErrorCode::Internal, std::string("rootfs plan (base): ") + e.what());
+  }
+}
+
+Result<MountPlan> MountPlan::buildFunction(const RootfsSpec& spec, const MountPlan& base) {
+  if (!base.base_ || base.steps_.empty() || base.steps_.front().op != Op::CheckNamespace) {
+    return makeError(ErrorCode::InvalidArgument, "rootfs plan: not a base plan");
+  }
+  try {
+    Builder builder(Builder::Phase::Function);
+    builder.useNamespaceCheck(base.steps_.front());
+    KD_TRY_STATUS(builder.run(spec));
+    MountPlan plan;
+    plan.steps_ = builder.takeSteps();
+    return plan;
+  } catch (const std::exception& e) {
+    return makeError(ErrorCode::Internal, std::string("rootfs plan (function): ") + e.what());
   }
 }
 

@@ -87,6 +87,17 @@ class MountPlan {
   // /proc/self/ns/mnt cannot be read. Thread-safe (no shared state).
   static Result<MountPlan> build(const RootfsSpec& spec);
 
+  // The same root in two halves, for stubs that wait for their environment: buildBase() is
+  // what every environment's root shares (the tmpfs root, the skeleton, the system directories,
+  // /dev, /proc) -- only spec.staging, system_dirs and mount_proc are read -- and is applied
+  // while the stub waits; buildFunction() is the rest for one spec (its /var/task,
+  // /var/runtime, /var/lang, /opt, extra and writable binds, /tmp, the read-only remount of the
+  // root, pivot_root), applied after `base` in the same mount namespace (built there: it takes
+  // its namespace check from `base`). buildFunction validates the whole spec as build() does.
+  // Base then function give the root build() gives, in another step order. Thread-safe.
+  static Result<MountPlan> buildBase(const RootfsSpec& spec);
+  static Result<MountPlan> buildFunction(const RootfsSpec& spec, const MountPlan& base);
+
   // In the child, inside a fresh mount namespace: makes / private (MS_REC|MS_PRIVATE), mounts a
   // tmpfs on staging (mode 0755), creates the skeleton (var/task, var/runtime, var/lang, tmp,
   // opt, proc, dev, ...), bind mounts each source then remounts it read-only with
@@ -138,6 +149,7 @@ class MountPlan {
 
   // Immutable after build(); read concurrently by apply().
   std::vector<Step> steps_;
+  bool base_ = false;  // made by buildBase()
 };
 
 }  // namespace kindling::sandbox

@@ -16,6 +16,8 @@
 
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <string>
 
 #include "sandbox/mounts.h"
 #include "sandbox/privileges.h"
@@ -175,7 +177,49 @@ void isolateNetwork(int report_write, int fdpass) {
 
 }  // namespace
 
+namespace {
+
+// prebuildRoot(): the stub's base root, or why it could not be built.
+std::optional<sandbox::MountPlan> g_base_root;
+std::string g_base_staging;
+int g_base_errno = 0;
+std::string g_base_why;
+
+}  // namespace
+
+void prebuildRoot(const std::string& staging) {
+  sandbox::RootfsSpec spec;
+  spec.staging = staging;
+  auto plan = sandbox::MountPlan::buildBase(spec);
+  if (!plan) {
+    g_base_errno = plan.error().sys_errno ? plan.error().sys_errno : EINVAL;
+    g_base_why = plan.error().message();
+    return;
+  }
+  if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) != 0) {
+    g_base_errno = errno;
+    g_base_why = "unshare(CLONE_NEWNS|CLONE_NEWUTS|CLONE_NEWIPC)";
+    return;
+  }
+  int step = -1;
+  if (int err = plan->apply(&step); err != 0) {
+    g_base_errno = err;
+    g_base_why = "sandbox mount step failed: " + plan->describe(step);
+    return;
+  }
+  g_base_root.emplace(std::move(*plan));
+  g_base_staging = staging;
+}
+
 void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpass) {
+  auto fail = [&](const std::string& why, int err) {
+    // The failing step goes to the environment's log (its stderr pipe) for the operator.
+    const std::string line = "kindling: " + why + "\n";
+    ssize_t ignored = ::write(stderr_write, line.data(), line.size());
+    (void)ignored;
+    childFail(report_write, Stage::Mounts, err);
+  };
+  if (g_base_errno != 0) fail(g_base_why, g_base_errno);
   sandbox::RootfsSpec spec;
   spec.staging = r.staging;
   spec.task_root = r.task_root;
@@ -197,6 +241,33 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpa
     spec.extra_read_only.emplace_back(r.ro_sources[i], r.ro_targets[i]);
   }
   if (!r.rw_source.empty()) spec.read_write = {r.rw_source, r.rw_target};
+  if (g_base_root) {
+    // The shared part is in place (prebuildRoot, in this stub's own namespaces): the
+    // function's part on top of it, then the pivot.
+    if (r.staging != g_base_staging) {
+      fail("the root was prepared at " + g_base_staging + ", the request names " + r.staging,
+           EINVAL);
+    }
+    auto plan = sandbox::MountPlan::buildFunction(spec, *g_base_root);
+    if (!plan) {
+      fail(plan.error().message(), plan.error().sys_errno ? plan.error().sys_errno : EINVAL);
+    }
+    if (r.network_none) {
+      if (::unshare(CLONE_NEWNET) != 0) childFail(report_write, Stage::Namespaces, errno);
+      isolateNetwork(report_write, fdpass);
+    }
+    if (!r.hostname.empty() && ::sethostname(r.hostname.data(), r.hostname.size()) != 0) {
+      childFail(report_write, Stage::Namespaces, errno);
+    }
+    int step = -1;
+    if (int err = plan->apply(&step); err != 0) {
+      fail("sandbox mount step failed: " + plan->describe(step), err);
+    }
+    if (!r.tmp_device.empty() && ::chmod("/tmp", 01777) != 0) {
+      childFail(report_write, Stage::Mounts, errno);
+    }
+    return;
+  }
   // Built before unshare: the plan records the current mount namespace and refuses to run in it.
   auto plan = sandbox::MountPlan::build(spec);
   if (!plan) {

@@ -54,6 +54,12 @@ void settleSignalDispositions();
 // SIGPIPE). The signal mask is always emptied. Async-signal-safe; fails through childFail().
 void confine(const ChildPlan& plan, bool reset_signals);
 
+// In a stub, while it waits for its request (PrepareRequest::staging): mount, UTS and IPC
+// namespaces and the part of the root every environment shares (MountPlan::buildBase), kept
+// for isolate(). A failure is kept too and reported by isolate() on the request, as a failing
+// root would be. May allocate (the stub's parent is single-threaded).
+void prebuildRoot(const std::string& staging);
+
 // Mount, UTS and IPC namespaces (plus a network namespace in mode `none`, whose loopback
 // listener is sent on fdpass) and the minimal root of sandbox/mounts.h. Runs in a stub, whose
 // parent is single-threaded, so it may allocate. Fails through childFail().

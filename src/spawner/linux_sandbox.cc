@@ -627,6 +627,7 @@ Result<LinuxSandbox::Prepared> LinuxSandbox::prepare(uint32_t zygote) {
   PrepareRequest request;
   request.new_pid_namespace = isolate_;
   request.drop_bounding_set = options_.drop_capabilities;
+  if (isolate_) request.staging = (options_.work_dir / "root").string();
   request.zygote = zygote;
   for (const auto& dir : (*created)->directories()) {
     request.cgroup_procs.push_back((dir / "cgroup.procs").string());

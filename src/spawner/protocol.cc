@@ -137,6 +137,7 @@ std::string encodePrepare(const PrepareRequest& r) {
   putU32(out, (r.new_pid_namespace ? 1u : 0u) | (r.drop_bounding_set ? 2u : 0u));
   putU32(out, r.zygote);
   putString(out, r.tmp_device);
+  putString(out, r.staging);
   return out;
 }
 
@@ -149,6 +150,7 @@ Result<PrepareRequest> decodePrepare(std::string_view data) {
   r.drop_bounding_set = flags & 2u;
   r.zygote = in.u32();
   r.tmp_device = in.str();
+  r.staging = in.str();
   if (!in.ok || !in.data.empty()) return makeError(ErrorCode::Internal, "spawner: malformed prepare");
   return r;
 }

@@ -92,6 +92,10 @@ struct PrepareRequest {
   // The stub empties its capability bounding set while it waits for its request (about 80
   // prctl calls off the cold-start path): set when every environment drops its capabilities.
   bool drop_bounding_set = false;
+  // The host mount point of environments' roots, "" = none: the stub builds the part of the
+  // root every environment shares (sandbox::MountPlan::buildBase) while it waits, in mount, UTS
+  // and IPC namespaces of its own; its request then adds the function's part.
+  std::string staging;
 };
 // A zygote id handed out for a function-level snapshot (SpawnRequest::snapshot) is answered
 // like a runtime zygote's, with two differences: the forwarded prepare message also carries

@@ -93,6 +93,7 @@ int runtimeEntry(void* arg) {
     ::close(fd);
   }
   const bool bounding_dropped = prepare.drop_bounding_set && sandbox::dropBoundingSet() == 0;
+  if (!prepare.staging.empty()) prebuildRoot(prepare.staging);
   uint32_t len = 0;
   if (!readFull(plan_read, &len, sizeof len) || len > kMaxRequestBytes) ::_exit(0);
   std::string data(len, '\0');

@@ -124,6 +124,7 @@ void stubMain(const PrepareRequest& prepare, const int* fds) {
     ::close(fd);
   }
   const bool bounding_dropped = prepare.drop_bounding_set && sandbox::dropBoundingSet() == 0;
+  if (!prepare.staging.empty()) prebuildRoot(prepare.staging);
   SpawnRequest& request = readRequest(fds);
   const bool snapshot = request.snapshot;
   const auto& program = snapshot ? g_snapshot_seccomp : g_seccomp;

@@ -485,7 +485,7 @@ def test_zygote_refuses_to_fork_with_other_threads():
     t.start()
     try:
         assert lib.kd_zygote_threads() == baseline + 1
-        prepare = bytes(16)  # no cgroups, no PID namespace, zygote 0, no /tmp device
+        prepare = bytes(20)  # no cgroups, no PID namespace, zygote 0, no /tmp device or staging
         fds = (ctypes.c_int * 6)(*([0] * 6))
         assert lib.kd_zygote_fork(prepare, len(prepare), fds, 6) == -16  # -EBUSY
         assert lib.kd_zygote_fork(b"\x01", 1, fds, 6) == -22  # malformed: -EINVAL

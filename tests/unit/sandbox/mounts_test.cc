@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -369,11 +370,19 @@ void scanMountsInside(RootReport& r) {
 }
 
 void probeRoot(const MountPlan& plan, const std::vector<std::string>& absent,
-               const std::set<std::string>& expected_dev, RootReport& r) {
+               const std::set<std::string>& expected_dev, RootReport& r,
+               const MountPlan* then = nullptr) {
   r.unshare_errno = ::unshare(CLONE_NEWNS) == 0 ? 0 : errno;
   if (r.unshare_errno != 0) return;
   r.apply_errno = plan.apply(&r.failed_step);
   if (r.apply_errno != 0) return;
+  if (then != nullptr) {  // a stub's base root, then one function's part of it
+    r.apply_errno = then->apply(&r.failed_step);
+    if (r.apply_errno != 0) {
+      r.failed_step += 1000;
+      return;
+    }
+  }
 
   if (::getcwd(r.cwd, sizeof r.cwd) == nullptr) r.cwd[0] = '?';
   const int task = ::open("/var/task/file", O_RDONLY | O_CLOEXEC);
@@ -455,10 +464,34 @@ void probeRoot(const MountPlan& plan, const std::vector<std::string>& absent,
   r.proc_pid1_errno = errnoOfStat("/proc/1");
 }
 
-TEST_F(MountsTest, ApplyBuildsALambdaLikeRoot) {
+class MountsPhaseTest : public MountsTest, public ::testing::WithParamInterface<bool> {};
+
+// The whole plan (build), and the same root in two halves (buildBase while a stub waits, then
+// buildFunction for its environment): the same checks pass for both.
+TEST_P(MountsPhaseTest, ApplyBuildsALambdaLikeRoot) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root (CAP_SYS_ADMIN) for mounts and pivot_root";
-  auto plan = MountPlan::build(spec());
+  const bool halves = GetParam();
+  auto plan = halves ? MountPlan::buildBase(spec()) : MountPlan::build(spec());
   ASSERT_TRUE(plan) << plan.error().message();
+  std::optional<MountPlan> second;
+  if (halves) {
+    auto fn = MountPlan::buildFunction(spec(), *plan);
+    ASSERT_TRUE(fn) << fn.error().message();
+    second.emplace(std::move(*fn));
+    // The base holds nothing of the function; the function part no system directory.
+    std::string base_steps, fn_steps;
+    for (int i = 0; i < plan->stepCount(); ++i) base_steps += plan->describe(i) + "\n";
+    for (int i = 0; i < second->stepCount(); ++i) fn_steps += second->describe(i) + "\n";
+    EXPECT_FALSE(contains(base_steps, "/var/task (ro)")) << base_steps;
+    EXPECT_FALSE(contains(base_steps, "pivot_root")) << base_steps;
+    EXPECT_TRUE(contains(base_steps, "mount proc on /proc")) << base_steps;
+    EXPECT_TRUE(contains(fn_steps, "-> /var/task (ro)")) << fn_steps;
+    EXPECT_TRUE(contains(fn_steps, "pivot_root")) << fn_steps;
+    EXPECT_FALSE(contains(fn_steps, "-> /usr (ro)")) << fn_steps;
+    EXPECT_FALSE(contains(fn_steps, "tmpfs on /dev")) << fn_steps;
+    // A function part needs a base plan.
+    EXPECT_FALSE(MountPlan::buildFunction(spec(), *second));
+  }
 
   const std::vector<std::string> absent = {"/root", "/work", (base_ / "task").string(),
                                            (base_ / "staging").string(), base_.string(), "/home"};
@@ -470,11 +503,16 @@ TEST_F(MountsTest, ApplyBuildsALambdaLikeRoot) {
   const std::string mounts_before = readFile("/proc/self/mountinfo");
   RootReport r;
   ASSERT_TRUE(runInChild(
-      [&](RootReport& report) { probeRoot(*plan, absent, expected_dev, report); }, &r));
+      [&](RootReport& report) {
+        probeRoot(*plan, absent, expected_dev, report, second ? &*second : nullptr);
+      },
+      &r));
   const std::string mounts_after = readFile("/proc/self/mountinfo");
 
   ASSERT_EQ(r.unshare_errno, 0) << std::strerror(r.unshare_errno);
-  ASSERT_EQ(r.apply_errno, 0) << "step " << r.failed_step << " (" << plan->describe(r.failed_step)
+  ASSERT_EQ(r.apply_errno, 0) << "step " << r.failed_step << " ("
+                              << (r.failed_step >= 1000 ? second->describe(r.failed_step - 1000)
+                                                        : plan->describe(r.failed_step))
                               << "): " << std::strerror(r.apply_errno);
   EXPECT_EQ(r.failed_step, -1);
   EXPECT_STREQ(r.cwd, "/");
@@ -538,6 +576,11 @@ TEST_F(MountsTest, ApplyBuildsALambdaLikeRoot) {
   EXPECT_TRUE(fs::exists(base_ / "tmp" / "written-by-nobody"));
   EXPECT_FALSE(fs::exists(base_ / "task" / "new"));
 }
+
+INSTANTIATE_TEST_SUITE_P(WholeAndHalves, MountsPhaseTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "BaseThenFunction" : "Whole";
+                         });
 
 struct SmallReport {
   int unshare_errno = -1;

@@ -109,10 +109,12 @@ TEST(SpawnerProtocol, PrepareRoundTrips) {
   PrepareRequest p;
   p.cgroup_procs = {"/a/cgroup.procs", "/b/cgroup.procs"};
   p.tmp_device = "/dev/loop7";
+  p.staging = "/var/lib/kindling/sandbox/root";
   auto decoded = decodePrepare(encodePrepare(p));
   ASSERT_TRUE(decoded.has_value());
   EXPECT_EQ(decoded->cgroup_procs, p.cgroup_procs);
   EXPECT_EQ(decoded->tmp_device, "/dev/loop7");
+  EXPECT_EQ(decoded->staging, "/var/lib/kindling/sandbox/root");
   EXPECT_FALSE(decodePrepare("\x05").has_value());
 }
 
@@ -133,9 +135,9 @@ TEST(SpawnerProtocol, PrepareCarriesTheZygoteAndPidNamespace) {
   EXPECT_FALSE(decoded->new_pid_namespace);
   EXPECT_TRUE(decoded->drop_bounding_set);
   // The zygote's copy of this encoding (runtimes/python/zygote.py passes it through to
-  // libkindling_zygote.so) is 16 bytes without cgroups and /tmp device: no field may be
-  // dropped silently.
-  EXPECT_EQ(encodePrepare(PrepareRequest{}).size(), 16u);
+  // libkindling_zygote.so) is 20 bytes without cgroups, /tmp device and staging: no field may
+  // be dropped silently.
+  EXPECT_EQ(encodePrepare(PrepareRequest{}).size(), 20u);
   const std::string good = encodePrepare(p);
   EXPECT_FALSE(decodePrepare(good.substr(0, good.size() - 4)).has_value());
 }
