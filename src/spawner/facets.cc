@@ -179,22 +179,39 @@ void isolateNetwork(int report_write, int fdpass) {
 
 namespace {
 
-// prebuildRoot(): the stub's base root, or why it could not be built.
-std::optional<sandbox::MountPlan> g_base_root;
+// The base plan, built once by the stubs' parent (prepareBaseRoot) and inherited by every
+// stub; then prebuildRoot()'s outcome in a stub: the applied base root, or why it failed.
+std::optional<sandbox::MountPlan> g_base_plan;
+std::string g_base_plan_staging;
+const sandbox::MountPlan* g_base_root = nullptr;
 std::string g_base_staging;
 int g_base_errno = 0;
 std::string g_base_why;
 
 }  // namespace
 
-void prebuildRoot(const std::string& staging) {
+void prepareBaseRoot(const std::string& staging) {
+  if (staging.empty() || (g_base_plan && g_base_plan_staging == staging)) return;
   sandbox::RootfsSpec spec;
   spec.staging = staging;
   auto plan = sandbox::MountPlan::buildBase(spec);
-  if (!plan) {
-    g_base_errno = plan.error().sys_errno ? plan.error().sys_errno : EINVAL;
-    g_base_why = plan.error().message();
-    return;
+  if (!plan) return;  // the stub builds it again and reports why
+  g_base_plan.emplace(std::move(*plan));
+  g_base_plan_staging = staging;
+}
+
+void prebuildRoot(const std::string& staging) {
+  if (!g_base_plan || g_base_plan_staging != staging) {
+    sandbox::RootfsSpec spec;
+    spec.staging = staging;
+    auto plan = sandbox::MountPlan::buildBase(spec);
+    if (!plan) {
+      g_base_errno = plan.error().sys_errno ? plan.error().sys_errno : EINVAL;
+      g_base_why = plan.error().message();
+      return;
+    }
+    g_base_plan.emplace(std::move(*plan));
+    g_base_plan_staging = staging;
   }
   if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) != 0) {
     g_base_errno = errno;
@@ -202,12 +219,12 @@ void prebuildRoot(const std::string& staging) {
     return;
   }
   int step = -1;
-  if (int err = plan->apply(&step); err != 0) {
+  if (int err = g_base_plan->apply(&step); err != 0) {
     g_base_errno = err;
-    g_base_why = "sandbox mount step failed: " + plan->describe(step);
+    g_base_why = "sandbox mount step failed: " + g_base_plan->describe(step);
     return;
   }
-  g_base_root.emplace(std::move(*plan));
+  g_base_root = &*g_base_plan;
   g_base_staging = staging;
 }
 

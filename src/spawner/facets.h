@@ -60,6 +60,11 @@ void confine(const ChildPlan& plan, bool reset_signals);
 // root would be. May allocate (the stub's parent is single-threaded).
 void prebuildRoot(const std::string& staging);
 
+// In the stubs' parent (the spawner, a zygote), before it clones a stub: builds that base plan
+// once, so every stub inherits it (shared pages, nothing allocated per stub) instead of building
+// its own. Failures are left for the stub to report. Single-threaded callers only.
+void prepareBaseRoot(const std::string& staging);
+
 // Mount, UTS and IPC namespaces (plus a network namespace in mode `none`, whose loopback
 // listener is sent on fdpass) and the minimal root of sandbox/mounts.h. Runs in a stub, whose
 // parent is single-threaded, so it may allocate. Fails through childFail().

@@ -279,6 +279,7 @@ class Spawner {
       clone_errno = z.err;
       threads = z.threads;
     } else {
+      prepareBaseRoot(request->staging);
       const unsigned long pid_ns = request->new_pid_namespace ? CLONE_NEWPID : 0;
       pid = ::syscall(SYS_clone, CLONE_PARENT | pid_ns | SIGCHLD, nullptr, nullptr, nullptr,
                       nullptr);

@@ -254,6 +254,7 @@ KD_EXPORT long kd_zygote_fork(const char* prepare, size_t len, const int* fds, i
   if (!request) return -EINVAL;
   const int threads = kd_zygote_threads();
   if (threads != 1) return -EBUSY;
+  prepareBaseRoot(request->staging);  // once per zygote: its stubs share it
   const unsigned long pid_ns = request->new_pid_namespace ? CLONE_NEWPID : 0;
   const long pid =
       ::syscall(SYS_clone, CLONE_PARENT | pid_ns | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
