@@ -484,12 +484,12 @@ class MountPlan::Builder {
   std::vector<Step> steps_;
 };
 
-Result<MountPlan> MountPlan::build(const RootfsSpec& spec) {
+Result<MountPlan> MountPlan::fromBuilder(Builder& builder, const RootfsSpec& spec, bool base) {
   try {
-    Builder builder;
     KD_TRY_STATUS(builder.run(spec));
     MountPlan plan;
     plan.steps_ = builder.takeSteps();
+    plan.base_ = base;
     return plan;
   } catch (const std::exception& e) {
     // std::filesystem and allocation failures.
@@ -497,33 +497,23 @@ Result<MountPlan> MountPlan::build(const RootfsSpec& spec) {
   }
 }
 
+Result<MountPlan> MountPlan::build(const RootfsSpec& spec) {
+  Builder builder;
+  return fromBuilder(builder, spec, false);
+}
+
 Result<MountPlan> MountPlan::buildBase(const RootfsSpec& spec) {
-  try {
-    Builder builder(Builder::Phase::Base);
-    KD_TRY_STATUS(builder.run(spec));
-    MountPlan plan;
-    plan.steps_ = builder.takeSteps();
-    plan.base_ = true;
-    return plan;
-  } catch (const std::exception& e) {
-    return makeError(ErrorCode::Internal, std::string("rootfs plan (base): ") + e.what());
-  }
+  Builder builder(Builder::Phase::Base);
+  return fromBuilder(builder, spec, true);
 }
 
 Result<MountPlan> MountPlan::buildFunction(const RootfsSpec& spec, const MountPlan& base) {
   if (!base.base_ || base.steps_.empty() || base.steps_.front().op != Op::CheckNamespace) {
     return makeError(ErrorCode::InvalidArgument, "rootfs plan: not a base plan");
   }
-  try {
-    Builder builder(Builder::Phase::Function);
-    builder.useNamespaceCheck(base.steps_.front());
-    KD_TRY_STATUS(builder.run(spec));
-    MountPlan plan;
-    plan.steps_ = builder.takeSteps();
-    return plan;
-  } catch (const std::exception& e) {
-    return makeError(ErrorCode::Internal, std::string("rootfs plan (function): ") + e.what());
-  }
+  Builder builder(Builder::Phase::Function);
+  builder.useNamespaceCheck(base.steps_.front());
+  return fromBuilder(builder, spec, false);
 }
 
 int MountPlan::run(const Step& step) noexcept {

@@ -145,6 +145,9 @@ class MountPlan {
 
   class Builder;
   MountPlan() = default;
+  // Runs `builder` on `spec` into a plan (exceptions of std::filesystem and allocation become
+  // Internal errors).
+  static Result<MountPlan> fromBuilder(Builder& builder, const RootfsSpec& spec, bool base);
   static int run(const Step& step) noexcept;
 
   // Immutable after build(); read concurrently by apply().

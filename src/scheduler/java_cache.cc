@@ -302,10 +302,11 @@ std::optional<fs::path> JavaCache::find(const store::FunctionConfig& fn,
   return *path;
 }
 
-void JavaCache::useArchive(sandbox::SpawnSpec& spec, const fs::path& archive,
-                           JavaArchiveKind kind, bool isolated) {
-  const bool aot = kind == JavaArchiveKind::AotCache;
-  auto& argv = spec.argv;
+namespace {
+
+// Removes the runtime archive's flags (-XX:SharedArchiveFile, -Xlog:cds...) and, for an AOT
+// cache (which refuses it on the same line), -Xshare:.
+void dropArchiveFlags(std::vector<std::string>& argv, bool aot) {
   argv.erase(std::remove_if(argv.begin() + 1, argv.end(),
                             [&](const std::string& arg) {
                               return startsWith(arg, "-XX:SharedArchiveFile=") ||
@@ -313,6 +314,15 @@ void JavaCache::useArchive(sandbox::SpawnSpec& spec, const fs::path& archive,
                                      (aot && startsWith(arg, "-Xshare:"));
                             }),
              argv.end());
+}
+
+}  // namespace
+
+void JavaCache::useArchive(sandbox::SpawnSpec& spec, const fs::path& archive,
+                           JavaArchiveKind kind, bool isolated) {
+  const bool aot = kind == JavaArchiveKind::AotCache;
+  auto& argv = spec.argv;
+  dropArchiveFlags(argv, aot);
   const fs::path inside =
       isolated ? fs::path(kJavaCacheInside) / archive.filename() : archive;
   // -Xlog:...=off: a JVM that rejects the file anyway says so on the function's log otherwise.
@@ -333,13 +343,7 @@ void JavaCache::makeTraining(sandbox::SpawnSpec& spec, const fs::path& host_dir,
                              std::string_view runtime_api) {
   const bool aot = kind == JavaArchiveKind::AotCache;
   auto& argv = spec.argv;
-  argv.erase(std::remove_if(argv.begin() + 1, argv.end(),
-                            [&](const std::string& arg) {
-                              return startsWith(arg, "-XX:SharedArchiveFile=") ||
-                                     startsWith(arg, "-Xlog:cds") ||
-                                     (aot && startsWith(arg, "-Xshare:"));
-                            }),
-             argv.end());
+  dropArchiveFlags(argv, aot);
   const fs::path out =
       (isolated ? fs::path(kJavaCacheInside) : host_dir) / std::string(file_name);
   const std::string flag =

@@ -93,6 +93,17 @@ def _wait_for_training(daemon, name, version, timeout=180):
                 + daemon.log_path.read_text()[-3000:])
 
 
+def _publish_trained_probe(daemon, name, runtime, tmp_path):
+    """The class-loading probe (its JVM logs where each class came from), published; returns
+    (version, its archive) once the training run wrote it."""
+    _deploy(daemon, name, _probe_zip(tmp_path), runtime, "cds.Probe",
+            env={"JAVA_TOOL_OPTIONS": f"-Xlog:class+load=info:file={CLASS_LOG}"})
+    version = daemon.client().publish_version(FunctionName=name)["Version"]
+    archive = _wait_for_training(daemon, name, version)
+    assert archive is not None, daemon.log_path.read_text()[-3000:]
+    return version, archive
+
+
 def _sources(r):
     assert r["function_error"] is None, (r["payload"], r["log"])
     return json.loads(r["payload"])
@@ -100,11 +111,7 @@ def _sources(r):
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_published_version_uses_its_own_archive(daemon, fname, runtime, tmp_path):
-    _deploy(daemon, fname, _probe_zip(tmp_path), runtime, "cds.Probe",
-            env={"JAVA_TOOL_OPTIONS": f"-Xlog:class+load=info:file={CLASS_LOG}"})
-    version = daemon.client().publish_version(FunctionName=fname)["Version"]
-    archive = _wait_for_training(daemon, fname, version)
-    assert archive is not None, daemon.log_path.read_text()[-3000:]
+    version, archive = _publish_trained_probe(daemon, fname, runtime, tmp_path)
     assert archive.suffix == EXTENSION[runtime], archive
     assert archive.stat().st_uid == 0 and archive.stat().st_mode & 0o222 == 0, archive.stat()
     # The training's scratch directory is gone; $LATEST is never trained.
@@ -178,11 +185,7 @@ def test_init_that_throws_fails_training_and_still_invokes(daemon, fname, runtim
 def test_missing_archive_is_trained_again_at_a_cold_start(daemon, fname, runtime, tmp_path):
     # An archive that is gone or stale (the JDK or the runtime jars changed: another key) is
     # never passed; the version's next cold start keeps the runtime archive and trains anew.
-    _deploy(daemon, fname, _probe_zip(tmp_path), runtime, "cds.Probe",
-            env={"JAVA_TOOL_OPTIONS": f"-Xlog:class+load=info:file={CLASS_LOG}"})
-    version = daemon.client().publish_version(FunctionName=fname)["Version"]
-    archive = _wait_for_training(daemon, fname, version)
-    assert archive is not None, daemon.log_path.read_text()[-3000:]
+    version, archive = _publish_trained_probe(daemon, fname, runtime, tmp_path)
     archive.unlink()
     body = _sources(daemon.invoke(fname, {"log": CLASS_LOG}, tail=True, qualifier=version))
     assert body["sources"]["cds.Probe"].startswith("file:/var/task"), body["sources"]

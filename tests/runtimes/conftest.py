@@ -171,3 +171,21 @@ def have_python_sdk():
 
 def which(name):
     return shutil.which(name)
+
+
+def assert_runtime_api_framing(api, proc, style):
+    """Three events whose requests and responses are large, against a fake Runtime API framing
+    its responses as `style` (api.set_response_style): each is answered (the handler returns
+    {"got": event, "big": 70,000 x}), on one keep-alive connection, or on a new one per request
+    when the server closes it after each response ("close")."""
+    for i in range(3):
+        rid = api.add_event({"i": i, "pad": "p" * (i * 40000)})
+        out = api.wait_outcome(rid)
+        assert out.kind == "response", proc.output()
+        body = out.json()
+        assert body["got"] == {"i": i, "pad": "p" * (i * 40000)} and len(body["big"]) == 70000
+    connections = {r.connection_id for r in api.requests}
+    if style == "close":
+        assert len(connections) >= 6, "a new connection per request"
+    else:
+        assert len(connections) == 1, "one keep-alive connection"

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from conftest import (NODE_RUNTIME_DIR, NODE_SDK_DIR, NODES, REPO, RuntimeProcess, engine_env,
+from conftest import (assert_runtime_api_framing,
+                      NODE_RUNTIME_DIR, NODE_SDK_DIR, NODES, REPO, RuntimeProcess, engine_env,
                       have_node_sdk, node_argv, require)
 
 pytestmark = pytest.mark.parametrize("node", [p for _, p in NODES], ids=[i for i, _ in NODES])
@@ -103,17 +104,7 @@ def test_runtime_api_framing_chunked_and_connection_close(node, api, task_dir, p
     api.set_response_style(style)
     root = task_dir({"index.js": "exports.handler = async (e) => ({ got: e, big: 'x'.repeat(70000) });"})
     proc = start(node, api, root, "index.handler", processes)
-    for i in range(3):
-        rid = api.add_event({"i": i, "pad": "p" * (i * 40000)})
-        out = api.wait_outcome(rid)
-        assert out.kind == "response", proc.output()
-        body = out.json()
-        assert body["got"] == {"i": i, "pad": "p" * (i * 40000)} and len(body["big"]) == 70000
-    connections = {r.connection_id for r in api.requests}
-    if style == "close":
-        assert len(connections) >= 6, "a new connection per request"
-    else:
-        assert len(connections) == 1, "one keep-alive connection"
+    assert_runtime_api_framing(api, proc, style)
 
 
 MODULE_LAYOUTS = {
