@@ -107,6 +107,21 @@ def test_runtime_api_framing_chunked_and_connection_close(node, api, task_dir, p
     assert_runtime_api_framing(api, proc, style)
 
 
+@pytest.mark.parametrize("style", ["length", "chunked"])
+def test_six_megabyte_event_arrives_whole(node, api, task_dir, processes, style):
+    """Lambda's largest synchronous event (6 MB) reaches the handler intact, however the
+    socket splits it (the client joins its chunks once, not at each read)."""
+    api.set_response_style(style)
+    root = task_dir({"index.js": "exports.handler = async (e) => "
+                     "({ n: e.pad.length, head: e.pad.slice(0, 8), tail: e.pad.slice(-8) });"})
+    proc = start(node, api, root, "index.handler", processes)
+    pad = "0123456789abcdef" * ((6 * 1024 * 1024 - 64) // 16)
+    rid = api.add_event({"pad": pad}, timeout_ms=30000)
+    out = api.wait_outcome(rid, timeout=60)
+    assert out.kind == "response", proc.output()
+    assert out.json() == {"n": len(pad), "head": pad[:8], "tail": pad[-8:]}
+
+
 MODULE_LAYOUTS = {
     "cjs_js": ({"index.js": "exports.handler = async () => 'cjs';"}, "index.handler", "cjs"),
     "cjs_cjs": ({"index.cjs": "module.exports.handler = async () => 'cjs2';"}, "index.handler", "cjs2"),
