@@ -61,17 +61,22 @@ class RuntimeApiClient:
     """Minimal HTTP/1.1 client for the Runtime API: one persistent connection, requests are
     strictly sequential. Not thread-safe."""
 
-    def __init__(self, endpoint):
+    def __init__(self, endpoint, sock=None):
+        """`sock`: a connected socket to use instead of connecting to `endpoint` (the zygote's
+        warm-up); it is never replaced by a new connection."""
         host, sep, port = endpoint.rpartition(":")
         if not sep or not port.isdigit():
             raise RuntimeApiError("bad AWS_LAMBDA_RUNTIME_API %r (want host:port)" % endpoint)
         self._address = (host or "127.0.0.1", int(port))
         self._host_header = endpoint.encode("ascii")
         self._user_agent = ("kindling-python/%d.%d.%d" % sys.version_info[:3]).encode("ascii")
-        self._sock = None
-        self._reader = None
+        self._given = sock is not None
+        self._sock = sock
+        self._reader = sock.makefile("rb") if sock is not None else None
 
     def _connect(self):
+        if self._given:
+            raise OSError("no connection but the one given")
         sock = socket.create_connection(self._address)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock = sock
@@ -681,7 +686,7 @@ def warm_up(rounds=3):
     instead of being built (and their pages copied) in each environment. Leaves no thread, fd
     or variable behind."""
     server, sock = socket.socketpair()
-    client = RuntimeApiClient("127.0.0.1:9001")
+    client = RuntimeApiClient("127.0.0.1:9001", sock=sock)  # never connects elsewhere
     try:
         event = b'{"warm": [1, 2.5, "x", null, true, {"k": "v"}]}'
         canned = []
@@ -699,12 +704,6 @@ def warm_up(rounds=3):
             canned.append(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
                           b"Content-Length: %d\r\n\r\n%s" % (len(accepted), accepted))
         server.sendall(b"".join(canned))
-        client._sock = sock
-        client._reader = sock.makefile("rb")
-
-        def _no_connect():  # never a real connection from the zygote
-            raise OSError("warm-up: no Runtime API")
-        client._connect = _no_connect
         encoder = _make_encoder()
         static = ("warm", "$LATEST", "128", "/aws/lambda/warm", "warm")
         for _ in range(rounds):

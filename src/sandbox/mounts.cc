@@ -149,10 +149,9 @@ class MountPlan::Builder {
       KD_TRY_STATUS(addReadOnly(spec.opt_dir, "/opt", "rootfs opt_dir", true));
     }
     for (const auto& [source, inside] : spec.extra_read_only) {
-      auto target = normalAbsolute(inside, "rootfs extra_read_only target");
+      auto target =
+          extraTarget(inside, "rootfs extra_read_only target", "rootfs extra_read_only");
       if (!target) return tl::unexpected(std::move(target.error()));
-      if (*target == "/") return invalid("rootfs extra_read_only: cannot bind over \"/\"");
-      KD_TRY_STATUS(checkNotReserved(*target, "rootfs extra_read_only"));
       KD_TRY_STATUS(addReadOnly(source, *target, "rootfs extra_read_only", false));
     }
     if (!spec.read_write.first.empty()) KD_TRY_STATUS(addReadWrite(spec.read_write));
@@ -263,10 +262,22 @@ class MountPlan::Builder {
     return {};
   }
 
-  Status addReadOnly(const fs::path& source, const std::string& inside, std::string_view what,
-                     bool need_dir) {
+  // The target of an extra bind (read-only or writable): absolute, not "/", not reserved.
+  static Result<std::string> extraTarget(const fs::path& inside, std::string_view normal_what,
+                                         std::string_view what) {
+    auto target = normalAbsolute(inside, normal_what);
+    if (!target) return target;
+    if (*target == "/") return invalid(std::string(what) + ": cannot bind over \"/\"");
+    KD_TRY_STATUS(checkNotReserved(*target, what));
+    return target;
+  }
+
+  // A bind's host source (absolute, existing, a directory when `need_dir`), its mount point
+  // `inside` claimed and put in the skeleton. Returns the normalised source.
+  Result<std::string> placeBind(const fs::path& source, const std::string& inside,
+                                std::string_view what, bool need_dir) {
     auto src = normalAbsolute(source, what);
-    if (!src) return tl::unexpected(std::move(src.error()));
+    if (!src) return src;
     auto st = statSource(*src, what);
     if (!st) return tl::unexpected(std::move(st.error()));
     if (need_dir && !S_ISDIR(st->st_mode)) {
@@ -279,6 +290,13 @@ class MountPlan::Builder {
       addParents(inside);
       files_.push_back(inside);
     }
+    return src;
+  }
+
+  Status addReadOnly(const fs::path& source, const std::string& inside, std::string_view what,
+                     bool need_dir) {
+    auto src = placeBind(source, inside, what, need_dir);
+    if (!src) return tl::unexpected(std::move(src.error()));
     binds_.push_back({std::move(*src), inside});
     return {};
   }
@@ -286,19 +304,10 @@ class MountPlan::Builder {
   // The one writable bind: a host directory, placed like an extra read-only bind.
   Status addReadWrite(const std::pair<fs::path, fs::path>& bind) {
     constexpr std::string_view kWhat = "rootfs read_write";
-    auto target = normalAbsolute(bind.second, kWhat);
+    auto target = extraTarget(bind.second, kWhat, kWhat);
     if (!target) return tl::unexpected(std::move(target.error()));
-    if (*target == "/") return invalid("rootfs read_write: cannot bind over \"/\"");
-    KD_TRY_STATUS(checkNotReserved(*target, kWhat));
-    auto src = normalAbsolute(bind.first, kWhat);
+    auto src = placeBind(bind.first, *target, kWhat, true);
     if (!src) return tl::unexpected(std::move(src.error()));
-    auto st = statSource(*src, kWhat);
-    if (!st) return tl::unexpected(std::move(st.error()));
-    if (!S_ISDIR(st->st_mode)) {
-      return invalid("rootfs read_write: \"" + *src + "\" is not a directory", ENOTDIR);
-    }
-    KD_TRY_STATUS(claim(*target, kWhat));
-    addDirWithParents(*target);
     read_write_ = Bind{std::move(*src), std::move(*target)};
     return {};
   }

@@ -392,16 +392,9 @@ bool Engine::prepareSnapshot(const FunctionTarget& target, std::chrono::millisec
       !fastStartFor(*config, /*log=*/false)) {
     return false;
   }
-  LaunchContext ctx;
-  ctx.code_dir = target.code_dir;
-  ctx.opt_dir = target.opt_dir;
+  LaunchContext ctx = besideLaunch(target);
   // The snapshot talks to no Runtime API: each fork gets its environment's own address.
   ctx.runtime_api_port = sandbox::kNoneModeRuntimeApiPort;
-  ctx.runtime_api_host = options_.runtime_api_host;
-  ctx.log_stream_name = observe::makeLogStreamName(clock_.epochMillis(), config->version);
-  ctx.region = options_.region;
-  ctx.isolated = true;
-  ctx.fast_start = true;
   ctx.initialization_type = "snap-start";
   auto spec = catalog_.launch(*config, ctx);
   if (!spec) return false;
@@ -413,14 +406,8 @@ bool Engine::prepareSnapshot(const FunctionTarget& target, std::chrono::millisec
 void Engine::prewarm(const FunctionTarget& target) {
   const auto& config = target.config;
   if (!config || !sandbox_.isolatesFilesystem() || !fastStartFor(*config, /*log=*/false)) return;
-  LaunchContext ctx;
-  ctx.code_dir = target.code_dir;
-  ctx.opt_dir = target.opt_dir;
+  LaunchContext ctx = besideLaunch(target);
   ctx.runtime_api_port = sandbox::kNoneModeRuntimeApiPort;  // any: only the zygote is used
-  ctx.runtime_api_host = options_.runtime_api_host;
-  ctx.region = options_.region;
-  ctx.isolated = true;
-  ctx.fast_start = true;
   auto spec = catalog_.launch(*config, ctx);
   if (spec && spec->zygote && !spec->zygote->snapshot) sandbox_.prewarmZygote(*spec->zygote);
 }
@@ -441,20 +428,31 @@ bool Engine::trainJavaArchive(const FunctionTarget& target) {
       config->runtime.rfind("java", 0) != 0 || !fastStartFor(*config, /*log=*/false)) {
     return false;
   }
+  LaunchContext ctx = besideLaunch(target);
+  if (store::snapStartOn(*config)) ctx.initialization_type = "snap-start";
+  auto spec = catalog_.launch(*config, ctx);
+  if (!spec) return false;
+  auto id = JavaCache::identify(*config, *spec, /*isolated=*/true);
+  if (!id) {
+    spdlog::info("java archive {}:{}: no training: {}", config->name, config->version,
+                 id.error().message());
+    return false;
+  }
+  spec->network_none = networkNone(*config);
+  java_trainer_->start(*config, *spec, javaTrainingLimit(*config), *id);
+  return true;
+}
+
+LaunchContext Engine::besideLaunch(const FunctionTarget& target) const {
   LaunchContext ctx;
   ctx.code_dir = target.code_dir;
   ctx.opt_dir = target.opt_dir;
   ctx.runtime_api_host = options_.runtime_api_host;
-  ctx.log_stream_name = observe::makeLogStreamName(clock_.epochMillis(), config->version);
+  ctx.log_stream_name = observe::makeLogStreamName(clock_.epochMillis(), target.config->version);
   ctx.region = options_.region;
   ctx.isolated = true;
   ctx.fast_start = true;
-  if (store::snapStartOn(*config)) ctx.initialization_type = "snap-start";
-  auto spec = catalog_.launch(*config, ctx);
-  if (!spec || !JavaCache::isJavaLaunch(*spec)) return false;
-  spec->network_none = networkNone(*config);
-  java_trainer_->start(*config, *spec, javaTrainingLimit(*config));
-  return true;
+  return ctx;
 }
 
 void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
@@ -692,17 +690,19 @@ void Engine::startEnvironment(const std::shared_ptr<Pool>& pool,
   // A published Java version's own archive, when its key matches this command line exactly
   // (java_cache.h); otherwise the command line stays as launch() made it.
   if (java_trainer_ && ctx.fast_start && ctx.isolated && config->version != "$LATEST" &&
-      config->runtime.rfind("java", 0) == 0) {
-    if (auto archive = java_trainer_->cache().find(*config, *spec, true)) {
-      const auto kind = archive->extension() == javaArchiveExtension(JavaArchiveKind::AotCache)
-                            ? JavaArchiveKind::AotCache
-                            : JavaArchiveKind::DynamicArchive;
-      JavaCache::useArchive(*spec, *archive, kind, true);
-    } else {
-      // None yet, or stale (the JDK or the runtime changed since, or the daemon stopped during
-      // its training): trained again in the background; this start keeps the runtime archive.
-      spec->network_none = network_none;
-      java_trainer_->start(*config, *spec, javaTrainingLimit(*config));
+      config->runtime.rfind("java", 0) == 0 &&
+      javaArchivePolicy(*config) != JavaArchivePolicy::Never) {
+    // The identity (a few stats and one small read) is computed once, for both uses.
+    if (auto id = JavaCache::identify(*config, *spec, /*isolated=*/true)) {
+      if (auto archive = java_trainer_->cache().find(*config, *id)) {
+        JavaCache::useArchive(*spec, *archive, id->kind, true);
+      } else {
+        // None yet, or stale (the JDK or the runtime changed since, or the daemon stopped
+        // during its training): trained again in the background; this start keeps the
+        // runtime archive.
+        spec->network_none = network_none;
+        java_trainer_->start(*config, *spec, javaTrainingLimit(*config), *id);
+      }
     }
   }
   if (snap_start) {

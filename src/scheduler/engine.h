@@ -116,6 +116,10 @@ class Engine {
   bool fastStartFor(const store::FunctionConfig& config, bool log) const;
   // The function's tag kindling:network=none, where the sandbox supports it. Thread-safe.
   bool networkNone(const store::FunctionConfig& config) const;
+  // How to launch what runs beside a function's environments in a sandbox of its own (its
+  // snapshot, its runtime's zygote, its Java training run): its code and layers, the daemon's
+  // Runtime API host and region, isolated, fast start on. Thread-safe.
+  LaunchContext besideLaunch(const FunctionTarget& target) const;
   // The function snapshot environments of a SnapStart version fork from, or nullopt.
   static std::optional<sandbox::ZygoteSpec> snapshotZygote(const store::FunctionConfig& config,
                                                            const sandbox::SpawnSpec& spec,

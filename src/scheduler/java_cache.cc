@@ -247,10 +247,6 @@ JavaArchivePolicy javaArchivePolicy(const store::FunctionConfig& fn) {
 
 namespace {
 
-bool endsWith(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // .class entries of one jar, from its central directory (nothing is inflated), up to `left`.
 size_t jarClassCount(const fs::path& jar, size_t left) {
   struct archive* a = archive_read_new();
@@ -261,7 +257,7 @@ size_t jarClassCount(const fs::path& jar, size_t left) {
     archive_entry* entry = nullptr;
     while (n < left && archive_read_next_header(a, &entry) == ARCHIVE_OK) {
       const char* name = archive_entry_pathname(entry);
-      if (name != nullptr && endsWith(name, ".class")) ++n;
+      if (name != nullptr && std::string_view(name).ends_with(".class")) ++n;
     }
   }
   archive_read_free(a);
@@ -280,9 +276,9 @@ size_t JavaCache::ownClassCount(const std::vector<fs::path>& roots, size_t stop_
          it.increment(ec)) {
       if (!it->is_regular_file(ec) || it->is_symlink(ec)) continue;
       const std::string name = it->path().filename().string();
-      if (endsWith(name, ".class")) {
+      if (name.ends_with(".class")) {
         ++n;
-      } else if (endsWith(name, ".jar")) {
+      } else if (name.ends_with(".jar")) {
         n += jarClassCount(it->path(), stop_at - n);
       }
     }
@@ -292,10 +288,14 @@ size_t JavaCache::ownClassCount(const std::vector<fs::path>& roots, size_t stop_
 
 std::optional<fs::path> JavaCache::find(const store::FunctionConfig& fn,
                                         const sandbox::SpawnSpec& spec, bool isolated) const {
-  if (javaArchivePolicy(fn) == JavaArchivePolicy::Never) return std::nullopt;
   auto id = identify(fn, spec, isolated);
   if (!id) return std::nullopt;
-  auto path = archivePath(fn.name, fn.version, *id);
+  return find(fn, *id);
+}
+
+std::optional<fs::path> JavaCache::find(const store::FunctionConfig& fn, const Identity& id) const {
+  if (javaArchivePolicy(fn) == JavaArchivePolicy::Never) return std::nullopt;
+  auto path = archivePath(fn.name, fn.version, id);
   if (!path) return std::nullopt;
   struct stat st {};
   if (::lstat(path->c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;

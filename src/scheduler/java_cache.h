@@ -96,6 +96,9 @@ class JavaCache {
   // Thread-safe.
   std::optional<std::filesystem::path> find(const store::FunctionConfig& fn,
                                             const sandbox::SpawnSpec& spec, bool isolated) const;
+  // The same for a launch whose identity the caller computed already. Thread-safe.
+  std::optional<std::filesystem::path> find(const store::FunctionConfig& fn,
+                                            const Identity& id) const;
 
   // Rewrites a cold start's spec to use `archive` (a host path): the runtime archive flag
   // (-XX:SharedArchiveFile) is replaced by -XX:SharedArchiveFile=<archive> (.jsa) or by

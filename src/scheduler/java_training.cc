@@ -94,15 +94,10 @@ void JavaTrainer::reapFinishedLocked(std::vector<std::unique_ptr<Run>>& out) {
 }
 
 void JavaTrainer::start(const store::FunctionConfig& fn, const sandbox::SpawnSpec& spec,
-                        std::chrono::milliseconds limit) {
+                        std::chrono::milliseconds limit, const JavaCache::Identity& id) {
   if (javaArchivePolicy(fn) == JavaArchivePolicy::Never) return;
   const std::string label = fn.name + ":" + fn.version;
-  auto id = JavaCache::identify(fn, spec, /*isolated=*/true);
-  if (!id) {
-    spdlog::info("java archive {}: no training: {}", label, id.error().message());
-    return;
-  }
-  if (auto path = cache_.archivePath(fn.name, fn.version, *id); !path) {
+  if (auto path = cache_.archivePath(fn.name, fn.version, id); !path) {
     spdlog::info("java archive {}: no training: {}", label, path.error().message());
     return;
   } else if (std::error_code ec; fs::is_regular_file(*path, ec)) {
@@ -120,7 +115,7 @@ void JavaTrainer::start(const store::FunctionConfig& fn, const sandbox::SpawnSpe
     std::lock_guard lock(mu_);
     if (stopped_) return;
     reapFinishedLocked(finished.runs);
-    if (runs_.count(label) || failed_.count(label + ":" + id->key)) return;
+    if (runs_.count(label) || failed_.count(label + ":" + id.key)) return;
     const int stop = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (stop < 0) {
       spdlog::warn("java archive {}: no training: eventfd: {}", label, std::strerror(errno));
@@ -131,7 +126,7 @@ void JavaTrainer::start(const store::FunctionConfig& fn, const sandbox::SpawnSpe
     run->version = fn.version;
     run->stop.reset(stop);
     Run* raw = run.get();
-    raw->thread = std::thread([this, raw, fn, spec, limit, id = *id]() mutable {
+    raw->thread = std::thread([this, raw, fn, spec, limit, id]() mutable {
       train(*raw, std::move(fn), std::move(spec), limit, std::move(id));
       raw->finished.store(true);
     });

@@ -38,12 +38,13 @@ class JavaTrainer {
   JavaTrainer& operator=(const JavaTrainer&) = delete;
 
   // Starts a training run for `fn` (a published version) from `spec`, its environments' spec
-  // as RuntimeCatalog::launch made it (isolated), unless its archive exists already, a run for
-  // this version is going on, or a run for this version and key failed before (a function whose
-  // init throws is tried once per daemon); the run is killed after `limit`. Returns at once
-  // (copies `spec` only when it starts a run). Thread-safe.
+  // as RuntimeCatalog::launch made it (isolated), whose identity is `id`
+  // (JavaCache::identify), unless its archive exists already, a run for this version is going
+  // on, or a run for this version and key failed before (a function whose init throws is tried
+  // once per daemon); the run is killed after `limit`. Returns at once (copies `spec` only when
+  // it starts a run). Thread-safe.
   void start(const store::FunctionConfig& fn, const sandbox::SpawnSpec& spec,
-             std::chrono::milliseconds limit);
+             std::chrono::milliseconds limit, const JavaCache::Identity& id);
   // Stops the runs of a function (all versions when `version` is empty) and waits for them.
   // Thread-safe; blocks for as long as killing and reaping a sandbox takes.
   void cancel(const std::string& function, const std::string& version = {});

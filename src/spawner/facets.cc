@@ -180,38 +180,36 @@ void isolateNetwork(int report_write, int fdpass) {
 namespace {
 
 // The base plan, built once by the stubs' parent (prepareBaseRoot) and inherited by every
-// stub; then prebuildRoot()'s outcome in a stub: the applied base root, or why it failed.
+// stub; then prebuildRoot()'s outcome in a stub: whether it is applied, or why it failed.
 std::optional<sandbox::MountPlan> g_base_plan;
 std::string g_base_plan_staging;
-const sandbox::MountPlan* g_base_root = nullptr;
-std::string g_base_staging;
+bool g_base_applied = false;
 int g_base_errno = 0;
 std::string g_base_why;
+
+// g_base_plan for `staging`, built unless the parent built it already.
+Status ensureBasePlan(const std::string& staging) {
+  if (g_base_plan && g_base_plan_staging == staging) return {};
+  sandbox::RootfsSpec spec;
+  spec.staging = staging;
+  auto plan = sandbox::MountPlan::buildBase(spec);
+  if (!plan) return tl::unexpected(std::move(plan.error()));
+  g_base_plan.emplace(std::move(*plan));
+  g_base_plan_staging = staging;
+  return {};
+}
 
 }  // namespace
 
 void prepareBaseRoot(const std::string& staging) {
-  if (staging.empty() || (g_base_plan && g_base_plan_staging == staging)) return;
-  sandbox::RootfsSpec spec;
-  spec.staging = staging;
-  auto plan = sandbox::MountPlan::buildBase(spec);
-  if (!plan) return;  // the stub builds it again and reports why
-  g_base_plan.emplace(std::move(*plan));
-  g_base_plan_staging = staging;
+  if (!staging.empty()) (void)ensureBasePlan(staging);  // a failure is the stub's to report
 }
 
 void prebuildRoot(const std::string& staging) {
-  if (!g_base_plan || g_base_plan_staging != staging) {
-    sandbox::RootfsSpec spec;
-    spec.staging = staging;
-    auto plan = sandbox::MountPlan::buildBase(spec);
-    if (!plan) {
-      g_base_errno = plan.error().sys_errno ? plan.error().sys_errno : EINVAL;
-      g_base_why = plan.error().message();
-      return;
-    }
-    g_base_plan.emplace(std::move(*plan));
-    g_base_plan_staging = staging;
+  if (auto st = ensureBasePlan(staging); !st) {
+    g_base_errno = st.error().sys_errno ? st.error().sys_errno : EINVAL;
+    g_base_why = st.error().message();
+    return;
   }
   if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) != 0) {
     g_base_errno = errno;
@@ -224,8 +222,18 @@ void prebuildRoot(const std::string& staging) {
     g_base_why = "sandbox mount step failed: " + g_base_plan->describe(step);
     return;
   }
-  g_base_root = &*g_base_plan;
-  g_base_staging = staging;
+  g_base_applied = true;
+}
+
+bool readyStub(const PrepareRequest& prepare, int report_write) {
+  for (const auto& procs : prepare.cgroup_procs) {
+    const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, "0", 1) != 1) childFail(report_write, Stage::Cgroup, errno);
+    ::close(fd);
+  }
+  const bool bounding_dropped = prepare.drop_bounding_set && sandbox::dropBoundingSet() == 0;
+  if (!prepare.staging.empty()) prebuildRoot(prepare.staging);
+  return bounding_dropped;
 }
 
 void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpass) {
@@ -237,6 +245,10 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpa
     childFail(report_write, Stage::Mounts, err);
   };
   if (g_base_errno != 0) fail(g_base_why, g_base_errno);
+  if (g_base_applied && r.staging != g_base_plan_staging) {
+    fail("the root was prepared at " + g_base_plan_staging + ", the request names " + r.staging,
+         EINVAL);
+  }
   sandbox::RootfsSpec spec;
   spec.staging = r.staging;
   spec.task_root = r.task_root;
@@ -258,43 +270,15 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpa
     spec.extra_read_only.emplace_back(r.ro_sources[i], r.ro_targets[i]);
   }
   if (!r.rw_source.empty()) spec.read_write = {r.rw_source, r.rw_target};
-  if (g_base_root) {
-    // The shared part is in place (prebuildRoot, in this stub's own namespaces): the
-    // function's part on top of it, then the pivot.
-    if (r.staging != g_base_staging) {
-      fail("the root was prepared at " + g_base_staging + ", the request names " + r.staging,
-           EINVAL);
-    }
-    auto plan = sandbox::MountPlan::buildFunction(spec, *g_base_root);
-    if (!plan) {
-      fail(plan.error().message(), plan.error().sys_errno ? plan.error().sys_errno : EINVAL);
-    }
-    if (r.network_none) {
-      if (::unshare(CLONE_NEWNET) != 0) childFail(report_write, Stage::Namespaces, errno);
-      isolateNetwork(report_write, fdpass);
-    }
-    if (!r.hostname.empty() && ::sethostname(r.hostname.data(), r.hostname.size()) != 0) {
-      childFail(report_write, Stage::Namespaces, errno);
-    }
-    int step = -1;
-    if (int err = plan->apply(&step); err != 0) {
-      fail("sandbox mount step failed: " + plan->describe(step), err);
-    }
-    if (!r.tmp_device.empty() && ::chmod("/tmp", 01777) != 0) {
-      childFail(report_write, Stage::Mounts, errno);
-    }
-    return;
-  }
-  // Built before unshare: the plan records the current mount namespace and refuses to run in it.
-  auto plan = sandbox::MountPlan::build(spec);
-  if (!plan) {
-    const std::string why = "kindling: " + plan.error().message() + "\n";
-    ssize_t ignored = ::write(stderr_write, why.data(), why.size());
-    (void)ignored;
-    childFail(report_write, Stage::Mounts, plan.error().sys_errno ? plan.error().sys_errno : EINVAL);
-  }
-  const int network = r.network_none ? CLONE_NEWNET : 0;
-  if (::unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | network) != 0) {
+  // Built before any unshare: a whole plan records the current mount namespace and refuses to
+  // run in it. With the shared part in place (prebuildRoot, in this stub's own namespaces), only
+  // the function's part is left (it takes the base's check), then the pivot.
+  auto plan = g_base_applied ? sandbox::MountPlan::buildFunction(spec, *g_base_plan)
+                             : sandbox::MountPlan::build(spec);
+  if (!plan) fail(plan.error().message(), plan.error().sys_errno ? plan.error().sys_errno : EINVAL);
+  const int namespaces = (g_base_applied ? 0 : CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC) |
+                         (r.network_none ? CLONE_NEWNET : 0);
+  if (namespaces != 0 && ::unshare(namespaces) != 0) {
     childFail(report_write, Stage::Namespaces, errno);
   }
   if (r.network_none) isolateNetwork(report_write, fdpass);
@@ -303,11 +287,7 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpa
   }
   int step = -1;
   if (int err = plan->apply(&step); err != 0) {
-    // The failing step goes to the environment's log (its stderr pipe) for the operator.
-    const std::string why = "kindling: sandbox mount step failed: " + plan->describe(step) + "\n";
-    ssize_t ignored = ::write(stderr_write, why.data(), why.size());
-    (void)ignored;
-    childFail(report_write, Stage::Mounts, err);
+    fail("sandbox mount step failed: " + plan->describe(step), err);
   }
   // A fresh ext4 root directory is 0755 root: make /tmp what functions expect (sticky, 1777).
   if (!r.tmp_device.empty() && ::chmod("/tmp", 01777) != 0) {

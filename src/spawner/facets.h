@@ -54,6 +54,12 @@ void settleSignalDispositions();
 // SIGPIPE). The signal mask is always emptied. Async-signal-safe; fails through childFail().
 void confine(const ChildPlan& plan, bool reset_signals);
 
+// A stub's steps while it waits for its request (both kinds of stub): joins its cgroups
+// (fails through childFail()), empties its bounding set when asked (returns whether it did:
+// ChildPlan::bounding_dropped) and builds its base root (prebuildRoot) when the prepare names a
+// staging directory.
+bool readyStub(const PrepareRequest& prepare, int report_write);
+
 // In a stub, while it waits for its request (PrepareRequest::staging): mount, UTS and IPC
 // namespaces and the part of the root every environment shares (MountPlan::buildBase), kept
 // for isolate(). A failure is kept too and reported by isolate() on the request, as a failing

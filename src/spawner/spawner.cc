@@ -87,13 +87,7 @@ int runtimeEntry(void* arg) {
                            int fdpass, int status_write, const PrepareRequest& prepare,
                            const sandbox::SeccompProgram* seccomp) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  for (const auto& procs : prepare.cgroup_procs) {
-    const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || ::write(fd, "0", 1) != 1) childFail(report_write, Stage::Cgroup, errno);
-    ::close(fd);
-  }
-  const bool bounding_dropped = prepare.drop_bounding_set && sandbox::dropBoundingSet() == 0;
-  if (!prepare.staging.empty()) prebuildRoot(prepare.staging);
+  const bool bounding_dropped = readyStub(prepare, report_write);
   uint32_t len = 0;
   if (!readFull(plan_read, &len, sizeof len) || len > kMaxRequestBytes) ::_exit(0);
   std::string data(len, '\0');

@@ -118,13 +118,7 @@ void stubMain(const PrepareRequest& prepare, const int* fds) {
   const int report = fds[kReportWrite];
   char comm[16] = {};
   enterStub(fds, comm);
-  for (const auto& procs : prepare.cgroup_procs) {
-    const int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
-    if (fd < 0 || ::write(fd, "0", 1) != 1) childFail(report, Stage::Cgroup, errno);
-    ::close(fd);
-  }
-  const bool bounding_dropped = prepare.drop_bounding_set && sandbox::dropBoundingSet() == 0;
-  if (!prepare.staging.empty()) prebuildRoot(prepare.staging);
+  const bool bounding_dropped = readyStub(prepare, report);
   SpawnRequest& request = readRequest(fds);
   const bool snapshot = request.snapshot;
   const auto& program = snapshot ? g_snapshot_seccomp : g_seccomp;
