@@ -236,7 +236,7 @@ bool readyStub(const PrepareRequest& prepare, int report_write) {
   return bounding_dropped;
 }
 
-void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpass) {
+int isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpass) {
   auto fail = [&](const std::string& why, int err) {
     // The failing step goes to the environment's log (its stderr pipe) for the operator.
     const std::string line = "kindling: " + why + "\n";
@@ -293,6 +293,7 @@ void isolate(const SpawnRequest& r, int report_write, int stderr_write, int fdpa
   if (!r.tmp_device.empty() && ::chmod("/tmp", 01777) != 0) {
     childFail(report_write, Stage::Mounts, errno);
   }
+  return namespaces;
 }
 
 void isolateRestored(const SpawnRequest& r, int report_write, int stderr_write, int fdpass) {

@@ -73,8 +73,9 @@ void prepareBaseRoot(const std::string& staging);
 
 // Mount, UTS and IPC namespaces (plus a network namespace in mode `none`, whose loopback
 // listener is sent on fdpass) and the minimal root of sandbox/mounts.h. Runs in a stub, whose
-// parent is single-threaded, so it may allocate. Fails through childFail().
-void isolate(const SpawnRequest& request, int report_write, int stderr_write, int fdpass);
+// parent is single-threaded, so it may allocate. Fails through childFail(). Returns the
+// namespaces (CLONE_NEW* flags) it unshared: a runtime forked ahead (zygote_abi.cc) joins them.
+int isolate(const SpawnRequest& request, int report_write, int stderr_write, int fdpass);
 
 // In a stub forked from a function-level snapshot (zygote_abi.cc), inside its new user, mount,
 // UTS and IPC namespaces: what the environment must not share with its siblings. /tmp: the

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -24,10 +25,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sandbox/privileges.h"
@@ -75,18 +79,36 @@ void enterStub(const int* fds, char (&comm)[16]) {
   ::prctl(PR_SET_NAME, "kindling-stub");
 }
 
-// Waits for the stub's SpawnRequest on its plan pipe and keeps it in g_request (it lives as
-// long as the runtime). EOF (the spawner dropped the stub): exits quietly.
-SpawnRequest& readRequest(const int* fds) {
+// Waits for a SpawnRequest (length-prefixed) on `fd` and returns its bytes. EOF (the spawner
+// dropped the stub, or the stub failed): exits quietly.
+std::string readRequestData(int fd) {
   uint32_t len = 0;
-  if (!readFull(fds[kPlanRead], &len, sizeof len) || len > kMaxRequestBytes) ::_exit(0);
+  if (!readFull(fd, &len, sizeof len) || len > kMaxRequestBytes) ::_exit(0);
   std::string data(len, '\0');
-  if (!readFull(fds[kPlanRead], data.data(), len)) ::_exit(0);
-  ::close(fds[kPlanRead]);
+  if (!readFull(fd, data.data(), len)) ::_exit(0);
+  return data;
+}
+
+// Decodes a SpawnRequest and keeps it in g_request (it lives as long as the runtime).
+SpawnRequest& keepRequest(std::string_view data, int report_write) {
   auto request = decodeRequest(data);
-  if (!request) childFail(fds[kReportWrite], Stage::Protocol, EINVAL);
+  if (!request) childFail(report_write, Stage::Protocol, EINVAL);
   g_request = new SpawnRequest(std::move(*request));
   return *g_request;
+}
+
+// The stub's request, from its plan pipe (closed then).
+SpawnRequest& readRequest(const int* fds) {
+  std::string data = readRequestData(fds[kPlanRead]);
+  ::close(fds[kPlanRead]);
+  return keepRequest(data, fds[kReportWrite]);
+}
+
+// The seccomp program a request's runtime installs (a snapshot's own, or the environments'),
+// built by kd_zygote_init; nullptr when it was not built.
+const sandbox::SeccompProgram* seccompFor(const SpawnRequest& request) {
+  const auto& program = request.snapshot ? g_snapshot_seccomp : g_seccomp;
+  return program ? &*program : nullptr;
 }
 
 // The runtime's plan: the request's facets with the stub's pipes (lives as long as the runtime).
@@ -121,8 +143,7 @@ void stubMain(const PrepareRequest& prepare, const int* fds) {
   const bool bounding_dropped = readyStub(prepare, report);
   SpawnRequest& request = readRequest(fds);
   const bool snapshot = request.snapshot;
-  const auto& program = snapshot ? g_snapshot_seccomp : g_seccomp;
-  const sandbox::SeccompProgram* seccomp = program ? &*program : nullptr;
+  const sandbox::SeccompProgram* seccomp = seccompFor(request);
   if (request.seccomp && !seccomp) childFail(report, Stage::Seccomp, EINVAL);
   // kindling-init, reachable by fd once pivot_root has hidden the host (KINDLING_INIT: set by
   // the daemon in the zygote's environment).
@@ -148,6 +169,88 @@ void stubMain(const PrepareRequest& prepare, const int* fds) {
   if (init_fd >= 0) ::close(init_fd);
   if (snapshot) g_control_fd = fds[kFdpass];
   becomeRuntime(*plan, fds, comm);
+}
+
+// A runtime forked ahead (kd_zygote_fork_ahead), until kd_zygote_await: the read end of its
+// stub's "go" pipe, the stub's fds, the interpreter's name and the stub's bounding-set outcome.
+struct Ahead {
+  int go_read = -1;
+  int fds[kStubFds] = {};
+  char comm[16] = {};
+  bool bounding_dropped = false;
+};
+Ahead g_ahead;
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14
+#endif
+
+// The zygote's pages an environment's first steps write (kd_zygote_touch_set): start address
+// and length in bytes of each run. A runtime forked ahead copies them while its stub waits.
+std::vector<std::pair<uintptr_t, size_t>> g_first_writes;
+
+// What the stub sends the runtime it forked ahead, after the request's bytes: isolate()'s
+// outcome (the namespaces it unshared after the fork, which the runtime joins).
+struct AheadGo {
+  int32_t namespaces = 0;
+};
+
+// A stub that forks its runtime ahead of its request (kd_zygote_fork_ahead): the same steps as
+// stubMain, but pid 2 is forked while the stub waits (after its cgroups and its base root, in
+// whose namespaces it then is), returns into the interpreter at once, unconfined and running
+// kindling's own code only, which prepares what every environment's first steps would otherwise
+// copy (docs/design.md, "Fast start") and then calls kd_zygote_await. On the request, pid 1
+// hands the runtime the request's bytes (it builds its plan meanwhile), isolates, tells the
+// runtime which namespaces to join and becomes kindling-init.
+void stubAheadMain(const PrepareRequest& prepare, const int* fds) {
+  const int report = fds[kReportWrite];
+  char comm[16] = {};
+  enterStub(fds, comm);
+  const bool bounding_dropped = readyStub(prepare, report);
+  int go[2];
+  if (::pipe2(go, O_CLOEXEC) != 0) childFail(report, Stage::Clone, errno);
+  // glibc's fork (not a raw clone): the runtime returns into the interpreter with a consistent
+  // libc (thread id cache, atfork handlers).
+  const pid_t runtime = ::fork();
+  if (runtime < 0) childFail(report, Stage::Clone, errno);
+  if (runtime == 0) {
+    ::close(go[1]);
+    ::close(fds[kPlanRead]);  // the stub reads the request
+    g_ahead.go_read = go[0];
+    std::copy(fds, fds + kStubFds, g_ahead.fds);
+    std::copy(std::begin(comm), std::end(comm), g_ahead.comm);
+    g_ahead.bounding_dropped = bounding_dropped;
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // Each a write fault, as if written: the copy-on-write copies are made now, not on the
+    // cold start. A run that is not mapped here (ENOMEM) or not writable is left alone.
+    for (const auto& [start, bytes] : g_first_writes) {
+      ::madvise(reinterpret_cast<void*>(start), bytes, MADV_POPULATE_WRITE);
+    }
+    return;
+  }
+  ::close(go[0]);
+  ::prctl(PR_SET_NAME, "kindling-stub");
+  const std::string data = readRequestData(fds[kPlanRead]);
+  ::close(fds[kPlanRead]);
+  const uint32_t len = static_cast<uint32_t>(data.size());
+  // A runtime that died meanwhile (EPIPE) is reported by pid 1's wait.
+  (void)(writeFull(go[1], &len, sizeof len) && writeFull(go[1], data.data(), data.size()));
+  SpawnRequest& request = keepRequest(data, report);
+  const sandbox::SeccompProgram* seccomp = seccompFor(request);
+  if (request.seccomp && !seccomp) childFail(report, Stage::Seccomp, EINVAL);
+  int init_fd = -1;
+  if (const char* init = ::getenv("KINDLING_INIT"); init != nullptr && *init != '\0') {
+    init_fd = ::open(init, O_PATH | O_CLOEXEC);
+  }
+  AheadGo outcome;
+  if (request.isolate) {
+    outcome.namespaces = isolate(request, report, fds[kStderrWrite], fds[kFdpass]);
+  }
+  ::close(fds[kFdpass]);
+  (void)writeFull(go[1], &outcome, sizeof outcome);
+  ::close(go[1]);
+  ChildPlan* plan = planWithPipes(request, seccomp, fds);
+  execInit(init_fd, runtime, *plan, fds[kStatusWrite]);
 }
 
 // Writes `text` to a /proc/self file; false on failure (errno set).
@@ -236,6 +339,33 @@ KD_EXPORT int kd_zygote_threads(void) {
   return n;
 }
 
+namespace kindling::spawner {
+namespace {
+
+// kd_zygote_fork and kd_zygote_fork_ahead (`ahead`: with a PID namespace of its own, the stub
+// forks its runtime while it waits).
+long forkStub(const char* prepare, size_t len, const int* fds, int nfds, bool ahead) {
+  if (nfds != kStubFds || fds == nullptr) return -EINVAL;
+  auto request = decodePrepare(std::string_view(prepare, len));
+  if (!request) return -EINVAL;
+  if (kd_zygote_threads() != 1) return -EBUSY;
+  prepareBaseRoot(request->staging);  // once per zygote: its stubs share it
+  const unsigned long pid_ns = request->new_pid_namespace ? CLONE_NEWPID : 0;
+  const long pid =
+      ::syscall(SYS_clone, CLONE_PARENT | pid_ns | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+  if (pid < 0) return -errno;
+  if (pid > 0) return pid;
+  if (ahead && request->new_pid_namespace) {
+    stubAheadMain(*request, fds);
+  } else {
+    stubMain(*request, fds);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace kindling::spawner
+
 // Clones a stub from the calling zygote (see the file comment). `prepare`: an encoded
 // PrepareRequest; `fds`: plan read end, stdout and stderr write ends, report write end, fd-pass
 // socket, status write end (the caller closes its copies afterwards). Returns the stub's pid in
@@ -243,18 +373,68 @@ KD_EXPORT int kd_zygote_threads(void) {
 // then only sets its environment and serves), or -errno (-EBUSY: the zygote has other threads;
 // -EINVAL: a malformed request). Must be called while the caller is single-threaded.
 KD_EXPORT long kd_zygote_fork(const char* prepare, size_t len, const int* fds, int nfds) {
-  if (nfds != kStubFds || fds == nullptr) return -EINVAL;
-  auto request = decodePrepare(std::string_view(prepare, len));
-  if (!request) return -EINVAL;
-  const int threads = kd_zygote_threads();
-  if (threads != 1) return -EBUSY;
-  prepareBaseRoot(request->staging);  // once per zygote: its stubs share it
-  const unsigned long pid_ns = request->new_pid_namespace ? CLONE_NEWPID : 0;
-  const long pid =
-      ::syscall(SYS_clone, CLONE_PARENT | pid_ns | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
-  if (pid < 0) return -errno;
-  if (pid > 0) return pid;
-  stubMain(*request, fds);
+  return forkStub(prepare, len, fds, nfds, /*ahead=*/false);
+}
+
+// As kd_zygote_fork, but the runtime is forked ahead (stubAheadMain): returns the stub's pid
+// in the zygote and 0 in the runtime before its request, unconfined, in the stub's cgroups and
+// namespaces. Then kd_zygote_pending() is 1, the caller may run its own (never user) code to
+// prepare, and must call kd_zygote_await() before anything else. Without a PID namespace of its
+// own (PrepareRequest::new_pid_namespace false) this is kd_zygote_fork.
+KD_EXPORT long kd_zygote_fork_ahead(const char* prepare, size_t len, const int* fds, int nfds) {
+  return forkStub(prepare, len, fds, nfds, /*ahead=*/true);
+}
+
+// The zygote's pages an environment's first steps write, as `n` (start address, page count)
+// pairs (runtimes/python/zygote.py learns them with a probe); replaces any earlier set. Stubs
+// forked from then on by kd_zygote_fork_ahead copy them before they wait. Returns 0 or EINVAL.
+KD_EXPORT int kd_zygote_touch_set(const uint64_t* pairs, size_t n) {
+  if (pairs == nullptr && n != 0) return EINVAL;
+  const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  std::vector<std::pair<uintptr_t, size_t>> runs;
+  runs.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t start = pairs[2 * i], count = pairs[2 * i + 1];
+    if (start % page != 0 || count == 0 || count > (UINT64_MAX - start) / page) return EINVAL;
+    runs.emplace_back(static_cast<uintptr_t>(start), static_cast<size_t>(count * page));
+  }
+  g_first_writes = std::move(runs);
+  return 0;
+}
+
+// 1 in a runtime forked ahead that has not yet had its request (kd_zygote_await pending).
+KD_EXPORT int kd_zygote_pending(void) { return g_ahead.go_read >= 0 ? 1 : 0; }
+
+// In a runtime forked ahead: waits for its request (exits quietly when the stub is dropped or
+// fails, which the stub reports), joins the namespaces the stub unshared for it, applies facets
+// 1-9 and returns 0: from then on as kd_zygote_fork's runtime. Returns 0 at once elsewhere.
+KD_EXPORT int kd_zygote_await(void) {
+  if (g_ahead.go_read < 0) return 0;
+  const int go = g_ahead.go_read;
+  const int* fds = g_ahead.fds;
+  const int report = fds[kReportWrite];
+  SpawnRequest& request = keepRequest(readRequestData(go), report);
+  ChildPlan* plan = planWithPipes(request, seccompFor(request), fds);
+  plan->bounding_dropped = g_ahead.bounding_dropped;
+  AheadGo outcome;
+  if (!readFull(go, &outcome, sizeof outcome)) ::_exit(0);  // the stub failed and reported
+  ::close(go);
+  g_ahead.go_read = -1;
+  if (outcome.namespaces != 0) {
+    // The stub's own namespaces, by its pidfd (pid 1 here); a mount namespace also gives this
+    // process the environment's root.
+    const int stub = static_cast<int>(::syscall(SYS_pidfd_open, 1, 0));
+    if (stub < 0 || ::setns(stub, outcome.namespaces) != 0) {
+      childFail(report, Stage::Namespaces, errno);
+    }
+    ::close(stub);
+  }
+  if (request.snapshot) {
+    g_control_fd = fds[kFdpass];
+  } else {
+    ::close(fds[kFdpass]);
+  }
+  becomeRuntime(*plan, fds, g_ahead.comm);
   return 0;
 }
 

@@ -99,6 +99,12 @@ def handler(event, context):
         out["held_mb"] = len(chunks)
     elif op == "exit":
         os._exit(event["code"])
+    elif op == "started":
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        out["start_s"] = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: since boot
+        with open("/proc/sys/kernel/hostname") as f:
+            out["hostname"] = f.read().strip()
     return out
 '''
 
@@ -400,6 +406,49 @@ def test_forked_environment_cannot_use_the_daemon_api(fast, fname, runtime):
     assert fast.http("GET", "/kindling/v1/health")[0] == 200
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_forked_environment_with_network_none_is_in_its_own_network_namespace(fast, fname, runtime):
+    """The runtime, forked before its request, joins the network namespace its stub made for
+    it: loopback only (the daemon's port refused there), and its Runtime API still answers."""
+    none = {"kindling:network": "none"}
+    probe = _forked(fast, fname, runtime, {"op": "connect", "address": f"127.0.0.1:{fast.port}"},
+                    tags=none)
+    assert probe["connected"] is False and probe["errno"] == 111, probe  # ECONNREFUSED
+    assert fast.invoke(fname, {"op": "whoami"})["function_error"] is None  # warm, same API
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_runtime_is_forked_ahead_of_its_request(fast, fname, runtime):
+    """The runtime process of a forked environment exists before the invoke that creates the
+    environment (kd_zygote_fork_ahead: forked while its stub waits, then isolated and confined
+    on the request), and is still the environment's pid 2 with its own hostname."""
+    _forked(fast, fname + "-first", runtime, {})  # the zygote is up; its stubs refill now
+    fast.deploy(fname, kh.make_zip({"probe.py": PROBE}), runtime=runtime, handler="probe.handler")
+    time.sleep(0.5)  # every stub ready now was forked at least this long ago
+    invoked = time.clock_gettime(time.CLOCK_BOOTTIME)
+    body = json.loads(fast.invoke(fname, {"op": "started"})["payload"])
+    if not body["forked"]:
+        pytest.fail("not forked:\n" + fast.log_path.read_text()[-2000:])
+    # Ticks of 10 ms: a runtime forked on the request would start at or after `invoked`.
+    assert body["start_s"] < invoked - 0.2, (body, invoked)
+    assert body["hostname"] != "kindling-zygote"
+
+
+def test_zygote_learns_an_environments_first_writes_and_leaves_no_probe(fast):
+    """Each Python zygote runs its two probes once at start (zygote.py, _learn_first_writes)
+    and says how many of its pages a start writes; the probes leave nothing behind."""
+    log = fast.log_path.read_text()
+    for runtime in RUNTIMES:
+        m = re.search(rf"kindling zygote: {re.escape(runtime)}: an environment's start writes "
+                      r"(\d+) of the zygote's pages", log)
+        if m is None and f"zygote {runtime}:" not in log:
+            continue  # that interpreter is not installed here
+        assert m is not None, log[-3000:]
+        assert 50 < int(m.group(1)) < 5000, m.group(0)
+    assert "learning an environment's first writes" not in log
+    assert not list(Path("/tmp").glob("kindling-zygote-probe-*"))
+
+
 # ----------------------------------------------------------------------------- switches, fallback
 
 
@@ -489,6 +538,13 @@ def test_zygote_refuses_to_fork_with_other_threads():
         fds = (ctypes.c_int * 6)(*([0] * 6))
         assert lib.kd_zygote_fork(prepare, len(prepare), fds, 6) == -16  # -EBUSY
         assert lib.kd_zygote_fork(b"\x01", 1, fds, 6) == -22  # malformed: -EINVAL
+        lib.kd_zygote_fork_ahead.restype = ctypes.c_long
+        lib.kd_zygote_fork_ahead.argtypes = lib.kd_zygote_fork.argtypes
+        with_pid_ns = bytearray(prepare)
+        with_pid_ns[4] = 1  # PrepareRequest flags (after the empty cgroup list): new PID namespace
+        for body in (prepare, bytes(with_pid_ns)):
+            assert lib.kd_zygote_fork_ahead(body, len(body), fds, 6) == -16
+        assert lib.kd_zygote_fork_ahead(b"\x01", 1, fds, 6) == -22
     finally:
         stop.set()
         t.join()
@@ -497,3 +553,22 @@ def test_zygote_refuses_to_fork_with_other_threads():
     while lib.kd_zygote_threads() != baseline and time.time() < deadline:
         time.sleep(0.01)
     assert lib.kd_zygote_threads() == baseline
+
+
+def test_zygote_abi_first_writes_and_await_outside_a_runtime_forked_ahead():
+    """kd_zygote_touch_set takes page-aligned (address, page count) pairs and refuses others;
+    outside a runtime forked ahead kd_zygote_pending is 0 and kd_zygote_await returns at once."""
+    lib_path = Path(kh.BIN).parent / "libkindling_zygote.so"
+    if not lib_path.exists():
+        pytest.skip(f"{lib_path} not built")
+    lib = ctypes.CDLL(str(lib_path))
+    lib.kd_zygote_touch_set.argtypes = (ctypes.c_char_p, ctypes.c_size_t)
+    page = os.sysconf("SC_PAGE_SIZE")
+    pairs = lambda *v: b"".join(x.to_bytes(8, "little") for x in v)  # noqa: E731
+    assert lib.kd_zygote_touch_set(pairs(16 * page, 2, 64 * page, 1), 2) == 0
+    assert lib.kd_zygote_touch_set(pairs(16 * page + 8, 1), 1) == 22  # not page-aligned
+    assert lib.kd_zygote_touch_set(pairs(16 * page, 0), 1) == 22  # no pages
+    assert lib.kd_zygote_touch_set(pairs(2**64 - page, 2), 1) == 22  # past the address space
+    assert lib.kd_zygote_touch_set(None, 0) == 0
+    assert lib.kd_zygote_pending() == 0
+    assert lib.kd_zygote_await() == 0
