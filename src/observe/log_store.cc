@@ -74,14 +74,33 @@ Result<std::unique_ptr<LogStream>> LogStore::openStream(std::string_view functio
   const fs::path dir = root_ / function;
   const fs::path file = dir / stream_name;
   std::lock_guard lock(mu_);
-  std::error_code ec;
-  fs::create_directories(file.parent_path(), ec);
-  if (ec) {
-    return errnoError(fmt::format("mkdir -p \"{}\"", file.parent_path().string()), ec.value());
+  Known& known = known_[std::string(function)];
+  auto makeDirs = [&]() -> Status {
+    std::error_code ec;
+    fs::create_directories(file.parent_path(), ec);
+    if (ec) {
+      known.last_dir.clear();
+      return errnoError(fmt::format("mkdir -p \"{}\"", file.parent_path().string()), ec.value());
+    }
+    known.last_dir = file.parent_path().string();
+    return {};
+  };
+  // The directory of the previous stream is usually this one's (one per day): not stat'ed again.
+  const bool dir_known = known.last_dir == file.parent_path().native();
+  if (!dir_known) {
+    if (auto made = makeDirs(); !made) return tl::unexpected(std::move(made.error()));
   }
   auto stream = LogStream::create(file, max_stream_bytes_);
+  if (!stream && dir_known) {  // removed behind this process's back: made again, once
+    if (auto made = makeDirs(); !made) return tl::unexpected(std::move(made.error()));
+    stream = LogStream::create(file, max_stream_bytes_);
+  }
   if (!stream) return tl::unexpected(std::move(stream.error()).wrap("open log stream"));
-  pruneLocked(dir, stream_name);
+  // Listed (and pruned) only when the limit may be exceeded: the count is an upper bound (a
+  // reopened stream counts again), exact after each listing.
+  if (!known.streams || ++*known.streams > max_streams_per_function_) {
+    known.streams = pruneLocked(dir, stream_name);
+  }
   return stream;
 }
 
@@ -108,11 +127,11 @@ Result<std::vector<LogStore::StreamInfo>> LogStore::listLocked(const fs::path& d
   return out;
 }
 
-void LogStore::pruneLocked(const fs::path& dir, std::string_view keep) {
+std::optional<size_t> LogStore::pruneLocked(const fs::path& dir, std::string_view keep) {
   auto streams = listLocked(dir);
   if (!streams) {
     spdlog::warn("prune log streams (\"{}\"): {}", dir.string(), streams.error().message());
-    return;
+    return std::nullopt;
   }
   size_t count = streams->size();
   for (const StreamInfo& s : *streams) {
@@ -130,6 +149,7 @@ void LogStore::pruneLocked(const fs::path& dir, std::string_view keep) {
       if (::rmdir(p.c_str()) != 0) break;
     }
   }
+  return count;
 }
 
 Result<std::vector<LogStore::StreamInfo>> LogStore::listStreams(std::string_view function) const {
@@ -197,6 +217,7 @@ Status LogStore::removeFunction(std::string_view function) {
   }
   const fs::path dir = root_ / function;
   std::lock_guard lock(mu_);
+  known_.erase(std::string(function));
   std::error_code ec;
   fs::remove_all(dir, ec);
   if (ec && ec != std::errc::no_such_file_or_directory) {

@@ -1,7 +1,10 @@
 // Per-function log streams on disk: <root>/<function>/<stream name as nested dirs>, e.g.
 // <root>/my-fn/2026/11/26/[$LATEST]<32 hex>. The file system is the index (no in-memory catalogue
 // to keep consistent across restarts); streams are ordered by last write time, and opening a new
-// stream prunes the least recently written ones beyond the per-function limit. Names coming from
+// stream prunes the least recently written ones beyond the per-function limit. What a cold start
+// would otherwise redo each time is remembered per function in memory (the directory it last
+// created, an upper bound of its stream count), so the directory is listed only when the limit
+// may be exceeded. Names coming from
 // requests are validated here, so a stream name can never reach outside <root>/<function>.
 #pragma once
 
@@ -9,8 +12,10 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "common/result.h"
@@ -56,12 +61,22 @@ class LogStore {  // thread-safe
 
  private:
   Result<std::vector<StreamInfo>> listLocked(const std::filesystem::path& dir) const;
-  void pruneLocked(const std::filesystem::path& dir, std::string_view keep);
+  // Prunes as the class comment says; returns the number of streams left (nullopt when the
+  // directory could not be listed).
+  std::optional<size_t> pruneLocked(const std::filesystem::path& dir, std::string_view keep);
+
+  // Per function, this process's knowledge of its directory: the stream directory it created
+  // last, and an upper bound of its streams (known once listed).
+  struct Known {
+    std::string last_dir;
+    std::optional<size_t> streams;
+  };
 
   const std::filesystem::path root_;
   const uint64_t max_stream_bytes_;
   const size_t max_streams_per_function_;
   mutable std::mutex mu_;  // serialises openStream/prune, listStreams and removeFunction
+  std::unordered_map<std::string, Known> known_;  // by function; guarded by mu_
 };
 
 }  // namespace kindling::observe

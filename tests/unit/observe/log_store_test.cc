@@ -96,6 +96,40 @@ TEST(LogStoreTest, ListIsOldestFirstAndPruningDropsTheOldest) {
   ASSERT_EQ(store.listStreams("g")->size(), 1u);
 }
 
+TEST(LogStoreTest, RemembersItsDirectoriesButNotBehindItsBack) {
+  // openStream remembers the directory it made and how many streams a function has; both must
+  // stay right when the tree changes under it or the function is removed.
+  fakes::TempDir dir;
+  LogStore store(dir.path(), 1 << 20, 3);
+  const fs::path fn = dir.path() / "f";
+  ASSERT_TRUE(store.openStream("f", "2026/01/01/[$LATEST]a"));
+  fs::remove_all(fn);  // e.g. an operator cleaning up
+  auto again = store.openStream("f", "2026/01/01/[$LATEST]b");
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_TRUE(fs::is_regular_file(fn / "2026/01/01/[$LATEST]b"));
+  // The limit still holds stream after stream in one directory, and after a removal.
+  for (const char* name : {"c", "d", "e", "f", "g"}) {
+    ASSERT_TRUE(store.openStream("f", std::string("2026/01/01/[$LATEST]") + name));
+    auto list = store.listStreams("f");
+    ASSERT_TRUE(list);
+    EXPECT_LE(list->size(), 3u) << name;
+  }
+  ASSERT_TRUE(store.removeFunction("f"));
+  ASSERT_TRUE(store.openStream("f", "2026/01/02/[$LATEST]h"));
+  auto list = store.listStreams("f");
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].name, "2026/01/02/[$LATEST]h");
+  // Streams a previous process left are counted on this process's first open.
+  LogStore later(dir.path(), 1 << 20, 3);
+  for (const char* name : {"i", "j", "k"}) {
+    ASSERT_TRUE(later.openStream("f", std::string("2026/01/02/[$LATEST]") + name));
+  }
+  list = later.listStreams("f");
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->size(), 3u);
+}
+
 TEST(LogStoreTest, ReadWithOffsets) {
   fakes::TempDir dir;
   LogStore store(dir.path(), 1 << 20, 10);
