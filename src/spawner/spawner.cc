@@ -33,6 +33,7 @@ namespace kindling::spawner {
 namespace {
 
 constexpr int kZygoteReplyTimeoutMs = 2000;
+constexpr int kZygoteNice = 10;  // as the refiller thread's (linux_sandbox.cc)
 constexpr int kZygoteStartTimeoutMs = 20000;
 
 // The environment process, between clone and exec: the facets in order (facets.h), then exec.
@@ -469,6 +470,10 @@ class Spawner {
     ::syscall(SYS_close_range, 4u, ~0U, CLOSE_RANGE_CLOEXEC);
     if (::chdir("/") != 0) childFail(report, Stage::Chdir, errno);
     if (int err = sandbox::setNoNewPrivs(); err != 0) childFail(report, Stage::NoNewPrivs, err);
+    // Everything a zygote does is ahead of time (stubs, their runtimes' copies), like the
+    // refiller's work: below the cold starts it works for. Its stubs inherit this and return to
+    // the default priority when their request arrives (zygote_abi.cc, runNow).
+    ::setpriority(PRIO_PROCESS, 0, kZygoteNice);
     ::execve(plan.argv[0], plan.argv.data(), plan.envp.data());
     childFail(report, Stage::Exec, errno);
   }

@@ -19,6 +19,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -97,9 +98,14 @@ SpawnRequest& keepRequest(std::string_view data, int report_write) {
   return *g_request;
 }
 
+// A request arrived: the stub (and its runtime) leave the zygote's lower priority for the
+// default one, as an environment started by exec has (root still: the capability is there).
+void runNow() { ::setpriority(PRIO_PROCESS, 0, 0); }
+
 // The stub's request, from its plan pipe (closed then).
 SpawnRequest& readRequest(const int* fds) {
   std::string data = readRequestData(fds[kPlanRead]);
+  runNow();
   ::close(fds[kPlanRead]);
   return keepRequest(data, fds[kReportWrite]);
 }
@@ -231,6 +237,7 @@ void stubAheadMain(const PrepareRequest& prepare, const int* fds) {
   ::close(go[0]);
   ::prctl(PR_SET_NAME, "kindling-stub");
   const std::string data = readRequestData(fds[kPlanRead]);
+  runNow();
   ::close(fds[kPlanRead]);
   const uint32_t len = static_cast<uint32_t>(data.size());
   // A runtime that died meanwhile (EPIPE) is reported by pid 1's wait.
@@ -413,7 +420,9 @@ KD_EXPORT int kd_zygote_await(void) {
   const int go = g_ahead.go_read;
   const int* fds = g_ahead.fds;
   const int report = fds[kReportWrite];
-  SpawnRequest& request = keepRequest(readRequestData(go), report);
+  std::string data = readRequestData(go);
+  runNow();
+  SpawnRequest& request = keepRequest(data, report);
   ChildPlan* plan = planWithPipes(request, seccompFor(request), fds);
   plan->bounding_dropped = g_ahead.bounding_dropped;
   AheadGo outcome;

@@ -42,7 +42,7 @@ def handler(event, context):
         out.update(pid=os.getpid(), ppid=os.getppid(), uid=os.getuid(), gid=os.getgid(),
                    random=random.random(), urandom=os.urandom(16).hex(),
                    env=dict(os.environ), path=sys.path, argv=sys.argv,
-                   executable=sys.executable, prefix=sys.prefix)
+                   executable=sys.executable, prefix=sys.prefix, nice=os.nice(0))
     elif op == "read":
         try:
             with open(event["path"], "rb") as f:
@@ -123,6 +123,13 @@ def handler(event, context):
     return {"threads": threading.active_count(), "ticks": len(ticks) > 0,
             "forked": getattr(sys.modules.get("__main__"), "__file__", "").endswith("zygote.py")}
 '''
+
+
+def _read_bytes(path):
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
 
 
 def _zygote_ready(daemon, runtime, timeout=60):
@@ -230,6 +237,19 @@ def test_forked_environment_looks_like_an_execed_one(fast, fname, runtime):
     assert set(env) - {"AWS_LAMBDA_FUNCTION_NAME"} == set(slow["env"]) - {"AWS_LAMBDA_FUNCTION_NAME"}
     assert body["path"] == slow["path"]
     assert body["prefix"] == slow["prefix"]
+    # The zygote and its waiting stubs run below the default priority; an environment does not.
+    assert body["nice"] == slow["nice"] == 0
+    # The zygotes: a zygote.py process in the host's PID namespace only (its stubs, their
+    # runtimes and the environments each have a PID namespace of their own).
+    zygotes = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit() or b"runtimes/python/zygote.py" not in _read_bytes(d / "cmdline"):
+            continue
+        nspid = [l for l in _read_bytes(d / "status").decode().splitlines() if l.startswith("NSpid:")]
+        stat = _read_bytes(d / "stat").decode()
+        if nspid and len(nspid[0].split()) == 2 and stat:
+            zygotes.append(int(stat.rsplit(")", 1)[1].split()[16]))  # field 19: nice
+    assert zygotes and set(zygotes) == {10}, zygotes
 
 
 LOGGER = r'''
