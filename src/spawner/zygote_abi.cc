@@ -117,6 +117,21 @@ const sandbox::SeccompProgram* seccompFor(const SpawnRequest& request) {
   return program ? &*program : nullptr;
 }
 
+// In a stub: seccompFor(request), failing the environment when the request wants a filter and
+// none was built.
+const sandbox::SeccompProgram* requestSeccomp(const SpawnRequest& request, int report_write) {
+  const sandbox::SeccompProgram* seccomp = seccompFor(request);
+  if (request.seccomp && !seccomp) childFail(report_write, Stage::Seccomp, EINVAL);
+  return seccomp;
+}
+
+// kindling-init, opened by a stub while the host is visible, to be exec'd by fd once pivot_root
+// has hidden it (KINDLING_INIT: set by the daemon in the zygote's environment); -1 without.
+int openInit() {
+  const char* init = ::getenv("KINDLING_INIT");
+  return init != nullptr && *init != '\0' ? ::open(init, O_PATH | O_CLOEXEC) : -1;
+}
+
 // The runtime's plan: the request's facets with the stub's pipes (lives as long as the runtime).
 ChildPlan* planWithPipes(SpawnRequest& request, const sandbox::SeccompProgram* seccomp,
                          const int* fds) {
@@ -149,14 +164,8 @@ void stubMain(const PrepareRequest& prepare, const int* fds) {
   const bool bounding_dropped = readyStub(prepare, report);
   SpawnRequest& request = readRequest(fds);
   const bool snapshot = request.snapshot;
-  const sandbox::SeccompProgram* seccomp = seccompFor(request);
-  if (request.seccomp && !seccomp) childFail(report, Stage::Seccomp, EINVAL);
-  // kindling-init, reachable by fd once pivot_root has hidden the host (KINDLING_INIT: set by
-  // the daemon in the zygote's environment).
-  int init_fd = -1;
-  if (const char* init = ::getenv("KINDLING_INIT"); init != nullptr && *init != '\0') {
-    init_fd = ::open(init, O_PATH | O_CLOEXEC);
-  }
+  const sandbox::SeccompProgram* seccomp = requestSeccomp(request, report);
+  const int init_fd = openInit();
   if (request.isolate) isolate(request, report, fds[kStderrWrite], fds[kFdpass]);
   // A snapshot keeps the fd-pass socket: the spawner sends its fork requests there.
   if (!snapshot) ::close(fds[kFdpass]);
@@ -243,12 +252,8 @@ void stubAheadMain(const PrepareRequest& prepare, const int* fds) {
   // A runtime that died meanwhile (EPIPE) is reported by pid 1's wait.
   (void)(writeFull(go[1], &len, sizeof len) && writeFull(go[1], data.data(), data.size()));
   SpawnRequest& request = keepRequest(data, report);
-  const sandbox::SeccompProgram* seccomp = seccompFor(request);
-  if (request.seccomp && !seccomp) childFail(report, Stage::Seccomp, EINVAL);
-  int init_fd = -1;
-  if (const char* init = ::getenv("KINDLING_INIT"); init != nullptr && *init != '\0') {
-    init_fd = ::open(init, O_PATH | O_CLOEXEC);
-  }
+  const sandbox::SeccompProgram* seccomp = requestSeccomp(request, report);
+  const int init_fd = openInit();
   AheadGo outcome;
   if (request.isolate) {
     outcome.namespaces = isolate(request, report, fds[kStderrWrite], fds[kFdpass]);
