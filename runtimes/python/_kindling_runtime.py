@@ -678,6 +678,25 @@ def prepare_process():
     _PROCESS_PREPARED = True
 
 
+def canned_invocation(number, deadline_ms, function_name, event):
+    """A Runtime API answer to GET /next, as kindling's daemon gives it, for kindling's own
+    rehearsals of this runtime (warm_up here, the zygote's probes): request id `number`,
+    `event` (bytes) for `function_name`."""
+    return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Lambda-Runtime-Aws-Request-Id: 00000000-0000-4000-8000-%012d\r\n"
+            b"Lambda-Runtime-Deadline-Ms: %d\r\n"
+            b"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:"
+            b"function:%s\r\n"
+            b"Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\n"
+            b"Content-Length: %d\r\n\r\n%s"
+            % (number, deadline_ms, function_name.encode("ascii"), len(event), event))
+
+
+# The Runtime API's answer to a posted response, for the same rehearsals.
+CANNED_ACCEPTED = (b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
+                   b"Content-Length: 15\r\n\r\n{\"status\":\"OK\"}")
+
+
 def warm_up(rounds=3):
     """Run once by kindling's zygote (zygote.py) before it forks: a few invocations of this
     runtime's own code (the HTTP exchange, the context, JSON in and out; no user code) against
@@ -689,21 +708,9 @@ def warm_up(rounds=3):
     client = RuntimeApiClient("127.0.0.1:9001", sock=sock)  # never connects elsewhere
     try:
         event = b'{"warm": [1, 2.5, "x", null, true, {"k": "v"}]}'
-        canned = []
-        for i in range(rounds):
-            canned.append(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                b"Lambda-Runtime-Aws-Request-Id: 00000000-0000-4000-8000-%012d\r\n"
-                b"Lambda-Runtime-Deadline-Ms: %d\r\n"
-                b"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:"
-                b"function:warm\r\n"
-                b"Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\n"
-                b"Content-Length: %d\r\n\r\n%s"
-                % (i, int(time.time() * 1000) + 60000, len(event), event))
-            accepted = b'{"status":"OK"}'
-            canned.append(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
-                          b"Content-Length: %d\r\n\r\n%s" % (len(accepted), accepted))
-        server.sendall(b"".join(canned))
+        deadline_ms = int(time.time() * 1000) + 60000
+        server.sendall(b"".join(canned_invocation(i, deadline_ms, "warm", event) + CANNED_ACCEPTED
+                                for i in range(rounds)))
         encoder = _make_encoder()
         static = ("warm", "$LATEST", "128", "/aws/lambda/warm", "warm")
         for _ in range(rounds):

@@ -41,6 +41,7 @@ import traceback  # noqa: F401  (error reports)
 import encodings.idna  # noqa: F401  (socket.create_connection encodes the host name)
 
 _CONTROL_FD = 3
+_PAGE = os.sysconf("SC_PAGE_SIZE")
 _REPLY = struct.Struct("<iii")  # spawner/protocol.h ZygoteReply {pid, err, threads}
 
 
@@ -97,10 +98,9 @@ def _learn_first_writes(lib):
     except Exception as e:  # noqa: BLE001 - an optimisation: environments start without it
         sys.stderr.write("kindling zygote: learning an environment's first writes: %r\n" % (e,))
         return
-    page = os.sysconf("SC_PAGE_SIZE")
     runs = array.array("Q")
     for address in pages:
-        if runs and runs[-2] + runs[-1] * page == address:
+        if runs and runs[-2] + runs[-1] * _PAGE == address:
             runs[-1] += 1
         else:
             runs.extend((address, 1))
@@ -112,12 +112,13 @@ def _learn_first_writes(lib):
                         (time.monotonic() - began) * 1000))
 
 
-# What the two probes differ in: handler module, its source, the function's names and sizes,
-# the event.
+# What the two probes differ in: handler module and function, the module's source, the
+# function's name and memory size, the event.
 _PROBES = (
-    ("kindling_probe", b"def handler(event, context):\n    return {\"statusCode\": 200}\n",
+    ("kindling_probe", "handler",
+     b"def handler(event, context):\n    return {\"statusCode\": 200}\n",
      "kindling-probe", "128", b'{"probe": [1, 2.5, "x", null, true, {"k": "v"}]}'),
-    ("probe_function_handler_module",
+    ("probe_function_handler_module", "lambda_handler",
      b"import json\n\n\nRESULT = {\"ok\": True, \"items\": list(range(3))}\n\n\n"
      b"def lambda_handler(event, context):\n    \"\"\"Another probe.\"\"\"\n"
      b"    return dict(RESULT, seen=len(event))\n",
@@ -128,7 +129,7 @@ _PROBES = (
 def _probe_once(variant):
     """Runs probe `variant` (see _learn_first_writes); returns the addresses of the zygote's
     pages it copied."""
-    module, source, name, memory, event = _PROBES[variant]
+    module, function, source, name, memory, event = _PROBES[variant]
     task_root = "/tmp/kindling-zygote-probe-%d-%d" % (os.getpid(), variant)
     handler_file = os.path.join(task_root, module + ".py")
     children = []
@@ -155,8 +156,7 @@ def _probe_once(variant):
         probe = os.fork()
         if probe == 0:
             try:
-                handler = module + (".handler" if variant == 0 else ".lambda_handler")
-                _probe(task_root, handler, name, memory, port, events_w, go_r)
+                _probe(task_root, module + "." + function, name, memory, port, events_w, go_r)
             finally:
                 os._exit(1)
         children.append(probe)
@@ -172,14 +172,13 @@ def _probe_once(variant):
         after = _frames(probe, regions)
         os.close(events_r)
         os.close(go_w)
-        page = os.sysconf("SC_PAGE_SIZE")
         copied = set()
         for (start, _), old, new in zip(regions, before, after):
             for i in range(min(len(old), len(new))):
                 # Present both times (bit 63) with another frame (bits 0-54): copied on write.
                 o, n = old[i], new[i]
                 if o >> 63 and n >> 63 and (o ^ n) & 0x7FFFFFFFFFFFFF:
-                    copied.add(start + i * page)
+                    copied.add(start + i * _PAGE)
         return copied
     finally:
         for pid in children:
@@ -255,10 +254,9 @@ def _writable_regions(pid):
 
 def _frames(pid, regions):
     """The pagemap entries of `pid` for each region (array of 64-bit entries)."""
-    page = os.sysconf("SC_PAGE_SIZE")
     fd = os.open("/proc/%d/pagemap" % pid, os.O_RDONLY)
     try:
-        return [array.array("Q", os.pread(fd, (end - start) // page * 8, start // page * 8))
+        return [array.array("Q", os.pread(fd, (end - start) // _PAGE * 8, start // _PAGE * 8))
                 for start, end in regions]
     finally:
         os.close(fd)
@@ -285,18 +283,9 @@ def _probe_serve(listener, events_w, event, name):
             reader.read(length)
 
     read_request()  # GET next
-    conn.sendall(
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-        b"Lambda-Runtime-Aws-Request-Id: 00000000-0000-4000-8000-000000000000\r\n"
-        b"Lambda-Runtime-Deadline-Ms: 4102444800000\r\n"
-        b"Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:000000000000:"
-        b"function:%s\r\n"
-        b"Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\n"
-        b"Content-Length: %d\r\n\r\n%s" % (name.encode(), len(event), event))
+    conn.sendall(_kindling_runtime.canned_invocation(0, 4102444800000, name, event))
     read_request()  # POST response
-    accepted = b'{"status":"OK"}'
-    conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\n"
-                 b"Content-Length: %d\r\n\r\n%s" % (len(accepted), accepted))
+    conn.sendall(_kindling_runtime.CANNED_ACCEPTED)
     read_request()  # GET next: the probe now waits for its second event
     os.write(events_w, b"D")
     conn.recv(1)  # until killed
@@ -324,10 +313,10 @@ def _fork_on_request(lib, control_fd, fork, fds_ok):
             continue
         threads = lib.kd_zygote_threads()
         body = message[1:]
-        array = (ctypes.c_int * len(fds))(*fds)
+        fd_array = (ctypes.c_int * len(fds))(*fds)
         # As os.fork() does: the import lock and fork hooks around the clone.
         api.PyOS_BeforeFork()
-        pid = fork(body, len(body), array, len(fds))
+        pid = fork(body, len(body), fd_array, len(fds))
         if pid == 0:
             api.PyOS_AfterFork_Child()
             control.detach()  # the stub closed it; nothing must close it again

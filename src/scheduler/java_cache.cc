@@ -286,13 +286,6 @@ size_t JavaCache::ownClassCount(const std::vector<fs::path>& roots, size_t stop_
   return std::min(n, stop_at);
 }
 
-std::optional<fs::path> JavaCache::find(const store::FunctionConfig& fn,
-                                        const sandbox::SpawnSpec& spec, bool isolated) const {
-  auto id = identify(fn, spec, isolated);
-  if (!id) return std::nullopt;
-  return find(fn, *id);
-}
-
 std::optional<fs::path> JavaCache::find(const store::FunctionConfig& fn, const Identity& id) const {
   if (javaArchivePolicy(fn) == JavaArchivePolicy::Never) return std::nullopt;
   auto path = archivePath(fn.name, fn.version, id);

@@ -91,12 +91,8 @@ class JavaCache {
   // <versionDir>/<key><extension>. Thread-safe.
   Result<std::filesystem::path> archivePath(std::string_view function, std::string_view version,
                                             const Identity& id) const;
-  // The finished archive for this launch when its key matches a regular file, else nullopt
-  // (also when the identity cannot be computed, and with kindling:java-archive=never).
-  // Thread-safe.
-  std::optional<std::filesystem::path> find(const store::FunctionConfig& fn,
-                                            const sandbox::SpawnSpec& spec, bool isolated) const;
-  // The same for a launch whose identity the caller computed already. Thread-safe.
+  // The finished archive of a launch whose identity is `id` (identify()) when its key matches
+  // a regular file, else nullopt (also with kindling:java-archive=never). Thread-safe.
   std::optional<std::filesystem::path> find(const store::FunctionConfig& fn,
                                             const Identity& id) const;
 

@@ -148,6 +148,19 @@ bool writeFull(int fd, const void* buf, size_t n) {
   return true;
 }
 
+bool writeRequestData(int fd, std::string_view data) {
+  const uint32_t len = static_cast<uint32_t>(data.size());
+  return writeFull(fd, &len, sizeof len) && writeFull(fd, data.data(), data.size());
+}
+
+std::string readRequestData(int fd) {
+  uint32_t len = 0;
+  if (!readFull(fd, &len, sizeof len) || len > kMaxRequestBytes) ::_exit(0);
+  std::string data(len, '\0');
+  if (!readFull(fd, data.data(), len)) ::_exit(0);
+  return data;
+}
+
 namespace {
 
 // Network mode `none`: brings loopback up in the new network namespace and hands a listening

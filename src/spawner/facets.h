@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sandbox/seccomp.h"
@@ -101,5 +102,11 @@ bool writeFull(int fd, const void* buf, size_t n);
 
 // Upper bound of a serialised SpawnRequest.
 inline constexpr size_t kMaxRequestBytes = 1 << 20;
+
+// A serialised SpawnRequest on a pipe: its length (native uint32), then its bytes. Writing:
+// false on error (errno set). Reading, in a stub: EOF, an error or an oversized length (the
+// spawner dropped the stub, or the stub failed) exits the process quietly.
+bool writeRequestData(int fd, std::string_view data);
+std::string readRequestData(int fd);
 
 }  // namespace kindling::spawner

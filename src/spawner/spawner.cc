@@ -89,10 +89,7 @@ int runtimeEntry(void* arg) {
                            const sandbox::SeccompProgram* seccomp) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   const bool bounding_dropped = readyStub(prepare, report_write);
-  uint32_t len = 0;
-  if (!readFull(plan_read, &len, sizeof len) || len > kMaxRequestBytes) ::_exit(0);
-  std::string data(len, '\0');
-  if (!readFull(plan_read, data.data(), len)) ::_exit(0);
+  const std::string data = readRequestData(plan_read);
   ::close(plan_read);
   auto request = decodeRequest(data);
   if (!request) childFail(report_write, Stage::Protocol, EINVAL);
@@ -505,10 +502,7 @@ class Spawner {
         return reply(sock_, SpawnReply{stub.pid, Stage::Mounts, e}, {});
       }
     }
-    const std::string data = encodeRequest(request);
-    const uint32_t len = static_cast<uint32_t>(data.size());
-    if (!writeFull(stub.plan_write, &len, sizeof len) ||
-        !writeFull(stub.plan_write, data.data(), data.size())) {
+    if (!writeRequestData(stub.plan_write, encodeRequest(request))) {
       const int e = errno;
       ::kill(stub.pid, SIGKILL);
       stub.close();

@@ -80,16 +80,6 @@ void enterStub(const int* fds, char (&comm)[16]) {
   ::prctl(PR_SET_NAME, "kindling-stub");
 }
 
-// Waits for a SpawnRequest (length-prefixed) on `fd` and returns its bytes. EOF (the spawner
-// dropped the stub, or the stub failed): exits quietly.
-std::string readRequestData(int fd) {
-  uint32_t len = 0;
-  if (!readFull(fd, &len, sizeof len) || len > kMaxRequestBytes) ::_exit(0);
-  std::string data(len, '\0');
-  if (!readFull(fd, data.data(), len)) ::_exit(0);
-  return data;
-}
-
 // Decodes a SpawnRequest and keeps it in g_request (it lives as long as the runtime).
 SpawnRequest& keepRequest(std::string_view data, int report_write) {
   auto request = decodeRequest(data);
@@ -102,12 +92,17 @@ SpawnRequest& keepRequest(std::string_view data, int report_write) {
 // default one, as an environment started by exec has (root still: the capability is there).
 void runNow() { ::setpriority(PRIO_PROCESS, 0, 0); }
 
-// The stub's request, from its plan pipe (closed then).
-SpawnRequest& readRequest(const int* fds) {
+// The stub's request's bytes, from its plan pipe (closed then); the stub runs at the default
+// priority from here.
+std::string takeRequest(const int* fds) {
   std::string data = readRequestData(fds[kPlanRead]);
   runNow();
   ::close(fds[kPlanRead]);
-  return keepRequest(data, fds[kReportWrite]);
+  return data;
+}
+
+SpawnRequest& readRequest(const int* fds) {
+  return keepRequest(takeRequest(fds), fds[kReportWrite]);
 }
 
 // The seccomp program a request's runtime installs (a snapshot's own, or the environments'),
@@ -244,13 +239,9 @@ void stubAheadMain(const PrepareRequest& prepare, const int* fds) {
     return;
   }
   ::close(go[0]);
-  ::prctl(PR_SET_NAME, "kindling-stub");
-  const std::string data = readRequestData(fds[kPlanRead]);
-  runNow();
-  ::close(fds[kPlanRead]);
-  const uint32_t len = static_cast<uint32_t>(data.size());
+  const std::string data = takeRequest(fds);
   // A runtime that died meanwhile (EPIPE) is reported by pid 1's wait.
-  (void)(writeFull(go[1], &len, sizeof len) && writeFull(go[1], data.data(), data.size()));
+  (void)writeRequestData(go[1], data);
   SpawnRequest& request = keepRequest(data, report);
   const sandbox::SeccompProgram* seccomp = requestSeccomp(request, report);
   const int init_fd = openInit();

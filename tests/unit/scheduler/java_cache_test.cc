@@ -183,29 +183,36 @@ TEST_F(JavaCacheTest, PathsRejectNamesThatAreNotOneComponent) {
   EXPECT_EQ(*cache.archivePath("fn", "3", id), dir_ / "java-cache/fn/3/0123.aot");
 }
 
+// The archive the engine would pass for this launch: its identity, then the cache's file.
+std::optional<fs::path> findFor(const JavaCache& cache, const store::FunctionConfig& fn,
+                                const sandbox::SpawnSpec& spec) {
+  auto id = JavaCache::identify(fn, spec, false);
+  return id ? cache.find(fn, *id) : std::nullopt;
+}
+
 TEST_F(JavaCacheTest, FindUsesOnlyAnArchiveWhoseKeyMatches) {
   JavaCache cache(dir_ / "java-cache");
-  EXPECT_FALSE(cache.find(fn_, spec_, false));
+  EXPECT_FALSE(findFor(cache, fn_, spec_));
   auto id = JavaCache::identify(fn_, spec_, false);
   ASSERT_TRUE(id);
   const fs::path path = *cache.archivePath(fn_.name, fn_.version, *id);
   writeFile(path, "archive");
-  auto found = cache.find(fn_, spec_, false);
+  auto found = findFor(cache, fn_, spec_);
   ASSERT_TRUE(found);
   EXPECT_EQ(*found, path);
   // Another version of the function, or the JDK updated: stale, never passed.
   fn_.version = "4";
-  EXPECT_FALSE(cache.find(fn_, spec_, false));
+  EXPECT_FALSE(findFor(cache, fn_, spec_));
   fn_.version = "3";
   fs::last_write_time(jdk_ / "lib/server/libjvm.so",
                       fs::last_write_time(jdk_ / "lib/server/libjvm.so") + std::chrono::hours(1));
-  EXPECT_FALSE(cache.find(fn_, spec_, false));
+  EXPECT_FALSE(findFor(cache, fn_, spec_));
   // A directory or symlink under the name is not an archive.
   auto fresh = JavaCache::identify(fn_, spec_, false);
   ASSERT_TRUE(fresh);
   const fs::path link = *cache.archivePath(fn_.name, fn_.version, *fresh);
   fs::create_symlink(path, link);
-  EXPECT_FALSE(cache.find(fn_, spec_, false));
+  EXPECT_FALSE(findFor(cache, fn_, spec_));
 }
 
 TEST_F(JavaCacheTest, UseArchiveReplacesTheRuntimeArchive) {
