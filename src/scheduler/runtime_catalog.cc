@@ -434,6 +434,17 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
                  (java_runtime / kJavaRuntimeJar).string() + ":" +
                      (java_runtime / "lib/*").string(),
                  "dev.kindling.lambda.Bootstrap"};
+    // Fast start: class-data archives mapped where they were dumped. These JDKs (17.0.15, 25)
+    // default to ArchiveRelocationMode=1, which maps the archives at a random address and then
+    // rewrites every pointer in them: ~35 ms of a java17 cold start here ("Genesis" 43 -> 1.7
+    // ms, -Xlog:startuptime), and each environment's own copy of ~20 MB of pages that mode 0
+    // shares read-only with every other environment. The cost is the randomisation of the
+    // archives' address (mode 0 was the JDKs' default until JDK 20; it still falls back to
+    // relocating when that address is taken). docs/runtimes.md "Java fast start".
+    if (ctx.fast_start) {
+      spec.argv.insert(spec.argv.begin() + 1,
+                       {"-XX:+UnlockDiagnosticVMOptions", "-XX:ArchiveRelocationMode=0"});
+    }
     // The runtime's application CDS archive for this JDK (runtimes/java/build.sh): measured
     // to halve the cold start of POJO handlers (shaded Jackson mapped, not parsed). Archives
     // record the classpath they were dumped with, so it is used only where the runtime is at

@@ -10,6 +10,7 @@
 Runtime ids whose JDK is missing skip with the daemon's reason."""
 
 import json
+import os
 import subprocess
 import zipfile
 from pathlib import Path
@@ -58,7 +59,17 @@ public class Probe implements RequestHandler<Map<String, Object>, Map<String, Ob
     } catch (java.io.IOException e) {
       throw new IllegalStateException(e);
     }
+    // Where the class-data archives are mapped (their first address, as /proc/self/maps says).
+    java.util.List<String> archives = new java.util.ArrayList<>();
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
+        if (line.endsWith(".jsa")) archives.add(line);
+      }
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException(e);
+    }
     Map<String, Object> out = new LinkedHashMap<>();
+    out.put("archives", archives);
     out.put("total", total);
     out.put("shared", shared);
     out.put("sources", sources);
@@ -108,6 +119,15 @@ def test_runtime_archive_is_mapped_in_the_sandbox(daemon, fname, runtime, tmp_pa
     assert sources["cds.Probe"].startswith("file:/var/task"), sources
     # Nearly everything the JVM loaded came from the JDK's or the runtime's archive.
     assert body["shared"] >= 0.9 * body["total"], body
+    # The runtime itself links no lambda (each one's first use runs LambdaMetafactory).
+    assert not [n for n in sources if "$$Lambda" in n], sources
+    # Fast start: the archives are mapped where they were dumped, at the JDK's default base
+    # (its first page, or the next: JDK 25 maps from its header's end), instead of at a random
+    # address and then relocated (ArchiveRelocationMode=0).
+    assert body["archives"], body
+    first = int(body["archives"][0].split("-")[0], 16)
+    at_base = 0x800000000 <= first <= 0x800001000
+    assert at_base == (os.environ.get("KINDLING_FAST_START", "on") != "off"), body["archives"]
     assert "Init Duration" in kh.report_line(r["log"])
 
 

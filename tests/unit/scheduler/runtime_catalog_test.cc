@@ -466,6 +466,16 @@ TEST_F(RuntimeCatalogTest, LaunchJavaUsesAwsFlagsAndTheRuntimeClasspath) {
   EXPECT_EQ(env.count("KINDLING_OPT_DIR"), 0u);
   // The JDK stays at its host path (every sandbox shows /usr read-only): no /var/lang bind.
   EXPECT_TRUE(spec->view.lang_dir.empty());
+
+  // Fast start: the archives are mapped where they were dumped (no relocation), right after
+  // the launcher so they precede any archive flag; the rest of the line is unchanged.
+  auto ctx = context();
+  ctx.fast_start = true;
+  spec = catalog.launch(fn, ctx);
+  ASSERT_TRUE(spec.has_value()) << spec.error().context;
+  std::vector<std::string> fast = expected;
+  fast.insert(fast.begin() + 1, {"-XX:+UnlockDiagnosticVMOptions", "-XX:ArchiveRelocationMode=0"});
+  EXPECT_EQ(spec->argv, fast);
 }
 
 TEST_F(RuntimeCatalogTest, LaunchJavaUsesTheJdksCdsArchiveOnlyAtItsHostPath) {

@@ -20,6 +20,7 @@ import com.amazonaws.services.lambda.runtime.serialization.events.LambdaEventSer
 import com.amazonaws.services.lambda.runtime.serialization.factories.JacksonFactory;
 import java.io.ByteArrayInputStream;
 import java.io.File;
+import java.io.FilenameFilter;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.reflect.InvocationTargetException;
@@ -84,10 +85,21 @@ final class Handler {
   }
 
   private static void addJars(List<URL> urls, File dir) throws Exception {
-    File[] jars = dir.listFiles((d, name) -> name.endsWith(".jar"));
+    File[] jars = dir.listFiles(new JarFilter());
     if (jars == null) return;
     Arrays.sort(jars);
     for (File jar : jars) urls.add(jar.toURI().toURL());
+  }
+
+  /**
+   * A class, not a lambda: an environment's first lambda bootstraps java.lang.invoke
+   * (LambdaMetafactory, LambdaForms spun at run time) during its init.
+   */
+  private static final class JarFilter implements FilenameFilter {
+    @Override
+    public boolean accept(File dir, String name) {
+      return name.endsWith(".jar");
+    }
   }
 
   /** Resolves and initialises the handler; InitError says why it cannot be used. */
