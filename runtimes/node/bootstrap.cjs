@@ -26,7 +26,17 @@
 //   The socket is unref'd while idle, so it never holds the event loop open (as Node's
 //   keep-alive agent does).
 //
+// - A V8 startup snapshot of this file (fast start, docs/runtimes.md "V8 startup snapshot"):
+//   `node <flags> --snapshot-blob B --build-snapshot bootstrap.cjs` runs the file up to its
+//   last line, which then registers snapshotMain instead of calling main; `node <flags>
+//   --snapshot-blob B` deserialises that heap (the built-in modules below already loaded and
+//   compiled with the run's V8 flags) and calls snapshotMain. Code from a snapshot has a
+//   require() for built-in modules only and no import(): user modules are loaded through
+//   Module.createRequire, ES modules through esm_import.cjs, and everything that depends on
+//   the environment is read in main, never at the top level.
+//
 // Launch: node [--expose-gc] [heap flags] <LAMBDA_RUNTIME_DIR>/bootstrap.cjs [handler]
+//         node [heap flags] --snapshot-blob <blob>   (built as above with the same V8 flags)
 //         (default $_HANDLER; KINDLING_NODE_ESM_HOOK=0: the engine made the SDK resolvable)
 // Threading: Node's single event loop; nothing here is shared with worker threads.
 'use strict';
@@ -35,13 +45,22 @@ const net = require('node:net');
 const fs = require('node:fs');
 const path = require('node:path');
 const util = require('node:util');
-const Module = require('node:module');
+const v8 = require('node:v8');
 const { pathToFileURL } = require('node:url');
 
+const kBuildingSnapshot = v8.startupSnapshot.isBuildingSnapshot();
+// node:module is "not verified" for snapshots: loaded in main when running from one.
+let Module = kBuildingSnapshot ? null : require('node:module');
+// How user code is loaded: this module's require, or (from a snapshot) one made in main.
+let userRequire = require;
+let fromSnapshot = false;
+let runtimeDir = __dirname;
+
 const kApiPrefix = '/2018-06-01/runtime';
-const kSdkDir = process.env.KINDLING_NODE_SDK_DIR || '/opt/kindling/sdk/node';
+// Set in main from the environment (a snapshot's top level ran at build time).
+let kSdkDir = '/opt/kindling/sdk/node';
 // Where the function's layers are: /opt in the sandbox, the merged tree on the host otherwise.
-const kOptDir = process.env.KINDLING_OPT_DIR || '/opt';
+let kOptDir = '/opt';
 const kNodeMajor = process.versions.node.split('.')[0];
 const kExitUncaughtException = 129;
 const kExitUnhandledRejection = 128;
@@ -402,7 +421,7 @@ function setupImportResolution() {
     });
     esmHookState = 'sync';
   } else {
-    Module.register(pathToFileURL(path.join(__dirname, 'resolve_hook.mjs')).href,
+    Module.register(pathToFileURL(path.join(runtimeDir, 'resolve_hook.mjs')).href,
       { data: { parents } });
     esmHookState = 'async';
   }
@@ -443,21 +462,25 @@ function fileExists(file) {
 
 async function importModule(file) {
   setupImportResolution();
-  return import(pathToFileURL(file).href);
+  const url = pathToFileURL(file).href;
+  // Code deserialised from a snapshot has no import() callback: a file loaded at run time does.
+  if (fromSnapshot) return userRequire(path.join(runtimeDir, 'esm_import.cjs'))(url);
+  return import(url);
 }
 
 // Same search order as AWS: extensionless (require), .js (require unless "type":"module"),
 // then .js as ESM, .mjs, .cjs, and finally a node_modules-style resolution of the name.
 async function loadModule(appRoot, moduleRoot, moduleName) {
   const base = path.resolve(appRoot, moduleRoot, moduleName);
-  if (fileExists(base)) return require(base);
+  if (fileExists(base)) return userRequire(base);
   const isModule = nearestPackageJsonIsModule(base);
-  if (!isModule && fileExists(base + '.js')) return require(base + '.js');
+  if (!isModule && fileExists(base + '.js')) return userRequire(base + '.js');
   if (isModule && fileExists(base + '.js')) return importModule(base + '.js');
   if (fileExists(base + '.mjs')) return importModule(base + '.mjs');
-  if (fileExists(base + '.cjs')) return require(base + '.cjs');
-  const resolved = require.resolve(moduleName, { paths: [path.resolve(appRoot, moduleRoot), appRoot] });
-  return require(resolved);
+  if (fileExists(base + '.cjs')) return userRequire(base + '.cjs');
+  const resolved = userRequire.resolve(moduleName,
+    { paths: [path.resolve(appRoot, moduleRoot), appRoot] });
+  return userRequire(resolved);
 }
 
 async function loadHandler(appRoot, fullHandler) {
@@ -647,10 +670,13 @@ function installLazyGc() {
 }
 
 async function main() {
+  kSdkDir = process.env.KINDLING_NODE_SDK_DIR || kSdkDir;
+  kOptDir = process.env.KINDLING_OPT_DIR || kOptDir;
   installLazyGc();
   patchConsole();
   const appRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
-  const handlerName = process.argv[2] || process.env._HANDLER || '';
+  // From a snapshot there is no script argument: the handler, if given, is the first.
+  const handlerName = process.argv[fromSnapshot ? 1 : 2] || process.env._HANDLER || '';
   let client;
   try {
     client = new RuntimeClient(process.env.AWS_LAMBDA_RUNTIME_API || '127.0.0.1:9001');
@@ -685,4 +711,14 @@ async function main() {
   }
 }
 
-main();
+// The entry of a process started from a snapshot of this file.
+function snapshotMain() {
+  fromSnapshot = true;
+  runtimeDir = process.env.LAMBDA_RUNTIME_DIR || runtimeDir;
+  Module = require('node:module');
+  userRequire = Module.createRequire(path.join(runtimeDir, 'bootstrap.cjs'));
+  return main();
+}
+
+if (kBuildingSnapshot) v8.startupSnapshot.setDeserializeMainFunction(snapshotMain);
+else main();

@@ -254,6 +254,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonOptions options) {
   engine_options.memory_budget_mb = options.memory_budget_mb;
   engine_options.fast_start = options.fast_start;
   engine_options.java_cache_dir = options.data_dir / "java-cache";
+  engine_options.node_snapshot_dir = options.data_dir / "node-snapshots";
   if (engine_options.memory_budget_mb < 0) {
     const long pages = ::sysconf(_SC_PHYS_PAGES);
     const long page = ::sysconf(_SC_PAGESIZE);

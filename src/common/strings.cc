@@ -51,6 +51,13 @@ std::string hexEncode(std::string_view bytes) {
   return out;
 }
 
+std::string sha256Hex(std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int size = 0;
+  EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  return hexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), size));
+}
+
 namespace {
 void randomBytes(unsigned char* buf, size_t n) {
   if (RAND_bytes(buf, static_cast<int>(n)) != 1) {

@@ -13,6 +13,8 @@ std::string base64Encode(std::string_view data);
 // Returns nullopt on malformed input (standard alphabet, padding required as AWS sends it).
 std::optional<std::string> base64Decode(std::string_view data);
 std::string hexEncode(std::string_view bytes);
+// Lowercase hex of the SHA-256 of `data` (64 characters).
+std::string sha256Hex(std::string_view data);
 // Random v4 UUID, lowercase with dashes (request ids, revision ids).
 std::string uuid4();
 // 32 random lowercase hex characters (log stream suffixes).

@@ -25,6 +25,7 @@
 #include "scheduler/environment.h"
 #include "scheduler/invocation.h"
 #include "scheduler/java_training.h"
+#include "scheduler/node_snapshots.h"
 #include "scheduler/runtime_catalog.h"
 #include "scheduler/timers.h"
 
@@ -52,6 +53,9 @@ struct EngineOptions {
   // Per-function Java archives (java_cache.h): <data dir>/java-cache, "" = none. Used with fast
   // start on and an isolating sandbox only.
   std::filesystem::path java_cache_dir;
+  // V8 startup snapshots of the Node bootstrap (node_snapshots.h): <data dir>/node-snapshots,
+  // "" = none. Used with fast start on, for Node 20 and 22.
+  std::filesystem::path node_snapshot_dir;
 };
 
 // File descriptors the daemon budgets per environment. Idle, one holds 6 (cgroup v1, isolated,
@@ -169,6 +173,8 @@ class Engine {
   // Per-function Java archives; null without options_.java_cache_dir or an isolating sandbox.
   // Thread-safe itself; destroyed (its runs stopped) before the sandbox it spawns in.
   std::unique_ptr<JavaTrainer> java_trainer_;
+  // Node bootstrap snapshots; null without options_.node_snapshot_dir. Thread-safe itself.
+  std::unique_ptr<NodeSnapshots> node_snapshots_;
 };
 
 }  // namespace kindling::scheduler

@@ -3,7 +3,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <openssl/evp.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -113,13 +112,6 @@ Status addClassPathEntry(std::string& key, const sandbox::SpawnSpec& spec,
   if (!stamp) return tl::unexpected(std::move(stamp.error()));
   key += " " + *stamp + "\n";
   return {};
-}
-
-std::string sha256Hex(std::string_view data) {
-  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int size = 0;
-  EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr);
-  return hexEncode(std::string_view(reinterpret_cast<const char*>(digest.data()), size));
 }
 
 bool isPathComponent(std::string_view name) {

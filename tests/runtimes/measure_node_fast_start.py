@@ -97,59 +97,21 @@ def flag_variants(major):
 # serialized"), node:module is "not verified" for snapshots, the environment must be read when
 # the process starts, `require` inside a snapshot loads built-in modules only, and code from a
 # snapshot has no import() callback (ERR_VM_DYNAMIC_IMPORT_CALLBACK_MISSING).
-SNAPSHOT_EDITS = [
-    ("const http = require('node:http');\n", ""),
-    ("const Module = require('node:module');\n",
-     "const Module = new Proxy({}, { get: (_, key) => require('node:module')[key] });\n"),
-    ("const kSdkDir = process.env.KINDLING_NODE_SDK_DIR || '/opt/kindling/sdk/node';",
-     "let kSdkDir = '/opt/kindling/sdk/node';"),
-    ("const kOptDir = process.env.KINDLING_OPT_DIR || '/opt';", "let kOptDir = '/opt';"),
-    ("    this.agent = new http.Agent(",
-     "    const http = require('node:http');\n    this.http = http;\n"
-     "    this.agent = new http.Agent("),
-    ("      const req = http.request({", "      const req = this.http.request({"),
-    ("  return import(pathToFileURL(file).href);",
-     "  return userRequire(path.join(__dirname, 'esm_import.cjs'))(pathToFileURL(file).href);"),
-    ("return require(", "return userRequire("),
-    ("require.resolve(moduleName", "userRequire.resolve(moduleName"),
-    ("async function main() {\n",
-     "let userRequire;\nasync function main() {\n"
-     "  kSdkDir = process.env.KINDLING_NODE_SDK_DIR || kSdkDir;\n"
-     "  kOptDir = process.env.KINDLING_OPT_DIR || kOptDir;\n"
-     "  userRequire = Module.createRequire(__filename);\n"),
-    ("process.argv[2]", "process.argv[1]"),
-    ("\nmain();\n", "\nrequire('node:v8').startupSnapshot.setDeserializeMainFunction(main);\n"),
-]
-
-
-def make_snapshot_probe(tmp):
-    with open(BOOTSTRAP) as f:
-        text = f.read()
-    for old, new in SNAPSHOT_EDITS:
-        if old not in text:
-            raise SystemExit("bootstrap.cjs changed: %r not found; update SNAPSHOT_EDITS" % old)
-        text = text.replace(old, new)
-    probe = os.path.join(tmp, "bootstrap-snapshot.cjs")
-    with open(probe, "w") as f:
-        f.write(text)
-    with open(os.path.join(tmp, "esm_import.cjs"), "w") as f:
-        f.write("module.exports = (url) => import(url);\n")
-    return probe
-
-
 def snapshot_variants(major, tmp):
-    """The bootstrap in a V8 startup snapshot (--build-snapshot with the same heap flags: Node
-    20 refuses a blob built with other V8 flags), against the plain bootstrap."""
+    """The bootstrap deserialised from a V8 startup snapshot of itself (--build-snapshot with the
+    same flags, as the engine builds it: node_snapshots.cc), against the plain bootstrap."""
     node = node_path(major)
-    probe = make_snapshot_probe(tmp)
     blob = os.path.join(tmp, "bootstrap-%d.blob" % major)
-    subprocess.run([node, *HEAP, "--snapshot-blob", blob, "--build-snapshot", probe],
+    subprocess.run([node, *FAST_FLAGS, "--snapshot-blob", blob, "--build-snapshot", BOOTSTRAP],
                    check=True, env={"PATH": "/usr/bin:/bin"}, cwd=tmp)
-    root = os.path.join(EXAMPLES, "hello-cjs")
-    return [("node%d hello-cjs fast" % major, [node, *FAST_FLAGS, BOOTSTRAP], "index.handler",
-             root, FAST_ENV),
-            ("node%d hello-cjs fast, snapshot" % major,
-             [node, *FAST_FLAGS, "--snapshot-blob", blob], "index.handler", root, FAST_ENV)]
+    out = []
+    for example, handler in (("hello", "index.handler"), ("hello-cjs", "index.handler")):
+        root = os.path.join(EXAMPLES, example)
+        out += [("node%d %s fast" % (major, example), [node, *FAST_FLAGS, BOOTSTRAP], handler,
+                 root, FAST_ENV),
+                ("node%d %s fast, snapshot" % (major, example),
+                 [node, *FAST_FLAGS, "--snapshot-blob", blob], handler, root, FAST_ENV)]
+    return out
 
 
 def compile_cache_variants(major, tmp):

@@ -1,13 +1,17 @@
 """Tests of runtimes/node/bootstrap.cjs against the fake Runtime API, on the Node 20/22/24
 toolchains installed by scripts/setup-runtimes.sh (skipped with a reason where absent).
 
-Every test runs twice, with the two command lines the engine uses (runtime_catalog.cc):
-"exec" (fast start off: AWS's flags, --expose-gc included) and "fast" (fast start on: no
---expose-gc, the bootstrap defines gc() itself); both must answer exactly alike."""
+Every test runs three times, with the command lines the engine uses (runtime_catalog.cc,
+node_snapshots.cc): "exec" (fast start off: AWS's flags, --expose-gc included), "fast" (fast
+start on: no --expose-gc, the bootstrap defines gc() itself) and "snapshot" (fast start on, the
+bootstrap deserialised from a V8 startup snapshot of itself built with the same flags); all
+must answer exactly alike."""
 
 import os
 import re
 import shutil
+import subprocess
+import tempfile
 import time
 
 import pytest
@@ -23,17 +27,38 @@ pytestmark = pytest.mark.parametrize("node", [p for _, p in NODES], ids=[i for i
 CURRENT_MODE = ["exec"]
 
 
-@pytest.fixture(params=["exec", "fast"], autouse=True)
+@pytest.fixture(params=["exec", "fast", "snapshot"], autouse=True)
 def launch_mode(request):
     CURRENT_MODE[0] = request.param
     yield request.param
     CURRENT_MODE[0] = "exec"
 
 
+_BLOBS = {}  # (node, flags) -> blob, built once per test session
+_BLOB_DIR = tempfile.mkdtemp(prefix="kindling-node-blobs-")
+
+
+def snapshot_blob(node, flags):
+    """A startup snapshot of the bootstrap built as the engine builds it (same V8 flags)."""
+    key = (node, tuple(flags))
+    if key not in _BLOBS:
+        blob = os.path.join(_BLOB_DIR, "b%d.blob" % len(_BLOBS))
+        subprocess.run([node, *flags, "--snapshot-blob", blob, "--build-snapshot",
+                        os.path.join(NODE_RUNTIME_DIR, "bootstrap.cjs")],
+                       check=True, cwd=NODE_RUNTIME_DIR, env={"PATH": "/usr/bin:/bin"},
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+        _BLOBS[key] = blob
+    return _BLOBS[key]
+
+
 def launch_argv(node, memory, mode):
     argv = node_argv(node, memory)
-    if mode == "fast":
+    if mode in ("fast", "snapshot"):
         argv.remove("--expose-gc")
+    if mode == "snapshot":
+        script = argv.pop()  # the engine's line has no script: the blob holds it
+        assert script.endswith("bootstrap.cjs"), argv
+        argv += ["--snapshot-blob", snapshot_blob(node, argv[1:])]
     return argv
 
 

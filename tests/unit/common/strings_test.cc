@@ -32,6 +32,11 @@ TEST(Timestamps, AwsFormat) {
   EXPECT_EQ(isoTimestampZ(1586545592563), "2020-04-10T19:06:32.563Z");
 }
 
+TEST(Digest, Sha256HexMatchesFips180Vectors) {
+  EXPECT_EQ(sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
 TEST(Uuid, HasV4Shape) {
   const std::string id = uuid4();
   ASSERT_EQ(id.size(), 36u);

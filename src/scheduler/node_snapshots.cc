@@ -1,0 +1,248 @@
+#include "scheduler/node_snapshots.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <string_view>
+#include <system_error>
+
+#include <spdlog/spdlog.h>
+
+#include "common/strings.h"
+#include "sys/process.h"
+
+namespace kindling::scheduler {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// A build takes ~0.3-0.6 s here; anything near this is broken.
+constexpr std::chrono::seconds kBuildLimit{60};
+constexpr std::string_view kBootstrapName = "bootstrap.cjs";
+constexpr std::string_view kSandboxRuntimeDir = "/var/runtime";
+constexpr std::string_view kSandboxLangDir = "/var/lang";
+
+// "path size mtime-ns\n", or nullopt when the file is not a regular file.
+std::optional<std::string> fileStamp(const fs::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return path.string() + " " + std::to_string(st.st_size) + " " +
+         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + "\n";
+}
+
+// The host path of a path the launch line names (inside the sandbox or not).
+fs::path hostPath(const sandbox::SpawnSpec& spec, const fs::path& path) {
+  const fs::path lang(kSandboxLangDir);
+  if (!spec.view.lang_dir.empty() && startsWith(path.string(), std::string(kSandboxLangDir) + "/")) {
+    return spec.view.lang_dir / path.lexically_relative(lang);
+  }
+  return path;
+}
+
+}  // namespace
+
+NodeSnapshots::NodeSnapshots(fs::path dir) : dir_(std::move(dir)) {
+  thread_ = std::thread([this] { loop(); });
+}
+
+NodeSnapshots::~NodeSnapshots() { shutdown(); }
+
+void NodeSnapshots::shutdown() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+    if (building_ > 0) ::kill(building_, SIGKILL);
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::optional<NodeSnapshots::Identity> NodeSnapshots::identify(const sandbox::SpawnSpec& spec) {
+  const auto& argv = spec.argv;
+  if (argv.size() < 2 || spec.view.runtime_dir.empty()) return std::nullopt;
+  const fs::path script(argv.back());
+  if (script.filename() != kBootstrapName) return std::nullopt;
+  if (script.parent_path() != kSandboxRuntimeDir && script.parent_path() != spec.view.runtime_dir) {
+    return std::nullopt;
+  }
+  for (const auto& var : spec.env) {
+    if (startsWith(var, "NODE_OPTIONS=")) return std::nullopt;
+  }
+  Identity id;
+  id.bootstrap = spec.view.runtime_dir / kBootstrapName;
+  const auto node = fileStamp(hostPath(spec, argv.front()));
+  const auto bootstrap = fileStamp(id.bootstrap);
+  if (!node || !bootstrap) return std::nullopt;
+  std::string text = "node " + *node + "bootstrap " + *bootstrap;
+  for (size_t i = 1; i + 1 < argv.size(); ++i) {
+    // Only flags: a blob is built from this same list.
+    if (!startsWith(argv[i], "--")) return std::nullopt;
+    text += "flag " + argv[i] + "\n";
+  }
+  id.key = sha256Hex(text).substr(0, 32);
+  return id;
+}
+
+fs::path NodeSnapshots::blobPath(const std::string& key) const { return dir_ / (key + ".blob"); }
+
+bool NodeSnapshots::use(sandbox::SpawnSpec& spec, bool isolated) {
+  const auto id = identify(spec);
+  if (!id) return false;
+  const fs::path blob = blobPath(id->key);
+  struct stat st {};
+  if (::stat(blob.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    enqueue(spec, *id);
+    return false;
+  }
+  const fs::path inside =
+      isolated ? fs::path(kNodeSnapshotInside) / blob.filename() : blob;
+  spec.argv.pop_back();
+  spec.argv.push_back("--snapshot-blob");
+  spec.argv.push_back(inside.string());
+  if (isolated) spec.view.extra_read_only.emplace_back(blob, inside);
+  return true;
+}
+
+void NodeSnapshots::prepare(const sandbox::SpawnSpec& spec) {
+  const auto id = identify(spec);
+  if (!id) return;
+  std::error_code ec;
+  if (fs::is_regular_file(blobPath(id->key), ec)) return;
+  enqueue(spec, *id);
+}
+
+void NodeSnapshots::enqueue(const sandbox::SpawnSpec& spec, const Identity& id) {
+  Job job{id, {}};
+  job.argv.push_back(hostPath(spec, spec.argv.front()).string());
+  for (size_t i = 1; i + 1 < spec.argv.size(); ++i) job.argv.push_back(spec.argv[i]);
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || !seen_.insert(id.key).second) return;
+    queue_.push_back(std::move(job));
+  }
+  cv_.notify_all();
+}
+
+Result<fs::path> NodeSnapshots::build(const sandbox::SpawnSpec& spec) {
+  const auto id = identify(spec);
+  if (!id) return tl::unexpected(Error{ErrorCode::InvalidArgument, 0, "no snapshot for this command line"});
+  Job job{*id, {hostPath(spec, spec.argv.front()).string()}};
+  for (size_t i = 1; i + 1 < spec.argv.size(); ++i) job.argv.push_back(spec.argv[i]);
+  return run(job);
+}
+
+Result<fs::path> NodeSnapshots::run(const Job& job) {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  if (ec) return tl::unexpected(Error{ErrorCode::Io, ec.value(), "mkdir " + dir_.string()});
+  const fs::path blob = blobPath(job.id.key);
+  const fs::path partial = dir_ / ("." + job.id.key + ".partial");
+  fs::remove(partial, ec);
+  std::vector<std::string> args = job.argv;
+  args.insert(args.end(), {"--snapshot-blob", partial.string(), "--build-snapshot",
+                           job.id.bootstrap.string()});
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  std::string path_var = "PATH=/usr/bin:/bin";
+  std::array<char*, 2> envp = {path_var.data(), nullptr};
+  // Its output (a failed build's error) is kept for the log.
+  auto out = sys::makePipe(/*nonblocking_read=*/false);
+  if (!out) return tl::unexpected(out.error());
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out->write.get(), 1);
+  posix_spawn_file_actions_adddup2(&actions, out->write.get(), 2);
+  posix_spawn_file_actions_addchdir_np(&actions, job.id.bootstrap.parent_path().c_str());
+  pid_t pid = -1;
+  const int err = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  out->write.reset();
+  if (err != 0) return tl::unexpected(Error{ErrorCode::Io, err, "posix_spawn(" + args[0] + ")"});
+  {
+    std::lock_guard lock(mu_);
+    building_ = pid;
+    if (stopping_) ::kill(pid, SIGKILL);
+  }
+  std::string output;
+  const auto deadline = std::chrono::steady_clock::now() + kBuildLimit;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      ::kill(pid, SIGKILL);
+      output += "\n(killed after " + std::to_string(kBuildLimit.count()) + " s)";
+      break;
+    }
+    pollfd pfd{out->read.get(), POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left.count())) < 0 && errno != EINTR) break;
+    std::array<char, 4096> buf{};
+    const ssize_t n = ::read(out->read.get(), buf.data(), buf.size());
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      break;
+    }
+    if (output.size() < 16384) output.append(buf.data(), static_cast<size_t>(n));
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  {
+    std::lock_guard lock(mu_);
+    building_ = -1;
+  }
+  const auto exit = sys::exitStatusFromWait(status);
+  struct stat st {};
+  if (exit.signaled || exit.code != 0 || ::stat(partial.c_str(), &st) != 0 ||
+      !S_ISREG(st.st_mode) || st.st_size == 0) {
+    fs::remove(partial, ec);
+    return tl::unexpected(Error{ErrorCode::Internal, 0,
+                                args[0] + " --build-snapshot: " + sys::describeExit(exit) + ": " +
+                                    output.substr(0, 2000)});
+  }
+  ::chmod(partial.c_str(), 0444);
+  if (::rename(partial.c_str(), blob.c_str()) != 0) {
+    const int rename_err = errno;
+    fs::remove(partial, ec);
+    return tl::unexpected(Error{ErrorCode::Io, rename_err, "rename to " + blob.string()});
+  }
+  return blob;
+}
+
+void NodeSnapshots::loop() {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    const auto started = std::chrono::steady_clock::now();
+    auto blob = run(job);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - started)
+                        .count();
+    if (blob) {
+      std::error_code ec;
+      spdlog::info("node snapshot: built {} ({} bytes) for {} in {} ms", blob->filename().string(),
+                   fs::file_size(*blob, ec), job.argv.front(), ms);
+    } else {
+      // Not retried in this daemon's life: its environments keep the plain start.
+      spdlog::warn("node snapshot: building {} failed: {}", job.id.key, blob.error().message());
+    }
+  }
+}
+
+}  // namespace kindling::scheduler
