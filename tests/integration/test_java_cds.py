@@ -43,6 +43,7 @@ public class Probe implements RequestHandler<Map<String, Object>, Map<String, Ob
   public Map<String, Object> handleRequest(Map<String, Object> event, Context context) {
     Map<String, Object> sources = new LinkedHashMap<>();
     int total = 0, shared = 0;
+    boolean initDone = false;
     try {
       for (String line : Files.readAllLines(Path.of((String) event.get("log")))) {
         int tag = line.indexOf("] ", line.indexOf("class,load"));
@@ -52,7 +53,11 @@ public class Probe implements RequestHandler<Map<String, Object>, Map<String, Ob
         String source = line.substring(src + 9);
         if (source.startsWith("shared objects file")) ++shared;
         String name = line.substring(tag + 2, src);
-        if (name.startsWith("dev.kindling.lambda.") || name.startsWith("cds.")) {
+        // The first /next's answer ends the init; JDK classes are watched up to there.
+        if (name.equals("dev.kindling.lambda.RuntimeApiClient$Response")) initDone = true;
+        if (name.startsWith("dev.kindling.lambda.") || name.startsWith("cds.")
+            || (!initDone && (name.equals("java.io.FilePermission")
+                              || name.equals("java.net.ProxySelector")))) {
           sources.put(name, source);
         }
       }
@@ -119,8 +124,12 @@ def test_runtime_archive_is_mapped_in_the_sandbox(daemon, fname, runtime, tmp_pa
     assert sources["cds.Probe"].startswith("file:/var/task"), sources
     # Nearly everything the JVM loaded came from the JDK's or the runtime's archive.
     assert body["shared"] >= 0.9 * body["total"], body
-    # The runtime itself links no lambda (each one's first use runs LambdaMetafactory).
+    # The runtime itself links no lambda (each one's first use runs LambdaMetafactory); up to the
+    # first /next its class loader granted no FilePermission (whose first use parses the JDK's
+    # java.security on JDK 17) and its Runtime API socket is direct (no ProxySelector).
     assert not [n for n in sources if "$$Lambda" in n], sources
+    assert "java.io.FilePermission" not in sources, sources
+    assert "java.net.ProxySelector" not in sources, sources
     # Fast start: the archives are mapped where they were dumped, at the JDK's default base
     # (its first page, or the next: JDK 25 maps from its header's end), instead of at a random
     # address and then relocated (ArchiveRelocationMode=0).

@@ -30,6 +30,9 @@ import java.lang.reflect.ParameterizedType;
 import java.lang.reflect.Type;
 import java.net.URL;
 import java.net.URLClassLoader;
+import java.security.CodeSource;
+import java.security.PermissionCollection;
+import java.security.Permissions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -81,13 +84,36 @@ final class Handler {
     urls.add(new File(taskRoot).toURI().toURL());
     addJars(urls, new File(taskRoot, "lib"));
     addJars(urls, new File(optDir, "java/lib"));
-    return new URLClassLoader(urls.toArray(new URL[0]), Handler.class.getClassLoader());
+    return new FunctionClassLoader(urls.toArray(new URL[0]), Handler.class.getClassLoader());
+  }
+
+  /**
+   * The function's class loader: a URLClassLoader whose classes' protection domains carry no
+   * permissions. URLClassLoader's own getPermissions grants a FilePermission per file: URL,
+   * whose first use initialises java.security.Security (it parses the JDK's java.security file)
+   * during every Java cold start; without a SecurityManager (deprecated in 17, gone in 24) no
+   * one checks those permissions. Code sources (a class's jar location) are unchanged.
+   */
+  private static final class FunctionClassLoader extends URLClassLoader {
+    static {
+      ClassLoader.registerAsParallelCapable();
+    }
+
+    FunctionClassLoader(URL[] urls, ClassLoader parent) {
+      super(urls, parent);
+    }
+
+    @Override
+    protected PermissionCollection getPermissions(CodeSource source) {
+      return new Permissions();
+    }
   }
 
   private static void addJars(List<URL> urls, File dir) throws Exception {
     File[] jars = dir.listFiles(new JarFilter());
     if (jars == null) return;
-    Arrays.sort(jars);
+    // Sorted only when there is an order to make: the sort's class is not in the archives.
+    if (jars.length > 1) Arrays.sort(jars);
     for (File jar : jars) urls.add(jar.toURI().toURL());
   }
 

@@ -11,6 +11,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.net.Proxy;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
@@ -89,7 +90,10 @@ final class RuntimeApiClient {
   }
 
   private void connect() throws IOException {
-    Socket s = new Socket();
+    // Direct, as the Runtime API always is: a plain Socket wraps its implementation in the
+    // SOCKS one, which consults the ProxySelector (classes and properties loaded at every cold
+    // start), and a user's socksProxyHost would send the runtime's own requests through a proxy.
+    Socket s = new Socket(Proxy.NO_PROXY);
     s.setTcpNoDelay(true);
     s.connect(new InetSocketAddress(host, port));
     socket = s;
