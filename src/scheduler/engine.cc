@@ -146,7 +146,8 @@ Engine::Engine(asio::io_context& io, sandbox::Sandbox& sandbox, observe::LogStor
   if (!options_.java_cache_dir.empty() && sandbox_.isolatesFilesystem()) {
     java_trainer_ = std::make_unique<JavaTrainer>(sandbox_, JavaCache(options_.java_cache_dir));
   }
-  if (!options_.node_snapshot_dir.empty()) {
+  // Fast start off for the whole daemon: no function can use a blob, no builder thread.
+  if (!options_.node_snapshot_dir.empty() && options_.fast_start) {
     node_snapshots_ = std::make_unique<NodeSnapshots>(options_.node_snapshot_dir);
   }
   scheduleReaper();

@@ -173,7 +173,8 @@ class Engine {
   // Per-function Java archives; null without options_.java_cache_dir or an isolating sandbox.
   // Thread-safe itself; destroyed (its runs stopped) before the sandbox it spawns in.
   std::unique_ptr<JavaTrainer> java_trainer_;
-  // Node bootstrap snapshots; null without options_.node_snapshot_dir. Thread-safe itself.
+  // Node bootstrap snapshots; null without options_.node_snapshot_dir or with fast start off
+  // for the whole daemon. Thread-safe itself.
   std::unique_ptr<NodeSnapshots> node_snapshots_;
 };
 
