@@ -73,7 +73,20 @@ public class Probe implements RequestHandler<Map<String, Object>, Map<String, Ob
     } catch (java.io.IOException e) {
       throw new IllegalStateException(e);
     }
+    // The JVM's thread names (/proc/self/task/*/comm), compiler threads among them.
+    java.util.List<String> threads = new java.util.ArrayList<>();
+    java.io.File[] tasks = new java.io.File("/proc/self/task").listFiles();
+    if (tasks != null) {
+      for (java.io.File task : tasks) {
+        try {
+          threads.add(Files.readString(Path.of(task.getPath(), "comm")).trim());
+        } catch (java.io.IOException e) {
+          // the thread ended meanwhile
+        }
+      }
+    }
     Map<String, Object> out = new LinkedHashMap<>();
+    out.put("threads", threads);
     out.put("archives", archives);
     out.put("total", total);
     out.put("shared", shared);
@@ -136,7 +149,16 @@ def test_runtime_archive_is_mapped_in_the_sandbox(daemon, fname, runtime, tmp_pa
     assert body["archives"], body
     first = int(body["archives"][0].split("-")[0], 16)
     at_base = 0x800000000 <= first <= 0x800001000
-    assert at_base == (os.environ.get("KINDLING_FAST_START", "on") != "off"), body["archives"]
+    fast = os.environ.get("KINDLING_FAST_START", "on") != "off"
+    assert at_base == fast, body["archives"]
+    # Only C1 compiles (TieredStopAtLevel=1), and with fast start on one thread of it
+    # (CICompilerCount=1); JDK 17 runs two on AWS's own line, JDK 25 one either way.
+    compilers = [t for t in body["threads"] if "CompilerThre" in t]
+    assert compilers and all(t.startswith("C1 ") for t in compilers), body["threads"]
+    if fast:
+        assert len(compilers) == 1, body["threads"]
+    elif runtime == "java17":  # what the flag saves
+        assert len(compilers) == 2, body["threads"]
     assert "Init Duration" in kh.report_line(r["log"])
 
 

@@ -467,14 +467,15 @@ TEST_F(RuntimeCatalogTest, LaunchJavaUsesAwsFlagsAndTheRuntimeClasspath) {
   // The JDK stays at its host path (every sandbox shows /usr read-only): no /var/lang bind.
   EXPECT_TRUE(spec->view.lang_dir.empty());
 
-  // Fast start: the archives are mapped where they were dumped (no relocation), right after
-  // the launcher so they precede any archive flag; the rest of the line is unchanged.
+  // Fast start: the archives are mapped where they were dumped (no relocation) and one (C1)
+  // compiler thread, right after the launcher; the rest of the line is unchanged.
   auto ctx = context();
   ctx.fast_start = true;
   spec = catalog.launch(fn, ctx);
   ASSERT_TRUE(spec.has_value()) << spec.error().context;
   std::vector<std::string> fast = expected;
-  fast.insert(fast.begin() + 1, {"-XX:+UnlockDiagnosticVMOptions", "-XX:ArchiveRelocationMode=0"});
+  fast.insert(fast.begin() + 1, {"-XX:+UnlockDiagnosticVMOptions", "-XX:ArchiveRelocationMode=0",
+                                 "-XX:CICompilerCount=1"});
   EXPECT_EQ(spec->argv, fast);
 }
 
