@@ -2,7 +2,8 @@
 //
 // Per cell: create a function from the example set (examples/<language>/<workload>, compiled
 // languages from the build tree), then N cold samples and M warm ones, sequentially from one
-// client. A cold sample is a real new environment: the first invoke after CreateFunction, then
+// client. A cold sample is a real new environment: the first invoke after CreateFunction (once
+// --settle-ms has passed: 1 s by default, for what the daemon prepares per new function), then
 // an UpdateFunctionConfiguration that changes an environment variable before each further one
 // (what lambda-perf does on AWS: the daemon replaces the function's environments on a
 // configuration change). Whether a sample was cold is read from its REPORT line (Init Duration
@@ -12,10 +13,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "cli/commands.h"
 #include "cli/daemon_session.h"
@@ -181,6 +184,7 @@ CellOutcome runCell(HttpClient& client, lab::Cell& cell, const WorkloadSource& s
   }
   const std::string label = cell.runtime + " " + cell.workload + " " +
                             std::to_string(cell.memory_mb) + " MB";
+  if (opts.settle_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(opts.settle_ms));
   if (opts.snapstart) {
     if (auto ok = updateConfiguration(client, name, {{"SnapStart", {{"ApplyOn", "PublishedVersions"}}}});
         !ok) {

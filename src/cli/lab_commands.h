@@ -43,6 +43,10 @@ struct BenchOptions {
   // SnapStart on published versions: each cold sample publishes a version (its snapshot is
   // taken then) and invokes it; cells are labelled "<runtime>+snapstart".
   bool snapstart = false;
+  // Wait after CreateFunction before the first sample, so that what a new function prepares in
+  // the background (fast start: its runtime's zygote, a Node bootstrap snapshot) is ready, as
+  // clients on AWS wait for a new function's State to become Active. 0 = none.
+  int settle_ms = 1000;
 };
 
 struct TuneOptions {

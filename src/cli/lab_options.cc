@@ -52,6 +52,11 @@ void addLabCommands(CLI::App& app, LabOptions& opts) {
   bench->add_option("--compare", opts.bench.compare,
                     "AWS's published figures beside the local ones (lambda-perf last.json)");
   bench->add_flag("--keep", opts.bench.keep, "keep the bench functions deployed afterwards");
+  bench->add_option("--settle-ms", opts.bench.settle_ms,
+                    "wait after creating a function before its first sample (its zygote or "
+                    "Node snapshot is prepared meanwhile, as AWS clients wait for State Active)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 60000));
   bench->add_flag("--snapstart", opts.bench.snapstart,
                   "SnapStart on published versions: each cold sample publishes a version and "
                   "invokes it (restore instead of init where the daemon snapshots)");

@@ -249,6 +249,7 @@ TEST(ParseCommandLine, BenchDefaultsAreTheIssueMatrix) {
             (std::vector<std::string>{"hello", "cpu", "json", "heavy-init"}));
   EXPECT_EQ(o.lab.bench.prices.architecture, "x86_64");
   EXPECT_FALSE(o.lab.bench.prices.gb_second_usd.has_value());
+  EXPECT_EQ(o.lab.bench.settle_ms, 1000);
 }
 
 TEST(ParseCommandLine, BenchAllFlags) {
@@ -256,7 +257,7 @@ TEST(ParseCommandLine, BenchAllFlags) {
                     "--workloads", "hello,heavy-init", "--cold", "3", "--warm", "7", "--out",
                     "/tmp/x", "--compare", "last.json", "--architecture", "arm64",
                     "--price-gb-second", "0.00002", "--price-request", "0", "--keep",
-                    "--snapstart"});
+                    "--snapstart", "--settle-ms", "0"});
   ASSERT_TRUE(p.outcome.options) << p.err;
   const BenchOptions& b = p.outcome.options->lab.bench;
   EXPECT_EQ(b.runtimes, (std::vector<std::string>{"python3.12", "go"}));
@@ -271,6 +272,7 @@ TEST(ParseCommandLine, BenchAllFlags) {
   EXPECT_DOUBLE_EQ(b.prices.request_usd.value_or(1), 0);
   EXPECT_TRUE(b.keep);
   EXPECT_TRUE(b.snapstart);
+  EXPECT_EQ(b.settle_ms, 0);
 }
 
 TEST(ParseCommandLine, BenchAndTuneRejectBadValues) {
@@ -280,6 +282,7 @@ TEST(ParseCommandLine, BenchAndTuneRejectBadValues) {
            {"bench", "--workloads", "sleep"},      // not in the example set
            {"bench", "--architecture", "mips"},
            {"bench", "--cold", "-1"},
+           {"bench", "--settle-ms", "-5"},
            {"tune"},                               // FUNCTION is required
            {"tune", "f", "--strategy", "cheap"},
            {"tune", "f", "--weight", "1.5"},
