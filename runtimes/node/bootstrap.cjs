@@ -58,9 +58,9 @@ let runtimeDir = __dirname;
 
 const kApiPrefix = '/2018-06-01/runtime';
 // Set in main from the environment (a snapshot's top level ran at build time).
-let kSdkDir = '/opt/kindling/sdk/node';
+let sdkDir = '/opt/kindling/sdk/node';
 // Where the function's layers are: /opt in the sandbox, the merged tree on the host otherwise.
-let kOptDir = '/opt';
+let optDir = '/opt';
 const kNodeMajor = process.versions.node.split('.')[0];
 const kExitUncaughtException = 129;
 const kExitUnhandledRejection = 128;
@@ -368,9 +368,9 @@ function headerSafe(value) {
 
 function layerAndSdkDirs() {
   return [
-    path.join(kOptDir, 'nodejs', `node${kNodeMajor}`, 'node_modules'),
-    path.join(kOptDir, 'nodejs', 'node_modules'),
-    path.join(kSdkDir, 'node_modules'),
+    path.join(optDir, 'nodejs', `node${kNodeMajor}`, 'node_modules'),
+    path.join(optDir, 'nodejs', 'node_modules'),
+    path.join(sdkDir, 'node_modules'),
   ];
 }
 
@@ -670,8 +670,8 @@ function installLazyGc() {
 }
 
 async function main() {
-  kSdkDir = process.env.KINDLING_NODE_SDK_DIR || kSdkDir;
-  kOptDir = process.env.KINDLING_OPT_DIR || kOptDir;
+  sdkDir = process.env.KINDLING_NODE_SDK_DIR || sdkDir;
+  optDir = process.env.KINDLING_OPT_DIR || optDir;
   installLazyGc();
   patchConsole();
   const appRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();

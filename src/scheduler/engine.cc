@@ -425,7 +425,9 @@ void Engine::prewarm(const FunctionTarget& target) {
   ctx.runtime_api_port = sandbox::kNoneModeRuntimeApiPort;  // any: only the zygote is used
   auto spec = catalog_.launch(*config, ctx);
   if (spec && spec->zygote && !spec->zygote->snapshot) sandbox_.prewarmZygote(*spec->zygote);
-  if (spec && node_snapshots_ && usesNodeSnapshot(*config)) node_snapshots_->prepare(*spec);
+  if (spec && node_snapshots_ && usesNodeSnapshot(*config)) {
+    node_snapshots_->prepare(*spec, ctx.isolated);
+  }
 }
 
 namespace {

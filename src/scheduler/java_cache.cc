@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/strings.h"
+#include "scheduler/launch_files.h"
 
 namespace kindling::scheduler {
 
@@ -41,40 +42,7 @@ bool isArchiveFlag(std::string_view arg) {
                      [&](std::string_view p) { return startsWith(arg, p); });
 }
 
-// A path of the sandbox's view as the host sees it (identity without a mount namespace).
-fs::path hostPath(const sandbox::SpawnSpec& spec, const fs::path& inside, bool isolated) {
-  if (!isolated) return inside;
-  const std::string text = inside.lexically_normal().string();
-  auto under = [&](const fs::path& mount_point, const fs::path& source) -> std::optional<fs::path> {
-    if (source.empty()) return std::nullopt;
-    const std::string mp = mount_point.string();
-    if (text == mp) return source;
-    if (text.size() > mp.size() && text.compare(0, mp.size(), mp) == 0 && text[mp.size()] == '/') {
-      return source / text.substr(mp.size() + 1);
-    }
-    return std::nullopt;
-  };
-  for (const auto& [source, mount_point] : spec.view.extra_read_only) {
-    if (auto p = under(mount_point, source)) return *p;
-  }
-  for (const auto& [mount_point, source] :
-       {std::pair<fs::path, const fs::path*>{"/var/task", &spec.view.task_root},
-        {"/var/runtime", &spec.view.runtime_dir},
-        {"/var/lang", &spec.view.lang_dir},
-        {"/opt", &spec.view.opt_dir}}) {
-    if (auto p = under(mount_point, *source)) return *p;
-  }
-  return inside;  // system directories are bound at the same path
-}
-
 // "<size>:<mtime ns>" of a file, for the key.
-Result<std::string> fileStamp(const fs::path& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) return errnoError("stat(" + path.string() + ")");
-  return std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
-         std::to_string(st.st_mtim.tv_nsec);
-}
-
 Result<std::string> readSmallFile(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return errnoError("open(" + path.string() + ")");

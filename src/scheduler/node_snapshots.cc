@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/strings.h"
+#include "scheduler/launch_files.h"
 #include "sys/process.h"
 
 namespace kindling::scheduler {
@@ -27,24 +28,10 @@ namespace {
 // A build takes ~0.3-0.6 s here; anything near this is broken.
 constexpr std::chrono::seconds kBuildLimit{60};
 constexpr std::string_view kBootstrapName = "bootstrap.cjs";
-constexpr std::string_view kSandboxRuntimeDir = "/var/runtime";
-constexpr std::string_view kSandboxLangDir = "/var/lang";
 
-// "path size mtime-ns\n", or nullopt when the file is not a regular file.
-std::optional<std::string> fileStamp(const fs::path& path) {
+bool isRegularFile(const fs::path& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
-  return path.string() + " " + std::to_string(st.st_size) + " " +
-         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + "\n";
-}
-
-// The host path of a path the launch line names (inside the sandbox or not).
-fs::path hostPath(const sandbox::SpawnSpec& spec, const fs::path& path) {
-  const fs::path lang(kSandboxLangDir);
-  if (!spec.view.lang_dir.empty() && startsWith(path.string(), std::string(kSandboxLangDir) + "/")) {
-    return spec.view.lang_dir / path.lexically_relative(lang);
-  }
-  return path;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 }  // namespace
@@ -65,27 +52,28 @@ void NodeSnapshots::shutdown() {
   if (thread_.joinable()) thread_.join();
 }
 
-std::optional<NodeSnapshots::Identity> NodeSnapshots::identify(const sandbox::SpawnSpec& spec) {
+std::optional<NodeSnapshots::Identity> NodeSnapshots::identify(const sandbox::SpawnSpec& spec,
+                                                               bool isolated) {
   const auto& argv = spec.argv;
   if (argv.size() < 2 || spec.view.runtime_dir.empty()) return std::nullopt;
-  const fs::path script(argv.back());
-  if (script.filename() != kBootstrapName) return std::nullopt;
-  if (script.parent_path() != kSandboxRuntimeDir && script.parent_path() != spec.view.runtime_dir) {
-    return std::nullopt;
-  }
+  Identity id;
+  id.bootstrap = spec.view.runtime_dir / kBootstrapName;
+  if (hostPath(spec, argv.back(), isolated) != id.bootstrap) return std::nullopt;
   for (const auto& var : spec.env) {
     if (startsWith(var, "NODE_OPTIONS=")) return std::nullopt;
   }
-  Identity id;
-  id.bootstrap = spec.view.runtime_dir / kBootstrapName;
-  const auto node = fileStamp(hostPath(spec, argv.front()));
-  const auto bootstrap = fileStamp(id.bootstrap);
-  if (!node || !bootstrap) return std::nullopt;
-  std::string text = "node " + *node + "bootstrap " + *bootstrap;
+  const fs::path node = hostPath(spec, argv.front(), isolated);
+  const auto node_stamp = fileStamp(node);
+  const auto bootstrap_stamp = fileStamp(id.bootstrap);
+  if (!node_stamp || !bootstrap_stamp) return std::nullopt;
+  std::string text = "node " + node.string() + " " + *node_stamp + "\nbootstrap " +
+                     id.bootstrap.string() + " " + *bootstrap_stamp + "\n";
+  id.command.push_back(node.string());
   for (size_t i = 1; i + 1 < argv.size(); ++i) {
     // Only flags: a blob is built from this same list.
     if (!startsWith(argv[i], "--")) return std::nullopt;
     text += "flag " + argv[i] + "\n";
+    id.command.push_back(argv[i]);
   }
   id.key = sha256Hex(text).substr(0, 32);
   return id;
@@ -94,12 +82,11 @@ std::optional<NodeSnapshots::Identity> NodeSnapshots::identify(const sandbox::Sp
 fs::path NodeSnapshots::blobPath(const std::string& key) const { return dir_ / (key + ".blob"); }
 
 bool NodeSnapshots::use(sandbox::SpawnSpec& spec, bool isolated) {
-  const auto id = identify(spec);
+  const auto id = identify(spec, isolated);
   if (!id) return false;
   const fs::path blob = blobPath(id->key);
-  struct stat st {};
-  if (::stat(blob.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    enqueue(spec, *id);
+  if (!isRegularFile(blob)) {
+    enqueue(*id);
     return false;
   }
   const fs::path inside =
@@ -111,44 +98,39 @@ bool NodeSnapshots::use(sandbox::SpawnSpec& spec, bool isolated) {
   return true;
 }
 
-void NodeSnapshots::prepare(const sandbox::SpawnSpec& spec) {
-  const auto id = identify(spec);
-  if (!id) return;
-  std::error_code ec;
-  if (fs::is_regular_file(blobPath(id->key), ec)) return;
-  enqueue(spec, *id);
+void NodeSnapshots::prepare(const sandbox::SpawnSpec& spec, bool isolated) {
+  const auto id = identify(spec, isolated);
+  if (id && !isRegularFile(blobPath(id->key))) enqueue(*id);
 }
 
-void NodeSnapshots::enqueue(const sandbox::SpawnSpec& spec, const Identity& id) {
-  Job job{id, {}};
-  job.argv.push_back(hostPath(spec, spec.argv.front()).string());
-  for (size_t i = 1; i + 1 < spec.argv.size(); ++i) job.argv.push_back(spec.argv[i]);
+void NodeSnapshots::enqueue(const Identity& id) {
   {
     std::lock_guard lock(mu_);
     if (stopping_ || !seen_.insert(id.key).second) return;
-    queue_.push_back(std::move(job));
+    queue_.push_back(id);
   }
   cv_.notify_all();
 }
 
-Result<fs::path> NodeSnapshots::build(const sandbox::SpawnSpec& spec) {
-  const auto id = identify(spec);
-  if (!id) return tl::unexpected(Error{ErrorCode::InvalidArgument, 0, "no snapshot for this command line"});
-  Job job{*id, {hostPath(spec, spec.argv.front()).string()}};
-  for (size_t i = 1; i + 1 < spec.argv.size(); ++i) job.argv.push_back(spec.argv[i]);
-  return run(job);
+Result<fs::path> NodeSnapshots::build(const sandbox::SpawnSpec& spec, bool isolated) {
+  const auto id = identify(spec, isolated);
+  if (!id) {
+    return tl::unexpected(
+        Error{ErrorCode::InvalidArgument, 0, "no snapshot for this command line"});
+  }
+  return run(*id);
 }
 
-Result<fs::path> NodeSnapshots::run(const Job& job) {
+Result<fs::path> NodeSnapshots::run(const Identity& id) {
   std::error_code ec;
   fs::create_directories(dir_, ec);
   if (ec) return tl::unexpected(Error{ErrorCode::Io, ec.value(), "mkdir " + dir_.string()});
-  const fs::path blob = blobPath(job.id.key);
-  const fs::path partial = dir_ / ("." + job.id.key + ".partial");
+  const fs::path blob = blobPath(id.key);
+  const fs::path partial = dir_ / ("." + id.key + ".partial");
   fs::remove(partial, ec);
-  std::vector<std::string> args = job.argv;
+  std::vector<std::string> args = id.command;
   args.insert(args.end(), {"--snapshot-blob", partial.string(), "--build-snapshot",
-                           job.id.bootstrap.string()});
+                           id.bootstrap.string()});
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -162,7 +144,7 @@ Result<fs::path> NodeSnapshots::run(const Job& job) {
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&actions, out->write.get(), 1);
   posix_spawn_file_actions_adddup2(&actions, out->write.get(), 2);
-  posix_spawn_file_actions_addchdir_np(&actions, job.id.bootstrap.parent_path().c_str());
+  posix_spawn_file_actions_addchdir_np(&actions, id.bootstrap.parent_path().c_str());
   pid_t pid = -1;
   const int err = ::posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
@@ -221,26 +203,26 @@ Result<fs::path> NodeSnapshots::run(const Job& job) {
 
 void NodeSnapshots::loop() {
   for (;;) {
-    Job job;
+    Identity id;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      job = std::move(queue_.front());
+      id = std::move(queue_.front());
       queue_.pop_front();
     }
     const auto started = std::chrono::steady_clock::now();
-    auto blob = run(job);
+    auto blob = run(id);
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         std::chrono::steady_clock::now() - started)
                         .count();
     if (blob) {
       std::error_code ec;
       spdlog::info("node snapshot: built {} ({} bytes) for {} in {} ms", blob->filename().string(),
-                   fs::file_size(*blob, ec), job.argv.front(), ms);
+                   fs::file_size(*blob, ec), id.command.front(), ms);
     } else {
       // Not retried in this daemon's life: its environments keep the plain start.
-      spdlog::warn("node snapshot: building {} failed: {}", job.id.key, blob.error().message());
+      spdlog::warn("node snapshot: building {} failed: {}", id.key, blob.error().message());
     }
   }
 }

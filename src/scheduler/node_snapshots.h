@@ -25,6 +25,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/result.h"
 #include "sandbox/sandbox.h"
@@ -42,14 +43,16 @@ class NodeSnapshots {
   NodeSnapshots(const NodeSnapshots&) = delete;
   NodeSnapshots& operator=(const NodeSnapshots&) = delete;
 
-  // What a launch line's blob depends on, and where the bootstrap is on the host. Empty when
-  // the line cannot start from a snapshot: not `node [flags] <dir>/bootstrap.cjs` (a handler
-  // argument, another script), or NODE_OPTIONS set (its V8 flags would not match the blob's).
+  // What a launch line's blob depends on, and how it is built. Empty when the line cannot
+  // start from a snapshot: not `node [flags] <runtime dir>/bootstrap.cjs` (a handler argument,
+  // another script), or NODE_OPTIONS set (its V8 flags would not match the blob's). `isolated`:
+  // the line's paths are the sandbox's (launch_files.h, hostPath).
   struct Identity {
-    std::string key;                 // 32 hex digits
-    std::filesystem::path bootstrap;  // host path of bootstrap.cjs
+    std::string key;                   // 32 hex digits
+    std::filesystem::path bootstrap;   // host path of bootstrap.cjs
+    std::vector<std::string> command;  // the host's node binary, then the line's flags
   };
-  static std::optional<Identity> identify(const sandbox::SpawnSpec& spec);
+  static std::optional<Identity> identify(const sandbox::SpawnSpec& spec, bool isolated);
 
   // Rewrites `spec` to start from its blob when one is built (the script argument replaced by
   // --snapshot-blob, the blob bound read-only at kNodeSnapshotInside/<key>.blob when
@@ -57,27 +60,23 @@ class NodeSnapshots {
   // blob (once per key) and returns false. Thread-safe.
   bool use(sandbox::SpawnSpec& spec, bool isolated);
   // Queues the build of `spec`'s blob when it has none (prewarm). Thread-safe.
-  void prepare(const sandbox::SpawnSpec& spec);
+  void prepare(const sandbox::SpawnSpec& spec, bool isolated);
   // Builds `spec`'s blob now, on the calling thread (tests); the blob's path.
-  Result<std::filesystem::path> build(const sandbox::SpawnSpec& spec);
+  Result<std::filesystem::path> build(const sandbox::SpawnSpec& spec, bool isolated);
   // Stops the build thread (a build in progress is killed). Idempotent.
   void shutdown();
 
  private:
-  struct Job {
-    Identity id;
-    std::vector<std::string> argv;  // node + flags (the script is appended by the build)
-  };
   std::filesystem::path blobPath(const std::string& key) const;
-  // Queues `spec`'s build unless its key was queued before; false when it has no identity.
-  void enqueue(const sandbox::SpawnSpec& spec, const Identity& id);
-  Result<std::filesystem::path> run(const Job& job);
+  // Queues the build of `id` unless its key was queued before in this daemon's life.
+  void enqueue(const Identity& id);
+  Result<std::filesystem::path> run(const Identity& id);
   void loop();
 
   std::filesystem::path dir_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Job> queue_;
+  std::deque<Identity> queue_;
   std::set<std::string> seen_;  // keys queued or built in this daemon's life
   bool stopping_ = false;
   pid_t building_ = -1;  // the build in progress, killed by shutdown()

@@ -7,6 +7,7 @@ start on: no --expose-gc, the bootstrap defines gc() itself) and "snapshot" (fas
 bootstrap deserialised from a V8 startup snapshot of itself built with the same flags); all
 must answer exactly alike."""
 
+import atexit
 import os
 import re
 import shutil
@@ -36,6 +37,7 @@ def launch_mode(request):
 
 _BLOBS = {}  # (node, flags) -> blob, built once per test session
 _BLOB_DIR = tempfile.mkdtemp(prefix="kindling-node-blobs-")
+atexit.register(shutil.rmtree, _BLOB_DIR, ignore_errors=True)  # 4-6 MB a blob
 
 
 def snapshot_blob(node, flags):

@@ -55,6 +55,14 @@ class NodeSnapshotsTest : public ::testing::Test {
     s.view.runtime_dir = runtime_;
     return s;
   }
+  // The same line without a mount namespace: host paths.
+  sandbox::SpawnSpec hostSpec() const {
+    sandbox::SpawnSpec s = spec();
+    s.argv.front() = (lang_ / "bin" / "node").string();
+    s.argv.back() = (runtime_ / "bootstrap.cjs").string();
+    s.view.lang_dir.clear();
+    return s;
+  }
   fs::path blobDir() const { return dir_.path() / "blobs"; }
 
   fakes::TempDir dir_;
@@ -63,64 +71,60 @@ class NodeSnapshotsTest : public ::testing::Test {
 };
 
 TEST_F(NodeSnapshotsTest, KeyFollowsTheBinaryTheFlagsAndTheBootstrap) {
-  const auto base = NodeSnapshots::identify(spec());
+  const auto base = NodeSnapshots::identify(spec(), true);
   ASSERT_TRUE(base.has_value());
   EXPECT_EQ(base->key.size(), 32u);
   EXPECT_EQ(base->bootstrap, runtime_ / "bootstrap.cjs");
-  EXPECT_EQ(NodeSnapshots::identify(spec())->key, base->key);  // stable
+  EXPECT_EQ(NodeSnapshots::identify(spec(), true)->key, base->key);  // stable
 
   auto other_memory = spec();
   other_memory.argv[3] = "--max-old-space-size=116";
-  EXPECT_NE(NodeSnapshots::identify(other_memory)->key, base->key);
+  EXPECT_NE(NodeSnapshots::identify(other_memory, true)->key, base->key);
 
   // Not part of the key: the environment, the handler.
   auto other_env = spec();
   other_env.env.push_back("_HANDLER=other.handler");
-  EXPECT_EQ(NodeSnapshots::identify(other_env)->key, base->key);
+  EXPECT_EQ(NodeSnapshots::identify(other_env, true)->key, base->key);
 
   // Unsandboxed, the same files under their host paths: the same blob.
-  auto host = spec();
-  host.argv.front() = (lang_ / "bin" / "node").string();
-  host.argv.back() = (runtime_ / "bootstrap.cjs").string();
-  host.view.lang_dir.clear();
-  EXPECT_EQ(NodeSnapshots::identify(host)->key, base->key);
+  EXPECT_EQ(NodeSnapshots::identify(hostSpec(), false)->key, base->key);
 
   // A new bootstrap (size or mtime) or node binary: another key.
   writeFile(runtime_ / "bootstrap.cjs", "// bootstrap, edited");
-  const auto edited = NodeSnapshots::identify(spec());
+  const auto edited = NodeSnapshots::identify(spec(), true);
   EXPECT_NE(edited->key, base->key);
   const timespec old_times[2] = {{1000, 0}, {1000, 0}};
   ::utimensat(AT_FDCWD, (lang_ / "bin" / "node").c_str(), old_times, 0);
-  EXPECT_NE(NodeSnapshots::identify(spec())->key, edited->key);
+  EXPECT_NE(NodeSnapshots::identify(spec(), true)->key, edited->key);
 }
 
 TEST_F(NodeSnapshotsTest, LinesThatCannotStartFromABlobHaveNoIdentity) {
   auto options = spec();
   options.env.push_back("NODE_OPTIONS=--max-old-space-size=300");
-  EXPECT_FALSE(NodeSnapshots::identify(options).has_value());
+  EXPECT_FALSE(NodeSnapshots::identify(options, true).has_value());
 
   auto handler_arg = spec();
   handler_arg.argv.push_back("index.handler");
-  EXPECT_FALSE(NodeSnapshots::identify(handler_arg).has_value());
+  EXPECT_FALSE(NodeSnapshots::identify(handler_arg, true).has_value());
 
   auto other_script = spec();
   other_script.argv.back() = "/var/task/bootstrap.cjs";
-  EXPECT_FALSE(NodeSnapshots::identify(other_script).has_value());
+  EXPECT_FALSE(NodeSnapshots::identify(other_script, true).has_value());
 
   auto not_a_flag = spec();
   not_a_flag.argv.insert(not_a_flag.argv.begin() + 1, "-e");
-  EXPECT_FALSE(NodeSnapshots::identify(not_a_flag).has_value());
+  EXPECT_FALSE(NodeSnapshots::identify(not_a_flag, true).has_value());
 
   auto missing = spec();
   missing.view.lang_dir = dir_.path() / "nowhere";
-  EXPECT_FALSE(NodeSnapshots::identify(missing).has_value());
+  EXPECT_FALSE(NodeSnapshots::identify(missing, true).has_value());
 }
 
 TEST_F(NodeSnapshotsTest, BuildRunsNodeWithTheLinesFlagsAndKeepsTheBlobReadOnly) {
   NodeSnapshots snapshots(blobDir());
-  auto blob = snapshots.build(spec());
+  auto blob = snapshots.build(spec(), true);
   ASSERT_TRUE(blob.has_value()) << blob.error().message();
-  const auto id = NodeSnapshots::identify(spec());
+  const auto id = NodeSnapshots::identify(spec(), true);
   EXPECT_EQ(*blob, blobDir() / (id->key + ".blob"));
   std::ifstream in(*blob);
   std::string text((std::istreambuf_iterator<char>(in)), {});
@@ -145,7 +149,7 @@ TEST_F(NodeSnapshotsTest, BuildRunsNodeWithTheLinesFlagsAndKeepsTheBlobReadOnly)
 TEST_F(NodeSnapshotsTest, AFailedBuildSaysWhyAndLeavesNothing) {
   writeFile(lang_ / "bin" / "FAIL", "");
   NodeSnapshots snapshots(blobDir());
-  auto blob = snapshots.build(spec());
+  auto blob = snapshots.build(spec(), true);
   ASSERT_FALSE(blob.has_value());
   EXPECT_NE(blob.error().message().find("exit status 3"), std::string::npos)
       << blob.error().message();
@@ -161,7 +165,7 @@ TEST_F(NodeSnapshotsTest, UseRewritesTheLineOnceTheBlobExistsAndBuildsItOtherwis
   EXPECT_EQ(first.argv, spec().argv);  // unchanged while there is no blob
   EXPECT_TRUE(first.view.extra_read_only.empty());
   // The build was queued on the snapshots' own thread.
-  const auto id = NodeSnapshots::identify(spec());
+  const auto id = NodeSnapshots::identify(spec(), true);
   const fs::path blob = blobDir() / (id->key + ".blob");
   for (int i = 0; i < 500 && !fs::exists(blob); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -179,7 +183,7 @@ TEST_F(NodeSnapshotsTest, UseRewritesTheLineOnceTheBlobExistsAndBuildsItOtherwis
   EXPECT_EQ(isolated.view.extra_read_only[0].first, blob);
   EXPECT_EQ(isolated.view.extra_read_only[0].second, fs::path(inside));
 
-  auto host = spec();
+  auto host = hostSpec();
   EXPECT_TRUE(snapshots.use(host, /*isolated=*/false));
   EXPECT_EQ(host.argv.back(), blob.string());
   EXPECT_TRUE(host.view.extra_read_only.empty());
@@ -203,14 +207,14 @@ TEST_F(NodeSnapshotsTest, AKeyIsBuiltOnceInADaemonsLife) {
   auto line = spec();
   {
     NodeSnapshots snapshots(blobDir());
-    snapshots.prepare(line);
+    snapshots.prepare(line, true);
     ASSERT_TRUE(waitRan());
     std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the build finishes
     fs::remove(ran);
     fs::remove(lang_ / "bin" / "FAIL");
     // Failed once: neither a cold start nor a prewarm builds it again in this life.
     EXPECT_FALSE(snapshots.use(line, true));
-    snapshots.prepare(line);
+    snapshots.prepare(line, true);
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     EXPECT_FALSE(fs::exists(ran));
   }
