@@ -242,6 +242,13 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonOptions options) {
                                                    options.max_log_streams_per_function);
   scheduler::RuntimeCatalog::Paths paths;
   paths.runtimes_dir = options.runtimes_dir;
+  {
+    // The Java zygote is built next to the kindling binary (as libkindling_zygote.so).
+    std::error_code ec;
+    const fs::path zygote = fs::read_symlink("/proc/self/exe", ec).parent_path() /
+                            "kindling-java-zygote";
+    if (!ec && ::access(zygote.c_str(), X_OK) == 0) paths.java_zygote = zygote;
+  }
   impl->catalog = scheduler::RuntimeCatalog::discover(paths);
   for (const auto& rt : impl->catalog.available()) {
     spdlog::debug("runtime {} -> {}", rt.id, rt.interpreter.empty() ? "bootstrap" : rt.interpreter.string());

@@ -361,6 +361,10 @@ bool Engine::fastStartFor(const store::FunctionConfig& config, bool log) const {
       if (log) spdlog::info("fast start: {} starts normally: {}", config.name, why);
       return false;
     }
+  } else if (config.runtime.rfind("java", 0) == 0 && log) {
+    if (auto why = RuntimeCatalog::fastStartBlocker(config); !why.empty()) {
+      spdlog::info("fast start: {} starts through the java launcher: {}", config.name, why);
+    }
   }
   return true;
 }

@@ -324,6 +324,9 @@ void JavaCache::makeTraining(sandbox::SpawnSpec& spec, const fs::path& host_dir,
   // cgroup's limit grows.
   if (aot) spec.memory_mb = std::max(spec.memory_mb * 2, kAotTrainingMinMemoryMb);
   if (isolated) spec.view.read_write = {host_dir, fs::path(kJavaCacheInside)};
+  // Exec'd through the JDK's own launcher, never forked from the Java zygote: the archive is
+  // then dumped exactly as the JDK makes it, and JDK 25's second JVM is started by bin/java.
+  spec.zygote.reset();
 }
 
 Status JavaCache::pruneVersion(std::string_view function, std::string_view version,

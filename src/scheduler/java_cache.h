@@ -108,7 +108,7 @@ class JavaCache {
   // isolated, `host_dir` is bound writable at kJavaCacheInside and <out> is
   // kJavaCacheInside/<file_name>, else <out> is host_dir/<file_name>. An AOT training run gets
   // max(2 x memory, 1024 MB) for its cgroup (it runs two JVMs at once; the heap flag is kept).
-  // Pure.
+  // The run is exec'd (spec.zygote cleared). Pure.
   static void makeTraining(sandbox::SpawnSpec& spec, const std::filesystem::path& host_dir,
                            std::string_view file_name, JavaArchiveKind kind, bool isolated,
                            std::string_view runtime_api);

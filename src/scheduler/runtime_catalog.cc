@@ -81,6 +81,7 @@ std::string RuntimeCatalog::javaHeapFlag(int memory_mb) {
 
 std::string RuntimeCatalog::fastStartBlocker(const store::FunctionConfig& fn) {
   const bool ruby = startsWith(fn.runtime, "ruby");
+  const bool java = startsWith(fn.runtime, "java");
   for (const auto& [key, value] : fn.environment) {
     if (ruby) {
       // Ruby reads RUBYOPT (switches, -r requires, --enable-gems), RUBY_GC_* and
@@ -91,6 +92,15 @@ std::string RuntimeCatalog::fastStartBlocker(const store::FunctionConfig& fn) {
       if ((startsWith(key, "RUBY") && key != "RUBYLIB") || key == "LD_PRELOAD" ||
           key == "GLIBC_TUNABLES" || startsWith(key, "MALLOC_")) {
         return "environment variable " + key + " is read by the interpreter at start-up";
+      }
+    } else if (java) {
+      // The launcher reads JDK_JAVA_OPTIONS (and expands it into its command line); the
+      // dynamic loader and malloc read LD_* (LD_LIBRARY_PATH too: its search list is fixed at
+      // exec), GLIBC_TUNABLES and MALLOC_* at exec. JAVA_TOOL_OPTIONS and _JAVA_OPTIONS are
+      // read by the JVM itself when the zygote's fork creates it, and so are honoured.
+      if (key == "JDK_JAVA_OPTIONS" || startsWith(key, "LD_") || key == "GLIBC_TUNABLES" ||
+          startsWith(key, "MALLOC_")) {
+        return "environment variable " + key + " is read at exec";
       }
     } else if (startsWith(key, "PYTHON") && key != "PYTHONPATH") {
       return "environment variable " + key + " is read by the interpreter at start-up";
@@ -466,6 +476,27 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
     path = exe.parent_path().string() + ":" + path;
     extra.push_back("JAVA_HOME=" + jdk.string());
     if (opt != "/opt") extra.push_back("KINDLING_OPT_DIR=" + opt.string());
+    // Fast start: the JDK's zygote (src/spawner/java_zygote_main.cc) has libjvm.so loaded and
+    // creates the JVM itself from this command line (JNI_CreateJavaVM), skipping the exec of
+    // the launcher and the loading of libjvm (docs/runtimes.md, "Java fast start"). One zygote
+    // per JDK; the JDK is at its host path in every sandbox.
+    const fs::path libjvm = jdk / "lib" / "server" / "libjvm.so";
+    std::error_code jvm_ec;
+    if (ctx.fast_start && ctx.isolated && !paths_.java_zygote.empty() &&
+        fastStartBlocker(fn).empty() && fs::is_regular_file(libjvm, jvm_ec)) {
+      sandbox::ZygoteSpec zygote;
+      zygote.key = fn.runtime + ":" + libjvm.string();
+      zygote.argv = {paths_.java_zygote.string(), libjvm.string()};
+      // The JDK libraries the JVM and kindling's runtime load before the first /next
+      // (-Xlog:os): the zygote loads them too.
+      for (const char* name : {"libjava.so", "libjimage.so", "libjsvml.so", "libzip.so",
+                               "libnio.so", "libnet.so", "libextnet.so", "libverify.so"}) {
+        const fs::path lib = jdk / "lib" / name;
+        if (fs::is_regular_file(lib, jvm_ec)) zygote.argv.push_back(lib.string());
+      }
+      zygote.env = {"PATH=/usr/bin:/bin"};
+      spec.zygote = std::move(zygote);
+    }
   }
 
   // AWS's order: the interpreter's own libraries first (pyenv builds find libpython through

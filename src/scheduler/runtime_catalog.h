@@ -49,6 +49,8 @@ class RuntimeCatalog {
     // Java runtime (runtimes/java/build.sh: kindling-java-runtime.jar + lib/*.jar).
     std::filesystem::path jvm_dir = "/usr/lib/jvm";
     std::filesystem::path java_runtime_dir = "/opt/kindling/sdk/java";
+    // kindling-java-zygote (built next to the kindling binary); empty: Java is always exec'd.
+    std::filesystem::path java_zygote;
   };
   // Scans the host for interpreters.
   static RuntimeCatalog discover(const Paths& paths);
@@ -64,7 +66,8 @@ class RuntimeCatalog {
   static std::string javaHeapFlag(int memory_mb);
   // Why `fn` cannot start from a zygote even with fast start on ("" when it can): a variable
   // the interpreter reads only at start-up (PYTHON* other than PYTHONPATH; RUBY* other than
-  // RUBYLIB, LD_PRELOAD, GLIBC_TUNABLES, MALLOC_* for Ruby). Thread-safe.
+  // RUBYLIB, LD_PRELOAD, GLIBC_TUNABLES, MALLOC_* for Ruby; JDK_JAVA_OPTIONS, LD_*,
+  // GLIBC_TUNABLES, MALLOC_* for Java, whose other fast-start flags stay). Thread-safe.
   static std::string fastStartBlocker(const store::FunctionConfig& fn);
 
  private:

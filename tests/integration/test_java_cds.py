@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+import fast_start as fs
 import kindling_harness as kh
 from test_java import OUT, built  # noqa: F401  (the module fixture builds runtime + examples)
 
@@ -65,10 +66,14 @@ public class Probe implements RequestHandler<Map<String, Object>, Map<String, Ob
       throw new IllegalStateException(e);
     }
     // Where the class-data archives are mapped (their first address, as /proc/self/maps says).
+    // And whether the JDK's launcher library is (an exec'd `java`) or not (a JVM created by
+    // kindling's Java zygote).
     java.util.List<String> archives = new java.util.ArrayList<>();
+    boolean launcher = false;
     try {
       for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
         if (line.endsWith(".jsa")) archives.add(line);
+        if (line.endsWith("/libjli.so")) launcher = true;
       }
     } catch (java.io.IOException e) {
       throw new IllegalStateException(e);
@@ -85,7 +90,22 @@ public class Probe implements RequestHandler<Map<String, Object>, Map<String, Ob
         }
       }
     }
+    Map<String, Object> props = new LinkedHashMap<>();
+    for (String key : new String[] {"sun.java.command", "sun.java.launcher", "java.class.path",
+                                    "java.home", "kd.probe"}) {
+      props.put(key, System.getProperty(key));
+    }
+    String comm;
+    try {
+      comm = Files.readString(Path.of("/proc/self/comm")).trim();
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException(e);
+    }
     Map<String, Object> out = new LinkedHashMap<>();
+    out.put("launcher", launcher);
+    out.put("props", props);
+    out.put("comm", comm);
+    out.put("env", System.getenv("AWS_LAMBDA_FUNCTION_NAME"));
     out.put("threads", threads);
     out.put("archives", archives);
     out.put("total", total);
@@ -123,6 +143,9 @@ def test_runtime_archive_is_mapped_in_the_sandbox(daemon, fname, runtime, tmp_pa
         if "not available on this kindling host" in e.response["Error"]["Message"]:
             pytest.skip(f"{runtime} is not installed here: {e.response['Error']['Message']}")
         raise
+    fast = os.environ.get("KINDLING_FAST_START", "on") != "off"
+    if fast:  # the deploy started the JDK's zygote: the first cold start forks from it
+        fs.wait_for_zygote(daemon, runtime)
     r = daemon.invoke(fname, {"log": CLASS_LOG}, tail=True)
     assert r["function_error"] is None, (r["payload"], r["log"])
     body = json.loads(r["payload"])
@@ -149,7 +172,6 @@ def test_runtime_archive_is_mapped_in_the_sandbox(daemon, fname, runtime, tmp_pa
     assert body["archives"], body
     first = int(body["archives"][0].split("-")[0], 16)
     at_base = 0x800000000 <= first <= 0x800001000
-    fast = os.environ.get("KINDLING_FAST_START", "on") != "off"
     assert at_base == fast, body["archives"]
     # Only C1 compiles (TieredStopAtLevel=1), and with fast start on one thread of it
     # (CICompilerCount=1); JDK 17 runs two on AWS's own line, JDK 25 one either way.
@@ -159,7 +181,45 @@ def test_runtime_archive_is_mapped_in_the_sandbox(daemon, fname, runtime, tmp_pa
         assert len(compilers) == 1, body["threads"]
     elif runtime == "java17":  # what the flag saves
         assert len(compilers) == 2, body["threads"]
+    # Fast start: the JVM is created by kindling's Java zygote (libjvm loaded ahead, no exec of
+    # the launcher: no libjli in the process), with the launcher's view of the command line:
+    # the class path's wildcard expanded in directory order (the runtime archive records it so),
+    # the launcher's properties, the process name, the environment's own variables.
+    assert body["launcher"] == (not fast), body["launcher"]
+    props = body["props"]
+    assert props["sun.java.command"] == "dev.kindling.lambda.Bootstrap", props
+    assert props["sun.java.launcher"] == "SUN_STANDARD", props
+    jars = sorted(p.name for p in (RUNTIME_DIR / "lib").glob("*.jar"))
+    class_path = props["java.class.path"].split(":")
+    assert class_path[0] == str(RUNTIME_DIR / "kindling-java-runtime.jar"), props
+    assert sorted(Path(p).name for p in class_path[1:]) == jars, props
+    assert props["java.home"] == str(Path(JDKS[runtime]).parent.parent), props
+    assert body["comm"] == "java" and body["env"] == fname, body
     assert "Init Duration" in kh.report_line(r["log"])
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_launcher_variables_start_through_the_launcher(daemon, fname, runtime, tmp_path):
+    """JDK_JAVA_OPTIONS is the launcher's (it adds to its command line), not the JVM's: a
+    function that sets it is exec'd through the JDK's `java`, with the option applied (while
+    the JDK's zygote is ready: a twin without it, deployed first, started that)."""
+    probe = _probe_zip(tmp_path)
+    try:
+        daemon.deploy(fname + "-twin", probe, runtime=runtime, handler="cds.Probe", memory=256)
+    except ClientError as e:
+        if "not available on this kindling host" in e.response["Error"]["Message"]:
+            pytest.skip(f"{runtime} is not installed here: {e.response['Error']['Message']}")
+        raise
+    daemon.deploy(fname, probe, runtime=runtime, handler="cds.Probe", memory=256, timeout=30,
+                  env={"JAVA_TOOL_OPTIONS": f"-Xlog:class+load=info:file={CLASS_LOG}",
+                       "JDK_JAVA_OPTIONS": "-Dkd.probe=launcher"})
+    if os.environ.get("KINDLING_FAST_START", "on") != "off":
+        fs.wait_for_zygote(daemon, runtime)
+    r = daemon.invoke(fname, {"log": CLASS_LOG}, tail=True)
+    assert r["function_error"] is None, (r["payload"], r["log"])
+    body = json.loads(r["payload"])
+    assert body["launcher"] is True, body["launcher"]
+    assert body["props"]["kd.probe"] == "launcher", body["props"]
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

@@ -247,6 +247,7 @@ TEST_F(JavaCacheTest, UseArchiveReplacesTheRuntimeArchive) {
 
 TEST_F(JavaCacheTest, MakeTrainingWritesIntoTheWritableBind) {
   sandbox::SpawnSpec spec = spec_;
+  spec.zygote = sandbox::ZygoteSpec{"java17:/jdk/lib/server/libjvm.so", {"zygote"}, {}, nullptr};
   JavaCache::makeTraining(spec, "/data/java-cache/fn/3/.train-x", "k.jsa",
                           JavaArchiveKind::DynamicArchive, true, "127.0.0.1:1");
   EXPECT_TRUE(contains(spec.argv, "-XX:ArchiveClassesAtExit=/var/kindling-cache/k.jsa"));
@@ -258,6 +259,8 @@ TEST_F(JavaCacheTest, MakeTrainingWritesIntoTheWritableBind) {
   EXPECT_EQ(spec.view.read_write.first, "/data/java-cache/fn/3/.train-x");
   EXPECT_EQ(spec.view.read_write.second, "/var/kindling-cache");
   EXPECT_EQ(spec.memory_mb, 256);
+  // Exec'd through the JDK's launcher, never forked from the Java zygote.
+  EXPECT_FALSE(spec.zygote.has_value());
   // Its key is the environments' key: training and use agree.
   EXPECT_EQ(JavaCache::identify(fn_, spec, false)->key, key());
 

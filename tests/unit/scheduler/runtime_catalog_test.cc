@@ -479,6 +479,60 @@ TEST_F(RuntimeCatalogTest, LaunchJavaUsesAwsFlagsAndTheRuntimeClasspath) {
   EXPECT_EQ(spec->argv, fast);
 }
 
+TEST_F(RuntimeCatalogTest, FastStartNamesTheJavaZygoteOnlyInASandboxWithIt) {
+  auto p = paths();
+  makeJdk(p.jvm_dir, "java-17-openjdk-amd64");
+  makeJavaRuntime(p.java_runtime_dir);
+  const fs::path libjvm = p.jvm_dir / "java-17-openjdk-amd64/lib/server/libjvm.so";
+  fs::create_directories(libjvm.parent_path());
+  std::ofstream(libjvm) << "elf";
+  p.java_zygote = dir_.path() / "bin/kindling-java-zygote";
+  writeExecutable(p.java_zygote);
+  const auto catalog = RuntimeCatalog::discover(p);
+  LaunchContext ctx = context();
+  ctx.isolated = true;
+  ctx.fast_start = true;
+  store::FunctionConfig fn = function("java17");
+  auto spec = catalog.launch(fn, ctx);
+  ASSERT_TRUE(spec.has_value()) << spec.error().message();
+  ASSERT_TRUE(spec->zygote.has_value());
+  // One zygote per JDK: it loads that JDK's libjvm and creates each environment's JVM from the
+  // environment's own command line, which stays the exec'd one (also the fallback).
+  EXPECT_EQ(spec->zygote->argv,
+            (std::vector<std::string>{p.java_zygote.string(), libjvm.string()}));
+  EXPECT_EQ(spec->zygote->key, "java17:" + libjvm.string());
+  EXPECT_EQ(spec->argv[0], (p.jvm_dir / "java-17-openjdk-amd64/bin/java").string());
+  EXPECT_EQ(spec->argv.back(), "dev.kindling.lambda.Bootstrap");
+  // JAVA_TOOL_OPTIONS is the JVM's: the fork honours it.
+  fn.environment["JAVA_TOOL_OPTIONS"] = "-Xss2m";
+  EXPECT_TRUE(catalog.launch(fn, ctx)->zygote.has_value());
+  // What the launcher or the dynamic loader reads at exec keeps the exec (the other fast-start
+  // flags stay).
+  for (const char* var : {"JDK_JAVA_OPTIONS", "LD_LIBRARY_PATH", "LD_PRELOAD", "MALLOC_ARENA_MAX",
+                          "GLIBC_TUNABLES"}) {
+    store::FunctionConfig blocked = fn;
+    blocked.environment[var] = "x";
+    auto exec = catalog.launch(blocked, ctx);
+    ASSERT_TRUE(exec.has_value());
+    EXPECT_FALSE(exec->zygote.has_value()) << var;
+    EXPECT_EQ(exec->argv[1], "-XX:+UnlockDiagnosticVMOptions") << var;
+    EXPECT_EQ(RuntimeCatalog::fastStartBlocker(blocked),
+              std::string("environment variable ") + var + " is read at exec");
+  }
+  // Not without a sandbox, without the switch, without the zygote binary or without libjvm.
+  ctx.isolated = false;
+  EXPECT_FALSE(catalog.launch(fn, ctx)->zygote.has_value());
+  ctx.isolated = true;
+  ctx.fast_start = false;
+  EXPECT_FALSE(catalog.launch(fn, ctx)->zygote.has_value());
+  ctx.fast_start = true;
+  auto no_binary = p;
+  no_binary.java_zygote.clear();
+  EXPECT_FALSE(RuntimeCatalog::discover(no_binary).launch(fn, ctx)->zygote.has_value());
+  fs::remove(libjvm);
+  EXPECT_FALSE(catalog.launch(fn, ctx)->zygote.has_value());
+}
+
 TEST_F(RuntimeCatalogTest, LaunchJavaUsesTheJdksCdsArchiveOnlyAtItsHostPath) {
   const auto p = paths();
   makeJdk(p.jvm_dir, "java-17-openjdk-amd64");
