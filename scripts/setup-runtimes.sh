@@ -3,6 +3,8 @@
 #
 #   /opt/kindling/toolchains/node20|node22|node24   official Node.js binaries (from the npm
 #                                                   registry's node-linux-<arch> packages)
+#   /opt/kindling/toolchains/python3.N              pyenv's CPython 3.N (no Debian package)
+#                                                   linked statically (below)
 #   /opt/kindling/sdk/python, sdk/python3.9         boto3 (pip --target) for Python 3.10+ and
 #                                                   3.9, importable without packaging it
 #   /opt/kindling/sdk/node/node_modules             AWS SDK v3 clients for the Node bootstrap
@@ -115,13 +117,68 @@ install_python_sdk() {
 precompile_python_runtime() {
   local runtime_dir py
   runtime_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/../runtimes/python" && pwd)" || return 0
-  for py in /usr/bin/python3.1[0-9] /usr/bin/python3.9 /root/.pyenv/versions/3.*/bin/python3.[0-9]*; do
+  for py in /usr/bin/python3.1[0-9] /usr/bin/python3.9 /root/.pyenv/versions/3.*/bin/python3.[0-9]* \
+      "$PREFIX"/toolchains/python3.*/bin/python3.[0-9]*; do
     [[ -x "$py" && "$py" =~ python3\.[0-9]+$ ]] || continue
     "$py" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 9) else 1)' 2>/dev/null || continue
     "$py" -m py_compile "$runtime_dir/_kindling_runtime.py" "$runtime_dir/snapshot_restore_py.py" \
       || die "py_compile with $py failed"
   done
   log "python runtime: byte-compiled $runtime_dir for the installed interpreters"
+}
+
+# pyenv builds CPython with --enable-shared: the interpreter is a small program calling
+# libpython3.N.so, built position-independent, so every call between the interpreter's own
+# functions goes through the PLT and every global through the GOT. The same installation has
+# libpython3.N.a (the same objects) beside it: linked into one executable (as Debian's python3
+# is), the linker turns those into direct calls. Measured on this machine (python3.12): a JSON
+# and arithmetic loop 0.89 -> 0.73 s, `-S -s -c pass` 7.6 -> 6.6 ms. The result is a
+# self-contained prefix (bin/python3.N; lib/python3.N hard-linked from pyenv's, or copied) that
+# RuntimeCatalog prefers to pyenv's own binary. Only versions without a Debian interpreter.
+link_python() {
+  local src="$1" minor dest lib cfg stamp want
+  minor="$(basename "$src")"; minor="${minor%.*}"        # 3.12.1 -> 3.12
+  [[ -x "/usr/bin/python$minor" ]] && return 0          # Debian's is used (PGO + LTO)
+  lib="$src/lib/python$minor"
+  cfg="$(ls -d "$lib"/config-"$minor"*/ 2>/dev/null | head -n1)"
+  [[ -n "$cfg" && -f "$cfg/libpython$minor.a" && -f "$src/include/python$minor/Python.h" ]] \
+    || return 0                                          # a static build already, or no archive
+  dest="$PREFIX/toolchains/python$minor"
+  stamp="$dest/.kindling-linked"
+  want="$src $(stat -c '%s %Y' "$cfg/libpython$minor.a")"
+  if [[ "$FORCE" != 1 && -x "$dest/bin/python$minor" && "$(cat "$stamp" 2>/dev/null)" == "$want" ]]; then
+    return 0
+  fi
+  need_cmd cc "linking CPython $minor"
+  local work="$TMP_ROOT/python$minor"
+  rm -rf "$work"
+  mkdir -p "$work/bin" "$work/lib"
+  printf '#include <Python.h>\nint main(int argc, char **argv) { return Py_BytesMain(argc, argv); }\n' \
+    > "$TMP_ROOT/python_main.c"
+  # -export-dynamic: extension modules (lib-dynload, wheels) resolve the C API from the program.
+  cc -O2 -I"$src/include/python$minor" "$TMP_ROOT/python_main.c" -o "$work/bin/python$minor" \
+    -Xlinker -export-dynamic "$cfg/libpython$minor.a" -lm -ldl -lpthread -lutil \
+    || die "linking CPython $minor from $cfg/libpython$minor.a failed"
+  cp -al "$lib" "$work/lib/" 2>/dev/null || cp -a "$lib" "$work/lib/" \
+    || die "copying $lib failed"
+  "$work/bin/python$minor" -S -c 'import json, ssl, ctypes, sqlite3, decimal' \
+    || die "the linked CPython $minor does not work"
+  ln -s "python$minor" "$work/bin/python3"
+  printf '%s\n' "$want" > "$work/.kindling-linked"
+  mkdir -p "$PREFIX/toolchains"
+  rm -rf "$dest"
+  mv "$work" "$dest"
+  log "python $minor: linked statically at $dest (from $src)"
+}
+
+link_pythons() {
+  local minor newest
+  for minor in 9 10 11 12 13 14; do
+    # The newest pyenv patch release of the minor (what RuntimeCatalog would pick).
+    newest="$(ls -d /root/.pyenv/versions/3."$minor".* 2>/dev/null | sort -V | tail -n1 || true)"
+    [[ -n "$newest" && -x "$newest/bin/python3.$minor" ]] && link_python "$newest"
+  done
+  return 0
 }
 
 install_node_sdk() {
@@ -166,6 +223,7 @@ install_java_runtime() {
 for major in $NODE_MAJORS; do
   install_node "$major"
 done
+link_pythons
 install_python_sdk
 precompile_python_runtime
 install_node_sdk

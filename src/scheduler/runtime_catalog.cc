@@ -121,6 +121,10 @@ RuntimeCatalog RuntimeCatalog::discover(const Paths& paths) {
     const std::string exe = "python3." + std::to_string(minor);
     fs::path found;
     if (isExecutable(fs::path("/usr/bin") / exe)) found = fs::path("/usr/bin") / exe;
+    // kindling's own link of a pyenv interpreter (setup-runtimes.sh: the same CPython, linked
+    // statically instead of against libpython.so): before pyenv's, after Debian's.
+    const fs::path linked = paths.toolchains_dir / exe / "bin" / exe;
+    if (found.empty() && isExecutable(linked)) found = linked;
     std::error_code ec;
     if (found.empty() && fs::is_directory(paths.pyenv_versions_dir, ec)) {
       std::vector<std::string> candidates;

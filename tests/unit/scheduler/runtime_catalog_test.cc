@@ -143,6 +143,12 @@ TEST_F(RuntimeCatalogTest, DiscoversToolchainsAndNewestPyenvPatch) {
   EXPECT_EQ(by_id["nodejs20.x"].interpreter, dir_.path() / "toolchains/node20/bin/node");
   EXPECT_EQ(by_id["provided.al2023"].family, "provided");
   EXPECT_TRUE(by_id["provided.al2023"].interpreter.empty());
+
+  // kindling's static link of the pyenv interpreter (setup-runtimes.sh) comes before pyenv's.
+  writeExecutable(dir_.path() / "toolchains/python3.9/bin/python3.9");
+  std::map<std::string, RuntimeInfo> linked;
+  for (const auto& info : RuntimeCatalog::discover(paths()).available()) linked[info.id] = info;
+  EXPECT_EQ(linked["python3.9"].interpreter, dir_.path() / "toolchains/python3.9/bin/python3.9");
 }
 
 TEST_F(RuntimeCatalogTest, LaunchProvidedSetsPlatformVariablesOverFunctionOnes) {
