@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "common/strings.h"
+#include "scheduler/launch_files.h"
 
 namespace kindling::scheduler {
 
@@ -483,13 +484,17 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
     // Fast start: the JDK's zygote (src/spawner/java_zygote_main.cc) has libjvm.so loaded and
     // creates the JVM itself from this command line (JNI_CreateJavaVM), skipping the exec of
     // the launcher and the loading of libjvm (docs/runtimes.md, "Java fast start"). One zygote
-    // per JDK; the JDK is at its host path in every sandbox.
+    // per JDK build (a JDK upgraded in place gets a new zygote: a JVM must not pair the old
+    // libjvm with the new class library); the JDK is at its host path in every sandbox.
     const fs::path libjvm = jdk / "lib" / "server" / "libjvm.so";
     std::error_code jvm_ec;
-    if (ctx.fast_start && ctx.isolated && !paths_.java_zygote.empty() &&
-        fastStartBlocker(fn).empty() && fs::is_regular_file(libjvm, jvm_ec)) {
+    const auto libjvm_stamp =
+        ctx.fast_start && ctx.isolated && !paths_.java_zygote.empty() && fastStartBlocker(fn).empty()
+            ? fileStamp(libjvm)
+            : Result<std::string>(makeError(ErrorCode::InvalidArgument, "no zygote"));
+    if (libjvm_stamp) {
       sandbox::ZygoteSpec zygote;
-      zygote.key = fn.runtime + ":" + libjvm.string();
+      zygote.key = fn.runtime + ":" + libjvm.string() + ":" + *libjvm_stamp;
       zygote.argv = {paths_.java_zygote.string(), libjvm.string()};
       // The JDK libraries the JVM and kindling's runtime load before the first /next
       // (-Xlog:os): the zygote loads them too.

@@ -205,9 +205,8 @@ void* javaMain(void* arg) {
     env.push_back(const_cast<char*>(entry));
   }
   env.push_back(nullptr);
-  static std::vector<char*> kept;
-  kept = std::move(env);
-  environ = kept.data();
+  // Never freed: the JVM's threads may read the environment while exit() runs destructors.
+  environ = (new std::vector<char*>(std::move(env)))->data();
   std::vector<std::string> argv;
   for (int i = 0;; ++i) {
     const char* arg = abi.field(1, i);

@@ -1,6 +1,7 @@
 // RuntimeCatalog: discovery against fake toolchain/pyenv trees in a temp dir, the two kinds of
 // check() errors, and the process environment launch() builds.
 #include "scheduler/runtime_catalog.h"
+#include "scheduler/launch_files.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -506,7 +507,11 @@ TEST_F(RuntimeCatalogTest, FastStartNamesTheJavaZygoteOnlyInASandboxWithIt) {
   // environment's own command line, which stays the exec'd one (also the fallback).
   EXPECT_EQ(spec->zygote->argv,
             (std::vector<std::string>{p.java_zygote.string(), libjvm.string()}));
-  EXPECT_EQ(spec->zygote->key, "java17:" + libjvm.string());
+  // Keyed by the JDK build: libjvm's path, size and time (an upgrade in place gets a new one).
+  EXPECT_EQ(spec->zygote->key, "java17:" + libjvm.string() + ":" + *fileStamp(libjvm));
+  const std::string before = spec->zygote->key;
+  std::ofstream(libjvm, std::ios::app) << "upgraded";
+  EXPECT_NE(catalog.launch(fn, ctx)->zygote->key, before);
   EXPECT_EQ(spec->argv[0], (p.jvm_dir / "java-17-openjdk-amd64/bin/java").string());
   EXPECT_EQ(spec->argv.back(), "dev.kindling.lambda.Bootstrap");
   // JAVA_TOOL_OPTIONS is the JVM's: the fork honours it.
