@@ -167,19 +167,8 @@ def _probe(daemon, name, runtime, event, memory=128, timeout=10, tags=None, tail
 
 
 def _forked(daemon, name, runtime, event, **kw):
-    """A probe that must have run in a forked environment. A cold start may rightly fall back
-    when every forked stub is taken (the refiller forks more in the background): then the probe
-    runs again as a new function, a few times at most."""
-    for attempt in range(4):
-        before = daemon.log_path.read_text().count("no forked stub is ready")
-        r = _probe(daemon, name if attempt == 0 else f"{name}-r{attempt}", runtime, event, **kw)
-        body = json.loads(r["payload"]) if "payload" in r else r
-        if body.get("forked") is True:
-            return r
-        if daemon.log_path.read_text().count("no forked stub is ready") == before:
-            break
-        time.sleep(0.5)
-    pytest.fail(f"not a forked environment: {body}\n" + daemon.log_path.read_text()[-2000:])
+    """A probe that must have run in a forked environment (fs.until_forked)."""
+    return fs.until_forked(daemon, name, lambda n: _probe(daemon, n, runtime, event, **kw))
 
 
 # ----------------------------------------------------------------------------- answers
@@ -356,19 +345,7 @@ def test_forked_environment_inherits_no_zygote_descriptors(fast, fname, runtime)
 def test_own_tmp_not_shared_between_two_environments_of_one_function(fast, fname, runtime):
     fast.deploy(fname, kh.make_zip({"probe.py": PROBE}), runtime=runtime, handler="probe.handler",
                 timeout=10)
-    fast.client()  # created before the threads share it
-    results = {}
-
-    def call(tag, hold_s):
-        r = fast.invoke(fname, {"op": "write_tmp", "name": tag, "hold_s": hold_s})
-        results[tag] = json.loads(r["payload"])
-
-    # The first environment is busy for a second, so the second invocation gets its own.
-    first = threading.Thread(target=call, args=("a", 1.0))
-    first.start()
-    time.sleep(0.3)
-    call("b", 0)
-    first.join()
+    results = fs.tmp_of_two_environments(fast, fname)
     assert results["a"]["forked"] and results["b"]["forked"], results
     assert results["a"]["tmp"] == ["a"], results
     assert results["b"]["tmp"] == ["b"], results
@@ -378,23 +355,14 @@ def test_own_tmp_not_shared_between_two_environments_of_one_function(fast, fname
 def test_memory_limit_kills_a_forked_environment_as_out_of_memory(fast, fname, runtime):
     r = _probe(fast, fname, runtime, {"op": "memhog", "mb": 400}, memory=128, timeout=60,
                tail=True)
-    rid = r["headers"]["x-amzn-requestid"]
-    assert r["function_error"] == "Unhandled"
-    assert json.loads(r["payload"]) == {
-        "errorType": "Runtime.OutOfMemory",
-        "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: signal: killed"}
+    fs.assert_out_of_memory(r)
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_exit_status_of_a_forked_runtime_is_reported(fast, fname, runtime):
     # Warm it first (a forked environment), then make the runtime exit with a code.
     _forked(fast, fname, runtime, {})
-    r = fast.invoke(fname, {"op": "exit", "code": 3}, tail=True)
-    rid = r["headers"]["x-amzn-requestid"]
-    assert json.loads(r["payload"]) == {
-        "errorType": "Runtime.ExitError",
-        "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: exit status 3"}
-    again = json.loads(fast.invoke(fname, {})["payload"])
+    again = fs.exit_reported_then_replaced(fast, fname)
     assert again["forked"] is True  # a fresh forked environment replaced it
 
 

@@ -14,16 +14,13 @@ Runs only where the daemon uses the Linux sandbox with isolation (root); skipped
 """
 import json
 import re
-import subprocess
-import threading
-import time
-import zipfile
 
 import pytest
 from botocore.exceptions import ClientError
 
 import fast_start as fs
 import kindling_harness as kh
+import test_java as tj
 from test_java import EXAMPLES, OUT, built  # noqa: F401  (the module fixture builds the runtime)
 
 RUNTIMES = ("java17", "java25")
@@ -157,20 +154,7 @@ public class Probe implements RequestHandler<Map<String, Object>, Map<String, Ob
 
 @pytest.fixture(scope="module")
 def probe_zip(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("java-probe")
-    with zipfile.ZipFile(OUT / "hello.zip") as zf:
-        zf.extract("lib/aws-lambda-java-core-1.4.0.jar", tmp)
-    src = tmp / "src" / "probe" / "Probe.java"
-    src.parent.mkdir(parents=True)
-    src.write_text(PROBE_JAVA)
-    classes = tmp / "classes"
-    subprocess.run(["javac", "--release", "17", "-nowarn", "-XDignore.symbol.file", "-d",
-                    str(classes), "-cp", str(tmp / "lib" / "aws-lambda-java-core-1.4.0.jar"),
-                    str(src)], check=True, capture_output=True)
-    files = {str(p.relative_to(classes)): p.read_bytes() for p in classes.rglob("*.class")}
-    files["lib/aws-lambda-java-core-1.4.0.jar"] = (
-        tmp / "lib" / "aws-lambda-java-core-1.4.0.jar").read_bytes()
-    return kh.make_zip(files)
+    return tj.probe_zip(tmp_path_factory.mktemp("java-probe"), "probe/Probe.java", PROBE_JAVA)
 
 
 @pytest.fixture(scope="module")
@@ -199,20 +183,9 @@ def _probe(daemon, code, name, runtime, event, tail=False, **kw):
 
 
 def _forked(daemon, code, name, runtime, event, **kw):
-    """A probe that must have run in a forked environment (a cold start may rightly fall back
-    when every stub is taken: then it runs again as a new function, a few times at most)."""
-    body = None
-    for attempt in range(4):
-        before = daemon.log_path.read_text().count("no forked stub is ready")
-        r = _probe(daemon, code, name if attempt == 0 else f"{name}-r{attempt}", runtime, event,
-                   **kw)
-        body = json.loads(r["payload"]) if "payload" in r else r
-        if body.get("forked") is True:
-            return r
-        if daemon.log_path.read_text().count("no forked stub is ready") == before:
-            break
-        time.sleep(0.5)
-    pytest.fail(f"not a forked environment: {body}\n" + daemon.log_path.read_text()[-2000:])
+    """A probe that must have run in a forked environment (fs.until_forked)."""
+    return fs.until_forked(daemon, name,
+                           lambda n: _probe(daemon, code, n, runtime, event, **kw))
 
 
 # ----------------------------------------------------------------------------- answers
@@ -332,18 +305,7 @@ def test_own_tmp_not_shared_between_two_environments_of_one_function(fast, probe
                                                                       runtime):
     _deploy(fast, fname, probe_zip, runtime)
     fs.wait_for_zygote(fast, runtime)
-    fast.client()  # created before the threads share it
-    results = {}
-
-    def call(tag, hold_s):
-        r = fast.invoke(fname, {"op": "write_tmp", "name": tag, "hold_s": hold_s})
-        results[tag] = json.loads(r["payload"])
-
-    first = threading.Thread(target=call, args=("a", 1.5))
-    first.start()
-    time.sleep(0.5)
-    call("b", 0)
-    first.join()
+    results = fs.tmp_of_two_environments(fast, fname, hold_s=1.5)
     assert results["a"]["forked"] and results["b"]["forked"], results
     assert results["a"]["tmp"] == ["a"], results
     assert results["b"]["tmp"] == ["b"], results
@@ -354,22 +316,13 @@ def test_memory_limit_kills_a_forked_environment_as_out_of_memory(fast, probe_zi
                                                                   runtime):
     r = _probe(fast, probe_zip, fname, runtime, {"op": "nativehog", "mb": 400}, memory=128,
                timeout=60, tail=True)
-    rid = r["headers"]["x-amzn-requestid"]
-    assert r["function_error"] == "Unhandled"
-    assert json.loads(r["payload"]) == {
-        "errorType": "Runtime.OutOfMemory",
-        "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: signal: killed"}
+    fs.assert_out_of_memory(r)
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_exit_status_of_a_forked_runtime_is_reported(fast, probe_zip, fname, runtime):
     _forked(fast, probe_zip, fname, runtime, {})
-    r = fast.invoke(fname, {"op": "exit", "code": 3}, tail=True)
-    rid = r["headers"]["x-amzn-requestid"]
-    assert json.loads(r["payload"]) == {
-        "errorType": "Runtime.ExitError",
-        "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: exit status 3"}
-    again = json.loads(fast.invoke(fname, {})["payload"])
+    again = fs.exit_reported_then_replaced(fast, fname)
     assert again["forked"] is True  # a fresh forked environment replaced it
 
 

@@ -15,8 +15,6 @@ skipped otherwise, with the reason.
 """
 import json
 import re
-import threading
-import time
 
 import pytest
 
@@ -182,20 +180,8 @@ def _probe(daemon, name, event, memory=128, timeout=10, tags=None, env=None, tai
 
 
 def _forked(daemon, name, event, **kw):
-    """A probe that must have run in a forked environment. A cold start may rightly fall back
-    when every forked stub is taken (the refiller forks more in the background): then the probe
-    runs again as a new function, a few times at most."""
-    body = None
-    for attempt in range(4):
-        before = daemon.log_path.read_text().count("no forked stub is ready")
-        r = _probe(daemon, name if attempt == 0 else f"{name}-r{attempt}", event, **kw)
-        body = json.loads(r["payload"]) if "payload" in r else r
-        if body.get("forked") is True:
-            return r
-        if daemon.log_path.read_text().count("no forked stub is ready") == before:
-            break
-        time.sleep(0.5)
-    pytest.fail(f"not a forked environment: {body}\n" + daemon.log_path.read_text()[-2000:])
+    """A probe that must have run in a forked environment (fs.until_forked)."""
+    return fs.until_forked(daemon, name, lambda n: _probe(daemon, n, event, **kw))
 
 
 # ----------------------------------------------------------------------------- answers
@@ -329,18 +315,7 @@ def test_forked_environment_inherits_no_zygote_descriptors(fast, fname):
 
 def test_own_tmp_not_shared_between_two_environments_of_one_function(fast, fname):
     _deploy(fast, fname, {"probe.rb": PROBE}, timeout=10)
-    fast.client()  # created before the threads share it
-    results = {}
-
-    def call(tag, hold_s):
-        r = fast.invoke(fname, {"op": "write_tmp", "name": tag, "hold_s": hold_s})
-        results[tag] = json.loads(r["payload"])
-
-    first = threading.Thread(target=call, args=("a", 1.0))
-    first.start()
-    time.sleep(0.3)
-    call("b", 0)
-    first.join()
+    results = fs.tmp_of_two_environments(fast, fname)
     assert results["a"]["forked"] and results["b"]["forked"], results
     assert results["a"]["tmp"] == ["a"], results
     assert results["b"]["tmp"] == ["b"], results
@@ -348,21 +323,12 @@ def test_own_tmp_not_shared_between_two_environments_of_one_function(fast, fname
 
 def test_memory_limit_kills_a_forked_environment_as_out_of_memory(fast, fname):
     r = _probe(fast, fname, {"op": "memhog", "mb": 400}, memory=128, timeout=60, tail=True)
-    rid = r["headers"]["x-amzn-requestid"]
-    assert r["function_error"] == "Unhandled"
-    assert json.loads(r["payload"]) == {
-        "errorType": "Runtime.OutOfMemory",
-        "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: signal: killed"}
+    fs.assert_out_of_memory(r)
 
 
 def test_exit_status_of_a_forked_runtime_is_reported(fast, fname):
     _forked(fast, fname, {})
-    r = fast.invoke(fname, {"op": "exit", "code": 3}, tail=True)
-    rid = r["headers"]["x-amzn-requestid"]
-    assert json.loads(r["payload"]) == {
-        "errorType": "Runtime.ExitError",
-        "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: exit status 3"}
-    again = json.loads(fast.invoke(fname, {})["payload"])
+    again = fs.exit_reported_then_replaced(fast, fname)
     assert again["forked"] is True  # a fresh forked environment replaced it
 
 

@@ -9,6 +9,7 @@ jar is missing skip with the daemon's reason."""
 import json
 import os
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,25 @@ def built():
                               stderr=subprocess.STDOUT, text=True, timeout=600)
         if proc.returncode != 0:
             pytest.fail(f"{script} failed:\n{proc.stdout[-3000:]}")
+
+
+def probe_zip(tmp, source_path, source):
+    """A function package of one Java source file (`source_path` under src/, e.g.
+    "cds/Probe.java") compiled for Java 17 against aws-lambda-java-core (taken from hello.zip),
+    with that jar in lib/. Used by the probes of test_java_cds.py and test_fast_start_java.py."""
+    core = "lib/aws-lambda-java-core-1.4.0.jar"
+    with zipfile.ZipFile(OUT / "hello.zip") as zf:
+        zf.extract(core, tmp)
+    src = tmp / "src" / source_path
+    src.parent.mkdir(parents=True)
+    src.write_text(source)
+    classes = tmp / "classes"
+    subprocess.run(["javac", "--release", "17", "-nowarn", "-XDignore.symbol.file", "-d",
+                    str(classes), "-cp", str(tmp / core), str(src)],
+                   check=True, capture_output=True)
+    files = {str(p.relative_to(classes)): p.read_bytes() for p in classes.rglob("*.class")}
+    files[core] = (tmp / core).read_bytes()
+    return kh.make_zip(files)
 
 
 def _deploy_or_skip(daemon, name, package, runtime, handler, memory=256, timeout=30):

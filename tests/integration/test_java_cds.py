@@ -12,7 +12,6 @@ Runtime ids whose JDK is missing skip with the daemon's reason."""
 import json
 import os
 import subprocess
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from botocore.exceptions import ClientError
 
 import fast_start as fs
 import kindling_harness as kh
-from test_java import OUT, built  # noqa: F401  (the module fixture builds runtime + examples)
+from test_java import built, probe_zip  # noqa: F401  (the module fixture builds runtime + examples)
 
 RUNTIMES = ["java17", "java25"]
 RUNTIME_DIR = Path("/opt/kindling/sdk/java")
@@ -118,19 +117,7 @@ public class Probe implements RequestHandler<Map<String, Object>, Map<String, Ob
 
 
 def _probe_zip(tmp_path):
-    with zipfile.ZipFile(OUT / "hello.zip") as zf:
-        zf.extract("lib/aws-lambda-java-core-1.4.0.jar", tmp_path)
-    src = tmp_path / "src" / "cds" / "Probe.java"
-    src.parent.mkdir(parents=True)
-    src.write_text(PROBE_JAVA)
-    classes = tmp_path / "classes"
-    subprocess.run(["javac", "--release", "17", "-d", str(classes), "-cp",
-                    str(tmp_path / "lib" / "aws-lambda-java-core-1.4.0.jar"), str(src)],
-                   check=True)
-    files = {str(p.relative_to(classes)): p.read_bytes() for p in classes.rglob("*.class")}
-    files["lib/aws-lambda-java-core-1.4.0.jar"] = (
-        tmp_path / "lib" / "aws-lambda-java-core-1.4.0.jar").read_bytes()
-    return kh.make_zip(files)
+    return probe_zip(tmp_path, "cds/Probe.java", PROBE_JAVA)
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

@@ -3,7 +3,9 @@ test_snapshot_fork.py): a module-scoped daemon with fast start on, and waiting f
 zygote to be ready, so that the cold starts that follow are forks."""
 from __future__ import annotations
 
+import json
 import re
+import threading
 import time
 
 import pytest
@@ -52,3 +54,64 @@ def wait_for_zygote(daemon, runtime, timeout=60):
 def fallbacks(daemon):
     """How many cold starts fell back from a fork to an exec so far."""
     return daemon.log_path.read_text().count("falls back to a normal cold start")
+
+
+def until_forked(daemon, name, probe):
+    """A probe that must have run in a forked environment: `probe(name)` deploys and invokes a
+    function called `name` and returns the invoke's answer (a dict with "payload", or the
+    decoded payload), whose body says "forked". A cold start may rightly fall back when every
+    forked stub is taken (the refiller forks more in the background): then the probe runs again
+    as a new function, a few times at most. Returns what `probe` returned."""
+    body = None
+    for attempt in range(4):
+        before = daemon.log_path.read_text().count("no forked stub is ready")
+        r = probe(name if attempt == 0 else f"{name}-r{attempt}")
+        body = json.loads(r["payload"]) if "payload" in r else r
+        if body.get("forked") is True:
+            return r
+        if daemon.log_path.read_text().count("no forked stub is ready") == before:
+            break
+        time.sleep(0.5)
+    pytest.fail(f"not a forked environment: {body}\n" + daemon.log_path.read_text()[-2000:])
+
+
+def tmp_of_two_environments(daemon, name, hold_s=1.0):
+    """Two invocations of the deployed function `name` at once, the first holding its
+    environment `hold_s` seconds so that the second gets one of its own; each writes a file named
+    after it ("a", "b") into /tmp and lists /tmp (the probes' "write_tmp" op). Returns both
+    answers by name."""
+    daemon.client()  # created before the threads share it
+    results = {}
+
+    def call(tag, hold):
+        r = daemon.invoke(name, {"op": "write_tmp", "name": tag, "hold_s": hold})
+        results[tag] = json.loads(r["payload"])
+
+    first = threading.Thread(target=call, args=("a", hold_s))
+    first.start()
+    time.sleep(hold_s / 3)
+    call("b", 0)
+    first.join()
+    return results
+
+
+def exit_reported_then_replaced(daemon, name, code=3):
+    """Makes the warm runtime of function `name` exit with `code` during an invoke (the probes'
+    "exit" op), checks that the invoke answers Lambda's Runtime.ExitError for it, and returns the
+    next invoke's answer, which a fresh environment gives."""
+    r = daemon.invoke(name, {"op": "exit", "code": code}, tail=True)
+    rid = r["headers"]["x-amzn-requestid"]
+    assert json.loads(r["payload"]) == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: exit status {code}"}
+    return json.loads(daemon.invoke(name, {})["payload"])
+
+
+def assert_out_of_memory(r):
+    """`r` (an invoke with its log tail) answers Lambda's Runtime.OutOfMemory: the environment's
+    memory cgroup killed its runtime."""
+    rid = r["headers"]["x-amzn-requestid"]
+    assert r["function_error"] == "Unhandled"
+    assert json.loads(r["payload"]) == {
+        "errorType": "Runtime.OutOfMemory",
+        "errorMessage": f"RequestId: {rid} Error: Runtime exited with error: signal: killed"}
