@@ -198,7 +198,28 @@ Result<fs::path> NodeSnapshots::run(const Identity& id) {
     fs::remove(partial, ec);
     return tl::unexpected(Error{ErrorCode::Io, rename_err, "rename to " + blob.string()});
   }
+  pruneOlderThan(id.bootstrap, blob);
   return blob;
+}
+
+void NodeSnapshots::pruneOlderThan(const fs::path& bootstrap, const fs::path& keep) const {
+  // Every Node version's blobs are built from the one bootstrap, whose stamp is in their key: a
+  // blob written before the bootstrap's last change can never be chosen again (4-6 MB each,
+  // per Node version and memory size). Blobs of other node binaries stay.
+  std::error_code ec;
+  const auto changed = fs::last_write_time(bootstrap, ec);
+  if (ec) return;
+  for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+    if (entry.path().extension() != ".blob" || entry.path() == keep) continue;
+    std::error_code time_ec;
+    const auto written = fs::last_write_time(entry.path(), time_ec);
+    if (time_ec || written >= changed) continue;
+    std::error_code remove_ec;
+    if (fs::remove(entry.path(), remove_ec)) {
+      spdlog::info("node snapshot: removed {} (built before {} changed)",
+                   entry.path().filename().string(), bootstrap.filename().string());
+    }
+  }
 }
 
 void NodeSnapshots::loop() {

@@ -71,6 +71,10 @@ class NodeSnapshots {
   // Queues the build of `id` unless its key was queued before in this daemon's life.
   void enqueue(const Identity& id);
   Result<std::filesystem::path> run(const Identity& id);
+  // Removes the blobs (but `keep`) written before `bootstrap` last changed: their keys hold an
+  // older stamp of it, so nothing chooses them again. Best effort.
+  void pruneOlderThan(const std::filesystem::path& bootstrap,
+                      const std::filesystem::path& keep) const;
   void loop();
 
   std::filesystem::path dir_;

@@ -146,6 +146,31 @@ TEST_F(NodeSnapshotsTest, BuildRunsNodeWithTheLinesFlagsAndKeepsTheBlobReadOnly)
   EXPECT_FALSE(fs::exists(partial));
 }
 
+TEST_F(NodeSnapshotsTest, ABuildRemovesBlobsOfAnOlderBootstrap) {
+  // Blobs written before the bootstrap last changed (their keys name an older stamp of it):
+  // gone after the next build; a blob written since (another Node version's) stays.
+  const auto now = fs::file_time_type::clock::now();
+  writeFile(blobDir() / "0123456789abcdef0123456789abcdef.blob", "old");
+  fs::last_write_time(blobDir() / "0123456789abcdef0123456789abcdef.blob", now - std::chrono::hours(2));
+  writeFile(blobDir() / "notes.txt", "not a blob");
+  fs::last_write_time(blobDir() / "notes.txt", now - std::chrono::hours(2));
+  fs::last_write_time(runtime_ / "bootstrap.cjs", now - std::chrono::hours(1));
+  writeFile(blobDir() / "fedcba9876543210fedcba9876543210.blob", "node24's");
+  NodeSnapshots snapshots(blobDir());
+  auto blob = snapshots.build(spec(), true);
+  ASSERT_TRUE(blob.has_value()) << blob.error().message();
+  EXPECT_TRUE(fs::exists(*blob));
+  EXPECT_FALSE(fs::exists(blobDir() / "0123456789abcdef0123456789abcdef.blob"));
+  EXPECT_TRUE(fs::exists(blobDir() / "fedcba9876543210fedcba9876543210.blob"));
+  EXPECT_TRUE(fs::exists(blobDir() / "notes.txt"));
+  // A bootstrap stamped in the future (a clock set back) removes nothing just built.
+  fs::last_write_time(runtime_ / "bootstrap.cjs", now + std::chrono::hours(1));
+  NodeSnapshots again(blobDir());
+  auto rebuilt = again.build(hostSpec(), false);
+  ASSERT_TRUE(rebuilt.has_value()) << rebuilt.error().message();
+  EXPECT_TRUE(fs::exists(*rebuilt));
+}
+
 TEST_F(NodeSnapshotsTest, AFailedBuildSaysWhyAndLeavesNothing) {
   writeFile(lang_ / "bin" / "FAIL", "");
   NodeSnapshots snapshots(blobDir());
