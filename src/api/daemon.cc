@@ -44,6 +44,18 @@ fs::path defaultDataDir() {
   return fs::path("/var/lib/kindling");
 }
 
+namespace {
+
+// A file built next to the running kindling binary (libkindling_zygote.so,
+// kindling-java-zygote); empty when /proc/self/exe cannot be read.
+fs::path besideBinary(std::string_view name) {
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path() : exe.parent_path() / name;
+}
+
+}  // namespace
+
 Result<fs::path> findRepoRoot() {
   if (const char* home = std::getenv("KINDLING_HOME"); home && *home) {
     if (fs::is_directory(fs::path(home) / "runtimes")) return fs::path(home);
@@ -123,11 +135,10 @@ Result<std::unique_ptr<sandbox::Sandbox>> makeSandbox(const std::string& mode,
     sandbox_options.isolate = false;
   }
   if (fast_start) {
-    // libkindling_zygote.so is built next to the kindling binary.
     std::error_code ec;
-    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-    sandbox_options.zygote_library = exe.parent_path() / "libkindling_zygote.so";
-    sandbox_options.fast_start = !ec && fs::is_regular_file(sandbox_options.zygote_library, ec);
+    sandbox_options.zygote_library = besideBinary("libkindling_zygote.so");
+    sandbox_options.fast_start = !sandbox_options.zygote_library.empty() &&
+                                 fs::is_regular_file(sandbox_options.zygote_library, ec);
     if (sandbox_options.fast_start) {
       spdlog::info("fast start: on (zygotes load {})", sandbox_options.zygote_library.string());
     } else {
@@ -242,12 +253,9 @@ Result<std::unique_ptr<Daemon>> Daemon::start(DaemonOptions options) {
                                                    options.max_log_streams_per_function);
   scheduler::RuntimeCatalog::Paths paths;
   paths.runtimes_dir = options.runtimes_dir;
-  {
-    // The Java zygote is built next to the kindling binary (as libkindling_zygote.so).
-    std::error_code ec;
-    const fs::path zygote = fs::read_symlink("/proc/self/exe", ec).parent_path() /
-                            "kindling-java-zygote";
-    if (!ec && ::access(zygote.c_str(), X_OK) == 0) paths.java_zygote = zygote;
+  if (const fs::path zygote = besideBinary("kindling-java-zygote");
+      !zygote.empty() && ::access(zygote.c_str(), X_OK) == 0) {
+    paths.java_zygote = zygote;
   }
   impl->catalog = scheduler::RuntimeCatalog::discover(paths);
   for (const auto& rt : impl->catalog.available()) {

@@ -205,7 +205,7 @@ Result<fs::path> NodeSnapshots::run(const Identity& id) {
 void NodeSnapshots::pruneOlderThan(const fs::path& bootstrap, const fs::path& keep) const {
   // Every Node version's blobs are built from the one bootstrap, whose stamp is in their key: a
   // blob written before the bootstrap's last change can never be chosen again (4-6 MB each,
-  // per Node version and memory size). Blobs of other node binaries stay.
+  // per Node version and memory size). Those written since (of any Node version) stay.
   std::error_code ec;
   const auto changed = fs::last_write_time(bootstrap, ec);
   if (ec) return;

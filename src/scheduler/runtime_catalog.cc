@@ -483,28 +483,19 @@ Result<sandbox::SpawnSpec> RuntimeCatalog::launch(const store::FunctionConfig& f
     if (opt != "/opt") extra.push_back("KINDLING_OPT_DIR=" + opt.string());
     // Fast start: the JDK's zygote (src/spawner/java_zygote_main.cc) has libjvm.so loaded and
     // creates the JVM itself from this command line (JNI_CreateJavaVM), skipping the exec of
-    // the launcher and the loading of libjvm (docs/runtimes.md, "Java fast start"). One zygote
+    // the launcher and the loading of libjvm (docs/runtimes.md, "The JDK's zygote"). One zygote
     // per JDK build (a JDK upgraded in place gets a new zygote: a JVM must not pair the old
     // libjvm with the new class library); the JDK is at its host path in every sandbox.
     const fs::path libjvm = jdk / "lib" / "server" / "libjvm.so";
-    std::error_code jvm_ec;
-    const auto libjvm_stamp =
-        ctx.fast_start && ctx.isolated && !paths_.java_zygote.empty() && fastStartBlocker(fn).empty()
-            ? fileStamp(libjvm)
-            : Result<std::string>(makeError(ErrorCode::InvalidArgument, "no zygote"));
-    if (libjvm_stamp) {
-      sandbox::ZygoteSpec zygote;
-      zygote.key = fn.runtime + ":" + libjvm.string() + ":" + *libjvm_stamp;
-      zygote.argv = {paths_.java_zygote.string(), libjvm.string()};
-      // The JDK libraries the JVM and kindling's runtime load before the first /next
-      // (-Xlog:os): the zygote loads them too.
-      for (const char* name : {"libjava.so", "libjimage.so", "libjsvml.so", "libzip.so",
-                               "libnio.so", "libnet.so", "libextnet.so", "libverify.so"}) {
-        const fs::path lib = jdk / "lib" / name;
-        if (fs::is_regular_file(lib, jvm_ec)) zygote.argv.push_back(lib.string());
+    if (ctx.fast_start && ctx.isolated && !paths_.java_zygote.empty() &&
+        fastStartBlocker(fn).empty()) {
+      if (auto stamp = fileStamp(libjvm)) {
+        sandbox::ZygoteSpec zygote;
+        zygote.key = fn.runtime + ":" + libjvm.string() + ":" + *stamp;
+        zygote.argv = {paths_.java_zygote.string(), libjvm.string()};
+        zygote.env = {"PATH=/usr/bin:/bin"};
+        spec.zygote = std::move(zygote);
       }
-      zygote.env = {"PATH=/usr/bin:/bin"};
-      spec.zygote = std::move(zygote);
     }
   }
 

@@ -18,7 +18,7 @@
 // moment), no Java code and no user code runs in it: it is single-threaded, and
 // kd_zygote_fork_ahead refuses to fork otherwise.
 //
-// Launch (by the spawner): kindling-java-zygote <libjvm.so> [<JDK library.so>...], fd 3 =
+// Launch (by the spawner): kindling-java-zygote <jdk>/lib/server/libjvm.so, fd 3 =
 // control socket (the spawner's SOCK_SEQPACKET end), KINDLING_ZYGOTE_LIB =
 // libkindling_zygote.so, KINDLING_INIT = kindling-init.
 #include <dlfcn.h>
@@ -35,6 +35,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <string_view>
@@ -280,8 +281,8 @@ void serve(const ZygoteAbi& abi) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: kindling-java-zygote <libjvm.so> [<library.so>...] (started by kindling)\n");
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: kindling-java-zygote <libjvm.so> (started by kindling)\n");
     return 2;
   }
   // The name an exec'd JVM has (the stubs take it for their runtimes).
@@ -293,10 +294,16 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "kindling java zygote: %s\n", jvm ? "no JNI_CreateJavaVM" : ::dlerror());
     return 1;
   }
-  // The JDK libraries every start loads (the JVM's own dlopen of them then finds them loaded).
-  // Only their ELF constructors run here; the JVM calls their JNI_OnLoad as it loads them.
-  for (int i = 2; i < argc; ++i) {
-    if (::dlopen(argv[i], RTLD_NOW | RTLD_GLOBAL) == nullptr) {
+  // The JDK libraries the JVM and kindling's runtime load before the first /next (-Xlog:os),
+  // from <jdk>/lib beside <jdk>/lib/server/libjvm.so; the JVM's own dlopen of them then finds
+  // them loaded. Only their ELF constructors run here; the JVM calls their JNI_OnLoad as it
+  // loads them. A JDK without one simply lacks it.
+  const std::string lib_dir = std::filesystem::path(argv[1]).parent_path().parent_path();
+  for (const char* name : {"libjava.so", "libjimage.so", "libjsvml.so", "libzip.so", "libnio.so",
+                           "libnet.so", "libextnet.so", "libverify.so"}) {
+    const std::string path = lib_dir + "/" + name;
+    if (::access(path.c_str(), R_OK) != 0) continue;
+    if (::dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL) == nullptr) {
       std::fprintf(stderr, "kindling java zygote: %s\n", ::dlerror());  // the JVM loads it later
     }
   }

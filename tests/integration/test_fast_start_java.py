@@ -242,6 +242,10 @@ def test_java_tool_options_apply_in_a_forked_jvm(fast, probe_zip, fname, runtime
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_launcher_variables_keep_the_exec(fast, probe_zip, fname, runtime):
+    """JDK_JAVA_OPTIONS is the launcher's (it adds to its command line), not the JVM's: a
+    function that sets it is exec'd through the JDK's `java`, with the option applied, while the
+    JDK's zygote is ready (a twin without it, deployed first, starts that)."""
+    _deploy(fast, fname + "-twin", probe_zip, runtime)
     body = _probe(fast, probe_zip, fname, runtime, {},
                   env={"JDK_JAVA_OPTIONS": "-Dkd.probe=launcher"})
     assert body["forked"] is False

@@ -186,30 +186,6 @@ def test_runtime_archive_is_mapped_in_the_sandbox(daemon, fname, runtime, tmp_pa
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
-def test_launcher_variables_start_through_the_launcher(daemon, fname, runtime, tmp_path):
-    """JDK_JAVA_OPTIONS is the launcher's (it adds to its command line), not the JVM's: a
-    function that sets it is exec'd through the JDK's `java`, with the option applied (while
-    the JDK's zygote is ready: a twin without it, deployed first, started that)."""
-    probe = _probe_zip(tmp_path)
-    try:
-        daemon.deploy(fname + "-twin", probe, runtime=runtime, handler="cds.Probe", memory=256)
-    except ClientError as e:
-        if "not available on this kindling host" in e.response["Error"]["Message"]:
-            pytest.skip(f"{runtime} is not installed here: {e.response['Error']['Message']}")
-        raise
-    daemon.deploy(fname, probe, runtime=runtime, handler="cds.Probe", memory=256, timeout=30,
-                  env={"JAVA_TOOL_OPTIONS": f"-Xlog:class+load=info:file={CLASS_LOG}",
-                       "JDK_JAVA_OPTIONS": "-Dkd.probe=launcher"})
-    if os.environ.get("KINDLING_FAST_START", "on") != "off":
-        fs.wait_for_zygote(daemon, runtime)
-    r = daemon.invoke(fname, {"log": CLASS_LOG}, tail=True)
-    assert r["function_error"] is None, (r["payload"], r["log"])
-    body = json.loads(r["payload"])
-    assert body["launcher"] is True, body["launcher"]
-    assert body["props"]["kd.probe"] == "launcher", body["props"]
-
-
-@pytest.mark.parametrize("runtime", RUNTIMES)
 def test_plain_json_matches_jackson(runtime, tmp_path):
     java = Path(JDKS[runtime])
     if not java.exists():
