@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "fakes/temp_dir.h"
+
 namespace kindling::spawner {
 namespace {
 
@@ -19,15 +21,11 @@ namespace fs = std::filesystem;
 class JavaLauncherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("kd-java-launcher-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_ / "lib" / "nested.jar");  // a directory named like a jar
     for (const char* name : {"b.jar", "a.JAR", "c.Jar", "notes.txt", "d.jarx", "jar"}) {
       std::ofstream(dir_ / "lib" / name) << "x";
     }
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // The directory's entries ending in .jar (any case), in readdir order: what the JDK's
   // launcher expands "lib/*" to.
@@ -46,7 +44,8 @@ class JavaLauncherTest : public ::testing::Test {
     return out;
   }
 
-  fs::path dir_;
+  fakes::TempDir tmp_;
+  const fs::path dir_ = tmp_.path();
 };
 
 std::string join(const std::vector<std::string>& parts) {
