@@ -427,8 +427,9 @@ class MountPlan::Builder {
       s.label = "move the prepared /tmp volume (ext4, rw,nosuid,nodev) onto /tmp";
       steps_.push_back(std::move(s));
     } else if (!tmp_device_.empty()) {
-      mountStep(tmp_device_, at("/tmp"), "ext4", MS_NOSUID | MS_NODEV, {},
-                "mount " + tmp_device_ + " (ext4) on /tmp (rw,nosuid,nodev)");
+      mountStep(tmp_device_, at("/tmp"), "ext4", MS_NOSUID | MS_NODEV, kTmpVolumeOption,
+                "mount " + tmp_device_ + " (ext4) on /tmp (rw,nosuid,nodev," + kTmpVolumeOption +
+                    ")");
     } else if (!tmp_source.empty()) {
       mountStep(tmp_source, at("/tmp"), {}, MS_BIND, {}, "bind " + tmp_source + " -> /tmp (rw)");
       mountStep({}, at("/tmp"), {}, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV, {},

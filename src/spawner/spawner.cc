@@ -23,6 +23,7 @@
 #include <optional>
 
 #include "spawner/facets.h"
+#include "sandbox/mounts.h"
 #include "sandbox/privileges.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
@@ -191,6 +192,7 @@ int tmpMount(const SpawnRequest& r) {
     sys::UniqueFd fs(::fsopen("ext4", FSOPEN_CLOEXEC));
     if (!fs) return -errno;
     if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, "source", r.tmp_device.c_str(), 0) != 0 ||
+        ::fsconfig(fs.get(), FSCONFIG_SET_FLAG, sandbox::kTmpVolumeOption, nullptr, 0) != 0 ||
         ::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) {
       return -errno;
     }

@@ -20,11 +20,14 @@ namespace {
 
 std::atomic<uint64_t> next_volume{1};
 
-// mkfs.ext4 without a journal and with lazy inode tables: ~10 ms for 512 MB, ~15 ms for 10 GB.
+// mkfs.ext4 without a journal, without the blocks reserved for growing the filesystem online
+// (a volume is never resized: 63 blocks of a 512 MB image's 96 written ones, which every volume
+// copied and the loop device's attach wrote to the host's disk) and with lazy inode tables:
+// ~10 ms for 512 MB, ~15 ms for 10 GB.
 Status format(const std::string& image) {
   const char* mkfs = ::access("/usr/sbin/mkfs.ext4", X_OK) == 0 ? "/usr/sbin/mkfs.ext4"
                                                                  : "/sbin/mkfs.ext4";
-  const char* argv[] = {"mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal", "-E",
+  const char* argv[] = {"mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal,^resize_inode", "-E",
                         "lazy_itable_init=1,lazy_journal_init=1", image.c_str(), nullptr};
   pid_t pid = 0;
   posix_spawn_file_actions_t actions;
@@ -71,8 +74,11 @@ Status copySparse(int from, int to, off_t size) {
 Result<std::string> templateImage(const std::filesystem::path& dir, int size_mb) {
   static std::mutex mu;
   std::lock_guard lock(mu);
-  const std::string path = (dir / ("template-" + std::to_string(size_mb) + "mb.img")).string();
+  // "-v2": formatted without the resize inode; the first version's template is removed.
+  const std::string size = std::to_string(size_mb);
+  const std::string path = (dir / ("template-" + size + "mb-v2.img")).string();
   if (::access(path.c_str(), R_OK) == 0) return path;
+  ::unlink((dir / ("template-" + size + "mb.img")).c_str());
   const std::string staging = path + ".new-" + std::to_string(::getpid());
   sys::UniqueFd file(::open(staging.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!file) return errnoError("open(" + staging + ")");

@@ -269,7 +269,25 @@ def test_tmp_is_disk_backed_and_sized_by_ephemeral_storage(sandboxed, fname):
     assert r["errno"] == 28, r  # ENOSPC
     assert 400 << 20 < r["written_bytes"] < 512 << 20
     mounts = _run(sandboxed, fname + "-m", "read:/proc/self/mounts")["content"]
-    assert re.search(r"^/dev/loop\d+ /tmp ext4 rw,nosuid,nodev", mounts, re.M), mounts
+    assert re.search(r"^/dev/loop\d+ /tmp ext4 rw,nosuid,nodev\S*,nobarrier", mounts, re.M), mounts
+
+
+def test_tmp_of_another_size_is_its_own_volume(sandboxed, fname):
+    # 1,024 MB of ephemeral storage: a volume made for the environment (not the stub's default
+    # one, which the spawner mounted ahead) that the environment mounts itself; 600 MB fit.
+    sandboxed.client().create_function(
+        FunctionName=fname, Runtime="provided.al2023", Role=kh.ROLE, Handler="fill_tmp:600",
+        Code={"ZipFile": kh.payload_zip()}, MemorySize=1769, Timeout=120,
+        EphemeralStorage={"Size": 1024})
+    r = sandboxed.invoke(fname, {})
+    assert r["function_error"] is None, r["payload"]
+    assert json.loads(r["payload"])["written_bytes"] == 600 << 20
+    sandboxed.client().create_function(
+        FunctionName=fname + "-m", Runtime="provided.al2023", Role=kh.ROLE,
+        Handler="read:/proc/self/mounts", Code={"ZipFile": kh.payload_zip()}, MemorySize=128,
+        EphemeralStorage={"Size": 1024})
+    mounts = json.loads(sandboxed.invoke(fname + "-m", {})["payload"])["content"]
+    assert re.search(r"^/dev/loop\d+ /tmp ext4 rw,nosuid,nodev\S*,nobarrier", mounts, re.M), mounts
 
 
 def test_tmp_writes_do_not_count_against_memory(sandboxed, fname):
