@@ -136,13 +136,9 @@ void reply(int sock, const SpawnReply& r, const std::vector<int>& fds) {
 // (with `zygote`, the id a snapshot is kept under). True when the process runs.
 bool finishSpawn(int sock, pid_t pid, int stdout_read, int stderr_read, int report_read,
                  int fdpass = -1, int exit_status = -1, uint32_t zygote = 0) {
-  int32_t msg[2] = {0, 0};
-  ssize_t n;
-  do {
-    n = ::read(report_read, msg, sizeof msg);
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof msg)) {
-    reply(sock, SpawnReply{pid, static_cast<Stage>(msg[0]), msg[1]}, {});
+  const Report report = awaitReport(report_read);
+  if (report.stage != Stage::None) {
+    reply(sock, SpawnReply{pid, report.stage, report.err}, {});
     return false;
   }
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
@@ -156,19 +152,7 @@ bool finishSpawn(int sock, pid_t pid, int stdout_read, int stderr_read, int repo
   if (exit_status >= 0) fds.push_back(exit_status);
   int listener = -1;
   if (fdpass >= 0) {
-    // Sent by the stub before its exec; the exec (EOF above) means it is already queued.
-    char buf[8];
-    iovec iov{buf, sizeof buf};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    if (::recvmsg(fdpass, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) > 0) {
-      cmsghdr* c = CMSG_FIRSTHDR(&msg);
-      if (c && c->cmsg_type == SCM_RIGHTS) std::memcpy(&listener, CMSG_DATA(c), sizeof(int));
-    }
+    listener = receiveListener(fdpass);
     if (listener < 0) {
       ::kill(pid, SIGKILL);
       ::close(pidfd);
@@ -512,7 +496,20 @@ class Spawner {
     }
     ::close(stub.plan_write);
     stub.plan_write = -1;
-    const uint32_t zygote = request.snapshot ? next_stub_++ : 0;
+    if (!request.snapshot) {
+      // The stub isolates itself and becomes its runtime without the spawner: the daemon waits
+      // for its report (SpawnerClient::spawn), and other launches and prepares go on meanwhile
+      // (one waited for here held every other cold start for its whole isolation).
+      std::vector<int> fds = {stub.report_read, stub.stdout_read, stub.stderr_read,
+                              stub.exit_status};
+      if (request.network_none) fds.push_back(stub.fdpass);
+      SpawnReply launched{stub.pid, Stage::None, 0, 0};
+      launched.deferred = 1;
+      reply(sock_, launched, fds);
+      stub.close();
+      return;
+    }
+    const uint32_t zygote = next_stub_++;
     const bool running =
         finishSpawn(sock_, stub.pid, stub.stdout_read, stub.stderr_read, stub.report_read,
                     request.network_none ? stub.fdpass : -1, stub.exit_status, zygote);
@@ -708,7 +705,9 @@ Result<SpawnedProcess> SpawnerClient::spawn(const SpawnRequest& request) {
   }
   SpawnReply r;
   std::memcpy(&r, answer->data.data(), sizeof r);
-  const size_t with_status = request.stub != 0 ? 1 : 0;
+  // A deferred launch's fds: report, stdout, stderr, exit status, [fd-pass]; otherwise pidfd,
+  // stdout, stderr, [exit status], [listener]. As many either way.
+  const size_t with_status = request.stub != 0 || r.deferred ? 1 : 0;
   const size_t fds_expected = 3 + with_status + (request.network_none ? 1 : 0);
   if (r.stage == Stage::None &&
       (answer->fds_truncated || answer->fds.size() != fds_expected)) {
@@ -728,6 +727,27 @@ Result<SpawnedProcess> SpawnerClient::spawn(const SpawnRequest& request) {
     }
     return makeError(ErrorCode::Internal, "spawner: missing fds");
   }
+  sys::UniqueFd pidfd, listener;
+  if (r.stage == Stage::None && r.deferred) {
+    // The stub isolates itself and becomes its runtime now; the spawner went on meanwhile.
+    const Report report = awaitReport(answer->fds[0].get());
+    r.stage = report.stage;
+    r.err = report.err;
+    if (r.stage == Stage::None) {
+      pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, r.pid, 0)));
+      if (!pidfd) {
+        r.stage = Stage::Clone;
+        r.err = errno;
+      } else if (request.network_none) {
+        listener.reset(receiveListener(answer->fds[4].get()));
+        if (!listener) {
+          r.stage = Stage::Protocol;
+          r.err = ENOTCONN;
+        }
+      }
+      if (r.stage != Stage::None) ::kill(r.pid, SIGKILL);
+    }
+  }
   if (r.stage != Stage::None) {
     if (r.pid > 0) {
       int status = 0;
@@ -741,12 +761,15 @@ Result<SpawnedProcess> SpawnerClient::spawn(const SpawnRequest& request) {
   }
   SpawnedProcess p;
   p.pid = r.pid;
-  p.pidfd = std::move(answer->fds[0]);
+  p.pidfd = r.deferred ? std::move(pidfd) : std::move(answer->fds[0]);
   p.stdout_read = std::move(answer->fds[1]);
   p.stderr_read = std::move(answer->fds[2]);
   if (with_status) p.exit_status = std::move(answer->fds[3]);
   p.snapshot_zygote = r.zygote;
-  if (request.network_none) p.runtime_api_listener = std::move(answer->fds[3 + with_status]);
+  if (request.network_none) {
+    p.runtime_api_listener =
+        r.deferred ? std::move(listener) : std::move(answer->fds[3 + with_status]);
+  }
   return p;
 }
 
