@@ -637,7 +637,8 @@ Result<LinuxSandbox::Prepared> LinuxSandbox::prepare(uint32_t zygote) {
   if (*volume) request.tmp_device = (*volume)->device;
   auto stub = spawner_->prepareStub(request);
   if (!stub) return tl::unexpected(std::move(stub.error()));
-  return Prepared{std::move(*created), stub->stub, stub->pid, std::move(*volume)};
+  return Prepared{std::move(*created), stub->reply.stub, stub->reply.pid, std::move(*volume),
+                  false, std::move(stub->ends)};
 }
 
 void LinuxSandbox::refill() {
@@ -708,6 +709,7 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawnImpl(
     int status = 0;
     ::waitpid(stub_pid, &status, 0);  // the stub is the daemon's child (CLONE_PARENT)
   };
+  std::optional<StubEnds> ends;  // the stub's, when the daemon launches it itself
   bool forked = false;  // from a zygote (fast start)
   bool foreign = false;  // from a function snapshot
   const sandbox::ZygoteSpec* forked_from = nullptr;
@@ -766,6 +768,7 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawnImpl(
     }
     request.stub = ready->stub;
     stub_pid = ready->pid;
+    ends = std::move(ready->ends);
     cgroup = std::move(ready->cgroup);
     if (!volume && ready->volume && ready->volume->size_mb == spec.ephemeral_storage_mb) {
       volume = std::move(ready->volume);
@@ -812,7 +815,8 @@ Result<std::unique_ptr<sandbox::SandboxProcess>> LinuxSandbox::spawnImpl(
     request.rw_source = spec.view.read_write.first.string();
     request.rw_target = spec.view.read_write.second.string();
   }
-  auto spawned = spawner_->spawn(request);
+  auto spawned = ends ? spawner_->launch(std::move(*ends), stub_pid, std::move(request))
+                      : spawner_->spawn(request);
   if (!spawned && forked && !snapshot) {
     // The forked stub failed before the runtime ran: start this environment normally (the
     // retry takes over the uid; this lease must not give it back). One forked from a function

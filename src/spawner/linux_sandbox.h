@@ -71,6 +71,8 @@ class LinuxSandbox final : public sandbox::Sandbox {
     pid_t pid = -1;
     std::optional<TmpVolume> volume;  // /tmp of the default ephemeral size (512 MB)
     bool foreign = false;  // forked from a function snapshot: not the daemon's child
+    // The stub's ends, when the spawner handed them over: launched by the daemon itself.
+    std::optional<StubEnds> ends = std::nullopt;
   };
   // A /tmp volume of size_mb, or nullopt (logged once) where loop devices are unavailable; an
   // error only when the daemon is out of file descriptors (EMFILE/ENFILE, transient).

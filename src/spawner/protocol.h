@@ -85,6 +85,10 @@ inline constexpr char kPrepareMessage = 'P';
 // Starts a runtime zygote: a SpawnRequest whose argv/env start the interpreter (see
 // PrepareRequest::zygote). Reply: a PrepareReply whose `stub` is the zygote's id.
 inline constexpr char kZygoteMessage = 'Z';
+// Adopts a function snapshot the daemon launched itself from a handed stub: 'A' with the
+// snapshot's control socket (its fd-pass socket) as the one fd. Reply: a PrepareReply whose
+// `stub` is the snapshot's zygote id (for PrepareRequest::zygote and kSnapshotQueryMessage).
+inline constexpr char kAdoptSnapshotMessage = 'A';
 // Asks whether a function snapshot is ready: 'Q' + its zygote id (u32). Reply: a PrepareReply,
 // `stub` = the id when ready, else err EAGAIN (init still running) or why it is gone.
 inline constexpr char kSnapshotQueryMessage = 'Q';
@@ -122,7 +126,13 @@ struct PrepareReply {
   int32_t pid = -1;
   int32_t err = 0;
   int32_t threads = 0;  // zygote stubs: the zygote's thread count when it refused (EBUSY)
+  // The stub's ends came with the reply (every stub but one forked from a function snapshot):
+  // plan write, stdout read, stderr read, report read, fd-pass socket, exit status read and, when
+  // the spawner mounted the prepare's /tmp volume, that mount. The daemon launches such a stub
+  // itself (SpawnerClient::launch); the spawner keeps nothing of it.
+  int32_t handed = 0;
 };
+inline constexpr size_t kStubEnds = 6;  // handed fds before the optional /tmp mount
 
 // What a zygote answers to a forwarded prepare message ('P' + encodePrepare + 6 fds: plan read
 // end, stdout, stderr, report write ends, fd-pass socket, status write end): "<iii" in Python.

@@ -209,10 +209,12 @@ class Spawner {
   Spawner(int sock, const sandbox::SeccompProgram* seccomp, int seccomp_error)
       : sock_(sock), seccomp_(seccomp), seccomp_error_(seccomp_error) {}
 
-  void handle(const std::string& message) {
+  void handle(Message& received) {
+    const std::string& message = received.data;
     if (message.empty()) return;
     const std::string_view body = std::string_view(message).substr(1);
     if (message[0] == kPrepareMessage) return prepare(body);
+    if (message[0] == kAdoptSnapshotMessage) return adoptSnapshot(std::move(received.fds));
     if (message[0] == kZygoteMessage) return startZygote(body);
     if (message[0] == kSnapshotQueryMessage) return querySnapshot(body);
     if (message[0] == kSpawnMessage) {
@@ -289,8 +291,33 @@ class Spawner {
         stub.tmp_device = request->tmp_device;
       }  // else the stub mounts the device itself when it gets it
     }
-    stubs_[id] = std::move(stub);
     PrepareReply r{id, static_cast<int32_t>(pid), 0, threads};
+    if (!from_snapshot) {
+      // The daemon launches the stub itself (SpawnerClient::launch): each cold start then
+      // writes its request straight to the stub, without a round trip through this process.
+      std::vector<int> ends = {stub.plan_write, stub.stdout_read, stub.stderr_read,
+                               stub.report_read, stub.fdpass, stub.exit_status};
+      if (stub.tmp_mount >= 0) ends.push_back(stub.tmp_mount);
+      r.handed = 1;
+      if (!sendMessage(sock_, std::string_view(reinterpret_cast<const char*>(&r), sizeof r), ends)) {
+        ::kill(stub.pid, SIGKILL);  // the daemon reaps it (CLONE_PARENT)
+      }
+      stub.close();
+      return;
+    }
+    stubs_[id] = std::move(stub);
+    (void)sendMessage(sock_, std::string_view(reinterpret_cast<const char*>(&r), sizeof r), {});
+  }
+
+  // A function snapshot the daemon launched from a handed stub: its control socket is kept
+  // under a new zygote id, as launchStub does for one it launched itself.
+  void adoptSnapshot(std::vector<sys::UniqueFd> fds) {
+    PrepareReply r{0, -1, EINVAL, 0};
+    if (fds.size() == 1) {
+      r.stub = next_stub_++;
+      r.err = 0;
+      zygotes_[r.stub] = ZygoteChannel{fds[0].release(), true, false};
+    }
     (void)sendMessage(sock_, std::string_view(reinterpret_cast<const char*>(&r), sizeof r), {});
   }
 
@@ -600,7 +627,7 @@ void Spawner::handleDirect(int sock, const std::string& data,
   while (true) {
     auto msg = receiveMessage(sock, kMaxRequestBytes + 1);
     if (!msg || msg->data.empty()) ::_exit(0);
-    spawner.handle(msg->data);
+    spawner.handle(*msg);
   }
 }
 
@@ -626,11 +653,15 @@ Result<std::unique_ptr<SpawnerClient>> SpawnerClient::launch() {
   return std::unique_ptr<SpawnerClient>(new SpawnerClient(pid, sys::UniqueFd(pair[0])));
 }
 
-Result<PrepareReply> SpawnerClient::exchangePrepare(const std::string& data, const char* what) {
+Result<PrepareReply> SpawnerClient::exchangePrepare(const std::string& data, const char* what,
+                                                    std::vector<sys::UniqueFd>* fds,
+                                                    const std::vector<int>& send_fds) {
   Result<Message> answer;
   {
     std::lock_guard lock(mu_);
-    if (auto st = sendMessage(sock_.get(), data, {}); !st) return tl::unexpected(std::move(st.error()));
+    if (auto st = sendMessage(sock_.get(), data, send_fds); !st) {
+      return tl::unexpected(std::move(st.error()));
+    }
     answer = receiveMessage(sock_.get(), 4096);
   }
   if (!answer) return tl::unexpected(std::move(answer.error()));
@@ -639,12 +670,24 @@ Result<PrepareReply> SpawnerClient::exchangePrepare(const std::string& data, con
     return makeError(ErrorCode::Internal, std::string("spawner: bad ") + what + " reply");
   }
   std::memcpy(&r, answer->data.data(), sizeof r);
+  if (r.handed && (answer->fds_truncated || answer->fds.size() < kStubEnds)) {
+    // The daemon is out of file descriptors: the stub is useless without its ends.
+    if (r.pid > 0) {
+      ::kill(r.pid, SIGKILL);
+      ::waitpid(r.pid, nullptr, 0);
+    }
+    return tl::unexpected(Error{ErrorCode::Io, EMFILE,
+                                std::string("recvmsg(spawner): the ") + what +
+                                    " reply's fds did not all arrive (MSG_CTRUNC)"});
+  }
+  if (fds) *fds = std::move(answer->fds);
   return r;
 }
 
-Result<PrepareReply> SpawnerClient::prepareStub(const PrepareRequest& request) {
-  auto reply = exchangePrepare(kPrepareMessage + encodePrepare(request), "prepare");
-  if (!reply) return reply;
+Result<PreparedStub> SpawnerClient::prepareStub(const PrepareRequest& request) {
+  std::vector<sys::UniqueFd> fds;
+  auto reply = exchangePrepare(kPrepareMessage + encodePrepare(request), "prepare", &fds);
+  if (!reply) return tl::unexpected(std::move(reply.error()));
   const PrepareReply& r = *reply;
   if (r.stub == 0) {
     if (r.err == EBUSY && r.threads > 1) {
@@ -655,7 +698,22 @@ Result<PrepareReply> SpawnerClient::prepareStub(const PrepareRequest& request) {
     return tl::unexpected(Error{ErrorCode::Io, r.err,
                                 request.zygote ? "zygote: fork stub" : "spawner: prepare stub"});
   }
-  return r;
+  PreparedStub prepared{r, std::nullopt};
+  if (r.handed) {
+    StubEnds ends;
+    ends.plan_write = std::move(fds[0]);
+    ends.stdout_read = std::move(fds[1]);
+    ends.stderr_read = std::move(fds[2]);
+    ends.report_read = std::move(fds[3]);
+    ends.fdpass = std::move(fds[4]);
+    ends.exit_status = std::move(fds[5]);
+    if (fds.size() > kStubEnds) {
+      ends.tmp_mount = std::move(fds[kStubEnds]);
+      ends.tmp_device = request.tmp_device;
+    }
+    prepared.ends = std::move(ends);
+  }
+  return prepared;
 }
 
 Result<bool> SpawnerClient::snapshotReady(uint32_t zygote) {
@@ -686,6 +744,80 @@ SpawnerClient::~SpawnerClient() {
   sock_.reset();
   int status = 0;
   ::waitpid(spawner_pid_, &status, 0);
+}
+
+namespace {
+
+// A failed spawn's error, after reaping its child (ours: CLONE_PARENT).
+Error spawnError(pid_t pid, Stage stage, int32_t err, const SpawnRequest& request) {
+  if (pid > 0) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+  const std::string what = stage == Stage::Exec    ? request.argv[0]
+                           : stage == Stage::Chdir ? request.cwd
+                                                   : std::string();
+  return Error{ErrorCode::Io, err, std::string(stageName(stage)) + "(" + what + ")"};
+}
+
+// Waits for a launched stub's report and takes what a running environment needs from its ends:
+// its pidfd and (network mode none) the Runtime API listener it sent on its fd-pass socket.
+// {Stage::None} when it runs; otherwise the stage and errno (the stub killed, not yet reaped).
+Report finishLaunch(pid_t pid, int report_read, int fdpass, bool network_none,
+                    sys::UniqueFd* pidfd, sys::UniqueFd* listener) {
+  Report report = awaitReport(report_read);
+  if (report.stage != Stage::None) return report;
+  pidfd->reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+  if (!*pidfd) {
+    report = Report{Stage::Clone, errno};
+  } else if (network_none) {
+    listener->reset(receiveListener(fdpass));
+    if (!*listener) report = Report{Stage::Protocol, ENOTCONN};
+  }
+  if (report.stage != Stage::None) ::kill(pid, SIGKILL);
+  return report;
+}
+
+}  // namespace
+
+Result<SpawnedProcess> SpawnerClient::launch(StubEnds ends, pid_t pid, SpawnRequest request) {
+  // Its /tmp first, on its fd-pass socket (the stub takes it once it has read its request):
+  // the volume mounted at prepare time if the request kept it; otherwise the stub mounts its
+  // device itself.
+  if (ends.tmp_mount && request.tmp_device == ends.tmp_device) {
+    request.tmp_premounted = static_cast<bool>(sendMessage(ends.fdpass.get(), "T", {ends.tmp_mount.get()}));
+  }
+  ends.tmp_mount.reset();
+  const std::string data = encodeRequest(request);
+  if (data.size() > kMaxRequestBytes || !writeRequestData(ends.plan_write.get(), data)) {
+    const int err = data.size() > kMaxRequestBytes ? E2BIG : (errno ? errno : EPIPE);
+    ::kill(pid, SIGKILL);
+    return tl::unexpected(spawnError(pid, Stage::Protocol, err, request));
+  }
+  ends.plan_write.reset();
+  SpawnedProcess p;
+  const Report report = finishLaunch(pid, ends.report_read.get(), ends.fdpass.get(),
+                                     request.network_none, &p.pidfd, &p.runtime_api_listener);
+  if (report.stage != Stage::None) {
+    return tl::unexpected(spawnError(pid, report.stage, report.err, request));
+  }
+  if (request.snapshot) {
+    // The snapshot's runtime keeps the other end of its fd-pass socket as its control socket;
+    // the spawner sends it fork requests there from now on.
+    auto adopted = exchangePrepare(std::string(1, kAdoptSnapshotMessage), "adopt snapshot",
+                                   nullptr, {ends.fdpass.get()});
+    if (!adopted || adopted->stub == 0) {
+      ::kill(pid, SIGKILL);
+      return tl::unexpected(
+          spawnError(pid, Stage::Protocol, adopted ? adopted->err : EPIPE, request));
+    }
+    p.snapshot_zygote = adopted->stub;
+  }
+  p.pid = pid;
+  p.stdout_read = std::move(ends.stdout_read);
+  p.stderr_read = std::move(ends.stderr_read);
+  p.exit_status = std::move(ends.exit_status);
+  return p;
 }
 
 Result<SpawnedProcess> SpawnerClient::spawn(const SpawnRequest& request) {
@@ -730,35 +862,13 @@ Result<SpawnedProcess> SpawnerClient::spawn(const SpawnRequest& request) {
   sys::UniqueFd pidfd, listener;
   if (r.stage == Stage::None && r.deferred) {
     // The stub isolates itself and becomes its runtime now; the spawner went on meanwhile.
-    const Report report = awaitReport(answer->fds[0].get());
+    const Report report =
+        finishLaunch(r.pid, answer->fds[0].get(), request.network_none ? answer->fds[4].get() : -1,
+                     request.network_none, &pidfd, &listener);
     r.stage = report.stage;
     r.err = report.err;
-    if (r.stage == Stage::None) {
-      pidfd.reset(static_cast<int>(::syscall(SYS_pidfd_open, r.pid, 0)));
-      if (!pidfd) {
-        r.stage = Stage::Clone;
-        r.err = errno;
-      } else if (request.network_none) {
-        listener.reset(receiveListener(answer->fds[4].get()));
-        if (!listener) {
-          r.stage = Stage::Protocol;
-          r.err = ENOTCONN;
-        }
-      }
-      if (r.stage != Stage::None) ::kill(r.pid, SIGKILL);
-    }
   }
-  if (r.stage != Stage::None) {
-    if (r.pid > 0) {
-      int status = 0;
-      ::waitpid(r.pid, &status, 0);  // the failed child is ours (CLONE_PARENT)
-    }
-    const std::string what = r.stage == Stage::Exec ? request.argv[0]
-                             : r.stage == Stage::Chdir ? request.cwd
-                                                       : std::string();
-    return tl::unexpected(Error{ErrorCode::Io, r.err,
-                                std::string(stageName(r.stage)) + "(" + what + ")"});
-  }
+  if (r.stage != Stage::None) return tl::unexpected(spawnError(r.pid, r.stage, r.err, request));
   SpawnedProcess p;
   p.pid = r.pid;
   p.pidfd = r.deferred ? std::move(pidfd) : std::move(answer->fds[0]);

@@ -10,6 +10,9 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "common/result.h"
 #include "spawner/protocol.h"
@@ -33,6 +36,26 @@ struct SpawnedProcess {
   uint32_t snapshot_zygote = 0;
 };
 
+// A prepared stub's ends, handed to the daemon (PrepareReply::handed): the daemon launches the
+// stub itself by writing its request to plan_write (SpawnerClient::launch).
+struct StubEnds {
+  sys::UniqueFd plan_write;
+  sys::UniqueFd stdout_read;
+  sys::UniqueFd stderr_read;
+  sys::UniqueFd report_read;
+  sys::UniqueFd fdpass;
+  sys::UniqueFd exit_status;
+  sys::UniqueFd tmp_mount;  // the prepare's /tmp volume, mounted detached; may be empty
+  std::string tmp_device;   // that volume's device
+};
+
+// A stub ready for its request: the spawner's answer, and the stub's ends when it handed them
+// over (every stub but one forked from a function snapshot, which the spawner launches).
+struct PreparedStub {
+  PrepareReply reply;
+  std::optional<StubEnds> ends;
+};
+
 class SpawnerClient {
  public:
   // Forks the spawner. Must be called while the calling process is still single-threaded.
@@ -45,9 +68,15 @@ class SpawnerClient {
   // alone (concurrent spawns isolate side by side).
   // On a failed facet step the error names the step and errno; the failed child is reaped.
   Result<SpawnedProcess> spawn(const SpawnRequest& request);
-  // Starts a stub that joins the given cgroups and waits; spawn() with request.stub set turns
-  // it into the environment. The stub is a child of the daemon: reap it if it is not used.
-  Result<PrepareReply> prepareStub(const PrepareRequest& request);
+  // Starts a stub that joins the given cgroups and waits; launch() with its ends (or, for a
+  // stub the spawner kept, spawn() with request.stub set) turns it into the environment. The
+  // stub is a child of the daemon: reap it if it is not used.
+  Result<PreparedStub> prepareStub(const PrepareRequest& request);
+  // Launches a stub whose ends the daemon holds: /tmp (the prepared mount when the request
+  // names its device), the request itself, then the wait for the stub's report, all without the
+  // spawner (request.snapshot: the spawner then adopts the snapshot's control socket). On
+  // failure the stub is reaped. Thread-safe (each stub's ends belong to one caller).
+  Result<SpawnedProcess> launch(StubEnds ends, pid_t pid, SpawnRequest request);
   // Starts a runtime zygote (request.argv/env: its interpreter and script) and waits until it
   // is ready; the reply's `stub` is the zygote's id for PrepareRequest::zygote, `pid` its pid
   // (a child of the daemon: kill and reap it when done). Thread-safe; blocks other requests
@@ -61,7 +90,9 @@ class SpawnerClient {
  private:
   // Sends one prepare-style request (stub or zygote) and reads its PrepareReply; `what` names it
   // in errors. Thread-safe (serialised by mu_).
-  Result<PrepareReply> exchangePrepare(const std::string& data, const char* what);
+  Result<PrepareReply> exchangePrepare(const std::string& data, const char* what,
+                                       std::vector<sys::UniqueFd>* fds = nullptr,
+                                       const std::vector<int>& send_fds = {});
   SpawnerClient(pid_t pid, sys::UniqueFd sock) : spawner_pid_(pid), sock_(std::move(sock)) {}
   const pid_t spawner_pid_;
   std::mutex mu_;
