@@ -30,33 +30,6 @@ const char* stageName(Stage stage) {
   return "?";
 }
 
-Report awaitReport(int report_read) {
-  int32_t msg[2] = {0, 0};
-  ssize_t n;
-  do {
-    n = ::read(report_read, msg, sizeof msg);
-  } while (n < 0 && errno == EINTR);
-  if (n == static_cast<ssize_t>(sizeof msg)) return Report{static_cast<Stage>(msg[0]), msg[1]};
-  return Report{};
-}
-
-int receiveListener(int fdpass) {
-  char buf[8];
-  iovec iov{buf, sizeof buf};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  int listener = -1;
-  if (::recvmsg(fdpass, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) > 0) {
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    if (c && c->cmsg_type == SCM_RIGHTS) std::memcpy(&listener, CMSG_DATA(c), sizeof(int));
-  }
-  return listener;
-}
-
 namespace {
 
 void putU32(std::string& out, uint32_t v) { out.append(reinterpret_cast<const char*>(&v), 4); }

@@ -61,23 +61,17 @@ struct SpawnReply {
   int32_t pid = -1;    // set even on failure when a child was created (the daemon reaps it)
   Stage stage = Stage::None;
   int32_t err = 0;
-  uint32_t zygote = 0;  // SpawnRequest::snapshot: the snapshot's zygote id (0: not kept)
-  // A stub's launch (not a snapshot's): the spawner handed the stub its request and went on;
-  // the fds are the stub's report pipe, stdout, stderr, exit status and (network mode none) its
-  // fd-pass socket, and the daemon waits for the report itself (awaitReport).
+  // A stub's launch: the spawner handed the stub its request and went on; the fds are the
+  // stub's report pipe, stdout, stderr, exit status and (network mode none) its fd-pass socket,
+  // and the daemon waits for the report itself. Otherwise (a direct spawn) pidfd, stdout, stderr.
   int32_t deferred = 0;
 };
 
-// Waits until a child execs or becomes its runtime (EOF on its report pipe) or reports the step
-// that failed; {Stage::None, 0} or {stage, errno}.
+// A child's report: {Stage::None, 0} once it runs, else the step that failed and its errno.
 struct Report {
   Stage stage = Stage::None;
   int32_t err = 0;
 };
-Report awaitReport(int report_read);
-// The Runtime API listener a stub in network mode `none` sent on its fd-pass socket before its
-// exec (already queued once awaitReport has returned); -1 when none arrived.
-int receiveListener(int fdpass);
 
 // Message kinds (first byte of a request).
 inline constexpr char kSpawnMessage = 'S';

@@ -107,6 +107,8 @@ int runtimeEntry(void* arg) {
   childMain(plan);
 }
 
+// A prepared stub's ends, as the spawner holds them until it hands them to the daemon (or keeps
+// them: a stub forked from a function snapshot, launched by launchStub).
 struct Stub {
   pid_t pid = -1;
   int plan_write = -1;
@@ -115,8 +117,7 @@ struct Stub {
   int report_read = -1;
   int fdpass = -1;  // the stub sends a none-mode Runtime API listener here
   int exit_status = -1;  // the runtime's wait status (PID-namespace stubs)
-  bool from_snapshot = false;  // forked from a function-level snapshot: gets its /tmp on fdpass
-  int tmp_mount = -1;          // PrepareRequest::tmp_device, mounted detached (or -1)
+  int tmp_mount = -1;  // PrepareRequest::tmp_device, mounted detached (or -1)
   std::string tmp_device;
   void close() {
     for (int* fd : {&plan_write, &stdout_read, &stderr_read, &report_read, &fdpass, &exit_status,
@@ -132,39 +133,30 @@ void reply(int sock, const SpawnReply& r, const std::vector<int>& fds) {
   (void)sendMessage(sock, data, fds);
 }
 
-// Waits for the child's exec (EOF on the report pipe) or its {stage, errno}, then replies
-// (with `zygote`, the id a snapshot is kept under). True when the process runs.
-bool finishSpawn(int sock, pid_t pid, int stdout_read, int stderr_read, int report_read,
-                 int fdpass = -1, int exit_status = -1, uint32_t zygote = 0) {
+// Waits until a child execs or becomes its runtime (EOF on its report pipe) or reports the step
+// that failed: {Stage::None, 0} or {stage, errno}.
+Report awaitReport(int report_read) {
+  int32_t msg[2] = {0, 0};
+  ssize_t n;
+  do {
+    n = ::read(report_read, msg, sizeof msg);
+  } while (n < 0 && errno == EINTR);
+  if (n == static_cast<ssize_t>(sizeof msg)) return Report{static_cast<Stage>(msg[0]), msg[1]};
+  return Report{};
+}
+
+// Waits for a direct spawn's exec (awaitReport), then replies with its pidfd and pipes.
+void finishSpawn(int sock, pid_t pid, int stdout_read, int stderr_read, int report_read) {
   const Report report = awaitReport(report_read);
-  if (report.stage != Stage::None) {
-    reply(sock, SpawnReply{pid, report.stage, report.err}, {});
-    return false;
-  }
+  if (report.stage != Stage::None) return reply(sock, SpawnReply{pid, report.stage, report.err}, {});
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   if (pidfd < 0) {
     const int e = errno;
     ::kill(pid, SIGKILL);
-    reply(sock, SpawnReply{pid, Stage::Clone, e}, {});
-    return false;
+    return reply(sock, SpawnReply{pid, Stage::Clone, e}, {});
   }
-  std::vector<int> fds = {pidfd, stdout_read, stderr_read};
-  if (exit_status >= 0) fds.push_back(exit_status);
-  int listener = -1;
-  if (fdpass >= 0) {
-    listener = receiveListener(fdpass);
-    if (listener < 0) {
-      ::kill(pid, SIGKILL);
-      ::close(pidfd);
-      reply(sock, SpawnReply{pid, Stage::Protocol, ENOTCONN}, {});
-      return false;
-    }
-    fds.push_back(listener);
-  }
-  reply(sock, SpawnReply{pid, Stage::None, 0, zygote}, fds);
+  reply(sock, SpawnReply{pid, Stage::None, 0}, {pidfd, stdout_read, stderr_read});
   ::close(pidfd);
-  if (listener >= 0) ::close(listener);
-  return true;
 }
 
 // The /tmp of an environment forked from a function-level snapshot, as a detached mount the
@@ -281,7 +273,7 @@ class Spawner {
     auto zygote = zygotes_.find(request->zygote);
     const bool from_snapshot = zygote != zygotes_.end() && zygote->second.snapshot;
     Stub stub{static_cast<pid_t>(pid), plan[1], out[0], err[0], report[0], pass[0],
-              status[0], from_snapshot, -1, {}};
+              status[0], -1, {}};
     if (!request->tmp_device.empty()) {
       SpawnRequest volume;
       volume.tmp_device = request->tmp_device;
@@ -488,32 +480,31 @@ class Spawner {
     childFail(report, Stage::Exec, errno);
   }
 
+  // Launches a stub the spawner kept: one forked from a function snapshot (it hands every other
+  // to the daemon at prepare, and snapshots are taken from runtime zygotes' stubs only). Its
+  // /tmp goes first, on fdpass (the stub takes it once it has read its request): the volume
+  // mounted at prepare time if the request kept it, else mounted now ("-": none, a tmpfs then).
+  // Then its request; the daemon waits for its report itself (SpawnReply::deferred).
   void launchStub(SpawnRequest request) {
     auto it = stubs_.find(request.stub);
     if (it == stubs_.end()) return reply(sock_, SpawnReply{-1, Stage::Protocol, ENOENT}, {});
     Stub stub = it->second;
     stubs_.erase(it);
-    // Its /tmp first, on fdpass (the stub takes it once it has read its request): the volume
-    // mounted at prepare time if the request kept it. A stub forked from a snapshot always
-    // gets one ("-": none, a tmpfs then); another stub mounts the device itself without it.
-    int mnt = -ENOENT;
+    int mnt;
     if (stub.tmp_mount >= 0 && request.tmp_device == stub.tmp_device) {
       mnt = stub.tmp_mount;
       stub.tmp_mount = -1;
-    } else if (stub.from_snapshot) {
+    } else {
       mnt = tmpMount(request);
     }
-    if (mnt >= 0 || stub.from_snapshot) {
-      Status sent = mnt >= 0 ? sendMessage(stub.fdpass, "T", {mnt}) : sendMessage(stub.fdpass, "-", {});
-      if (mnt >= 0) ::close(mnt);
-      if (mnt < 0 && mnt != -ENOENT) sent = tl::unexpected(Error{ErrorCode::Io, -mnt, "tmp mount"});
-      request.tmp_premounted = sent && mnt >= 0 && !stub.from_snapshot;
-      if (!sent && stub.from_snapshot) {
-        const int e = sent.error().sys_errno ? sent.error().sys_errno : EIO;
-        ::kill(stub.pid, SIGKILL);
-        stub.close();
-        return reply(sock_, SpawnReply{stub.pid, Stage::Mounts, e}, {});
-      }
+    Status sent = mnt >= 0 ? sendMessage(stub.fdpass, "T", {mnt}) : sendMessage(stub.fdpass, "-", {});
+    if (mnt >= 0) ::close(mnt);
+    if (mnt < 0 && mnt != -ENOENT) sent = tl::unexpected(Error{ErrorCode::Io, -mnt, "tmp mount"});
+    if (!sent) {
+      const int e = sent.error().sys_errno ? sent.error().sys_errno : EIO;
+      ::kill(stub.pid, SIGKILL);
+      stub.close();
+      return reply(sock_, SpawnReply{stub.pid, Stage::Mounts, e}, {});
     }
     if (!writeRequestData(stub.plan_write, encodeRequest(request))) {
       const int e = errno;
@@ -521,30 +512,12 @@ class Spawner {
       stub.close();
       return reply(sock_, SpawnReply{stub.pid, Stage::Protocol, e ? e : EPIPE}, {});
     }
-    ::close(stub.plan_write);
-    stub.plan_write = -1;
-    if (!request.snapshot) {
-      // The stub isolates itself and becomes its runtime without the spawner: the daemon waits
-      // for its report (SpawnerClient::spawn), and other launches and prepares go on meanwhile
-      // (one waited for here held every other cold start for its whole isolation).
-      std::vector<int> fds = {stub.report_read, stub.stdout_read, stub.stderr_read,
-                              stub.exit_status};
-      if (request.network_none) fds.push_back(stub.fdpass);
-      SpawnReply launched{stub.pid, Stage::None, 0, 0};
-      launched.deferred = 1;
-      reply(sock_, launched, fds);
-      stub.close();
-      return;
-    }
-    const uint32_t zygote = next_stub_++;
-    const bool running =
-        finishSpawn(sock_, stub.pid, stub.stdout_read, stub.stderr_read, stub.report_read,
-                    request.network_none ? stub.fdpass : -1, stub.exit_status, zygote);
-    if (running && zygote != 0) {
-      // The snapshot's runtime keeps the other end: fork requests go there from now on.
-      zygotes_[zygote] = ZygoteChannel{stub.fdpass, true, false};
-      stub.fdpass = -1;
-    }
+    std::vector<int> fds = {stub.report_read, stub.stdout_read, stub.stderr_read,
+                            stub.exit_status};
+    if (request.network_none) fds.push_back(stub.fdpass);
+    SpawnReply launched{stub.pid, Stage::None, 0};
+    launched.deferred = 1;
+    reply(sock_, launched, fds);
     stub.close();
   }
 
@@ -760,6 +733,25 @@ Error spawnError(pid_t pid, Stage stage, int32_t err, const SpawnRequest& reques
   return Error{ErrorCode::Io, err, std::string(stageName(stage)) + "(" + what + ")"};
 }
 
+// The Runtime API listener a stub in network mode `none` sent on its fd-pass socket before its
+// exec (already queued once awaitReport has returned); -1 when none arrived.
+int receiveListener(int fdpass) {
+  char buf[8];
+  iovec iov{buf, sizeof buf};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  int listener = -1;
+  if (::recvmsg(fdpass, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) > 0) {
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    if (c && c->cmsg_type == SCM_RIGHTS) std::memcpy(&listener, CMSG_DATA(c), sizeof(int));
+  }
+  return listener;
+}
+
 // Waits for a launched stub's report and takes what a running environment needs from its ends:
 // its pidfd and (network mode none) the Runtime API listener it sent on its fd-pass socket.
 // {Stage::None} when it runs; otherwise the stage and errno (the stub killed, not yet reaped).
@@ -837,10 +829,9 @@ Result<SpawnedProcess> SpawnerClient::spawn(const SpawnRequest& request) {
   }
   SpawnReply r;
   std::memcpy(&r, answer->data.data(), sizeof r);
-  // A deferred launch's fds: report, stdout, stderr, exit status, [fd-pass]; otherwise pidfd,
-  // stdout, stderr, [exit status], [listener]. As many either way.
-  const size_t with_status = request.stub != 0 || r.deferred ? 1 : 0;
-  const size_t fds_expected = 3 + with_status + (request.network_none ? 1 : 0);
+  // A stub's launch (deferred): report, stdout, stderr, exit status, [fd-pass]; a direct spawn:
+  // pidfd, stdout, stderr.
+  const size_t fds_expected = r.deferred ? 4 + (request.network_none ? 1 : 0) : 3;
   if (r.stage == Stage::None &&
       (answer->fds_truncated || answer->fds.size() != fds_expected)) {
     // The environment started but its fds did not all reach us (MSG_CTRUNC: the daemon is out
@@ -859,27 +850,23 @@ Result<SpawnedProcess> SpawnerClient::spawn(const SpawnRequest& request) {
     }
     return makeError(ErrorCode::Internal, "spawner: missing fds");
   }
-  sys::UniqueFd pidfd, listener;
-  if (r.stage == Stage::None && r.deferred) {
-    // The stub isolates itself and becomes its runtime now; the spawner went on meanwhile.
-    const Report report =
-        finishLaunch(r.pid, answer->fds[0].get(), request.network_none ? answer->fds[4].get() : -1,
-                     request.network_none, &pidfd, &listener);
-    r.stage = report.stage;
-    r.err = report.err;
-  }
   if (r.stage != Stage::None) return tl::unexpected(spawnError(r.pid, r.stage, r.err, request));
   SpawnedProcess p;
   p.pid = r.pid;
-  p.pidfd = r.deferred ? std::move(pidfd) : std::move(answer->fds[0]);
   p.stdout_read = std::move(answer->fds[1]);
   p.stderr_read = std::move(answer->fds[2]);
-  if (with_status) p.exit_status = std::move(answer->fds[3]);
-  p.snapshot_zygote = r.zygote;
-  if (request.network_none) {
-    p.runtime_api_listener =
-        r.deferred ? std::move(listener) : std::move(answer->fds[3 + with_status]);
+  if (!r.deferred) {
+    p.pidfd = std::move(answer->fds[0]);
+    return p;
   }
+  // The stub isolates itself and becomes its runtime now; the spawner went on meanwhile.
+  const Report report =
+      finishLaunch(r.pid, answer->fds[0].get(), request.network_none ? answer->fds[4].get() : -1,
+                   request.network_none, &p.pidfd, &p.runtime_api_listener);
+  if (report.stage != Stage::None) {
+    return tl::unexpected(spawnError(r.pid, report.stage, report.err, request));
+  }
+  p.exit_status = std::move(answer->fds[3]);
   return p;
 }
 

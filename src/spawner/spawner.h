@@ -63,9 +63,9 @@ class SpawnerClient {
   // Closes the socket (the spawner exits on EOF) and reaps the spawner.
   ~SpawnerClient();
 
-  // Spawns one process. Thread-safe: requests are serialised, but a stub's launch holds the
-  // spawner only until the stub has its request; the caller then waits for the stub's isolation
-  // alone (concurrent spawns isolate side by side).
+  // Spawns one process: a new one (request.stub 0), or a stub the spawner kept (one forked from
+  // a function snapshot), which holds the spawner only until it has its request; the caller
+  // then waits for the stub's isolation alone. Thread-safe (requests are serialised).
   // On a failed facet step the error names the step and errno; the failed child is reaped.
   Result<SpawnedProcess> spawn(const SpawnRequest& request);
   // Starts a stub that joins the given cgroups and waits; launch() with its ends (or, for a
